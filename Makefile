@@ -1,0 +1,39 @@
+# a8: the two set-up commands are `make demo` and `make test` (README).
+ISA        := $(shell uname -m)
+BUILD      := build/$(ISA)
+DENO       := .tools/deno
+export PATH := $(CURDIR)/.tools:$(PATH)
+
+.PHONY: all setup build monitor scenarios test test-unit test-c test-e2e demo bench check clean
+
+all: build
+
+setup:
+	@./scripts/setup.sh
+
+build: setup monitor scenarios
+
+monitor:
+	@$(MAKE) -s -C preload BUILD=$(CURDIR)/$(BUILD)
+
+scenarios:
+	@$(MAKE) -s -C tests/scenarios BUILD=$(CURDIR)/$(BUILD)/scenarios
+
+# Unit tests (Deno and C), then end-to-end tests with real programs.
+test: build
+	@$(MAKE) -s -C preload BUILD=$(CURDIR)/$(BUILD) test
+	@$(DENO) test -A --quiet src/ tests/
+
+demo: build
+	@./scripts/demo.sh
+
+bench: build
+	@$(DENO) run -A bench/run.ts
+
+check: setup
+	@$(DENO) fmt --check
+	@$(DENO) lint
+	@$(DENO) check main.ts
+
+clean:
+	rm -rf build

@@ -1,0 +1,65 @@
+/**
+ * The validated configuration every part of the agent works from. `loadConfig` (load.ts) is
+ * the only producer; everything else takes a `Config` and never re-reads the TOML.
+ */
+
+export type Policy = "lockstep" | "outputs";
+export type InterposerChoice = "auto" | "sud" | "seccomp";
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+export interface VariantConfig {
+  /** Unique positive id; the leader is the variant whose id is `leaderId`. */
+  id: number;
+  /** Address the agent listens on for the control plane, and the monitor for data. */
+  address: string;
+  /** Control-plane TCP port of this variant's agent. */
+  port: number;
+}
+
+export interface Timeouts {
+  /** How long `a8 run` waits for every peer agent to connect and finish the handshake. */
+  connectMs: number;
+  /** Interval between control-plane heartbeats. */
+  heartbeatMs: number;
+  /** A peer silent for this long is reported as lost. */
+  peerSilenceMs: number;
+  /** How long a leader monitor waits for a follower at a synchronous call. */
+  syncMs: number;
+  /** How long agents wait for each other's exit status at shutdown. */
+  shutdownMs: number;
+}
+
+export interface Config {
+  /** Absolute path of the file it came from (for messages). */
+  path: string;
+  leaderId: number;
+  variants: VariantConfig[];
+  /** Shared secret for mutual authentication of agents (and, derived, monitors). */
+  key: string;
+  policy: Policy;
+  interposer: InterposerChoice;
+  /** Bytes of leader results a monitor batches before sending. */
+  batchBytes: number;
+  /** Path prefixes whose files each variant opens locally (libraries and the like). */
+  localPaths: string[];
+  timeouts: Timeouts;
+  log: { level: LogLevel };
+  /**
+   * sha256 (hex) of the normalized config: every field above except `path`, in a fixed order.
+   * Agents compare it at the handshake.
+   */
+  digest: string;
+}
+
+/** A config error always names the file, the line (1-based, 0 if unknown) and the field. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${file}:${line}: ${field}: ${problem}`);
+    this.name = "ConfigError";
+  }
+}
