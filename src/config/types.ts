@@ -45,8 +45,9 @@ export interface Config {
   timeouts: Timeouts;
   log: { level: LogLevel };
   /**
-   * sha256 (hex) of the normalized config: every field above except `path`, in a fixed order.
-   * Agents compare it at the handshake.
+   * sha256 (hex) of the normalized config (normalize.ts): every field above except `path` and
+   * `key`, in a fixed order. Agents compare it at the handshake; the key is proven equal by
+   * the mutual authentication instead, so it never feeds a hash that crosses the network.
    */
   digest: string;
 }

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Canonical encoding (encode.h). One function per argument kind for inputs and for outputs,
+ * chosen from tables indexed by the kind: adding a kind is adding a row to each.
+ */
+#include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include "a8/monitor.h"
+#include "core/util.h"
+#include "encode.h"
+#include "kinds.h"
+#include "siphash.h"
+
+/* Inputs -------------------------------------------------------------------------------- */
+
+struct enc {
+	struct a8_siphash h;
+	uint8_t *blob;
+	uint32_t blob_len;
+};
+
+static void feed(struct enc *e, const void *p, size_t n)
+{
+	if (e->blob_len < A8_RING_BLOB) {
+		size_t k = A8_RING_BLOB - e->blob_len < n ? A8_RING_BLOB - e->blob_len : n;
+
+		memcpy(e->blob + e->blob_len, p, k);
+		e->blob_len += (uint32_t)k;
+	}
+	a8_siphash_update(&e->h, p, n);
+}
+
+static void feed_u64(struct enc *e, uint64_t v)
+{
+	feed(e, &v, 8);
+}
+
+/* NULL and "present" are different inputs. */
+static int feed_ptr_marker(struct enc *e, long p)
+{
+	feed_u64(e, p ? 1 : 0);
+	return p != 0;
+}
+
+typedef void (*in_fn)(struct enc *e, const struct a8_call *c, int i);
+
+static void in_value(struct enc *e, const struct a8_call *c, int i)
+{
+	feed_u64(e, (uint64_t)c->a[i]);
+}
+
+static void in_str(struct enc *e, const struct a8_call *c, int i)
+{
+	const char *s = (const char *)c->a[i];
+
+	if (feed_ptr_marker(e, (long)s))
+		feed(e, s, strlen(s) + 1);
+}
+
+static size_t clamp_len(long n)
+{
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static void in_buf(struct enc *e, const struct a8_call *c, int i)
+{
+	size_t n = clamp_len(c->a[c->ci->args[i].p]);
+
+	if (feed_ptr_marker(e, c->a[i]))
+		feed(e, (const void *)c->a[i], n);
+}
+
+static void in_struct(struct enc *e, const struct a8_call *c, int i)
+{
+	if (feed_ptr_marker(e, c->a[i]))
+		feed(e, (const void *)c->a[i], c->ci->args[i].p);
+}
+
+static void in_capacity(struct enc *e, const struct a8_call *c, int i)
+{
+	(void)c;
+	(void)i;
+	(void)e;	/* outputs: their capacity is another argument, compared there */
+}
+
+static void in_iov(struct enc *e, const struct a8_call *c, int i)
+{
+	const struct iovec *iov = (const struct iovec *)c->a[i];
+	long cnt = c->a[c->ci->args[i].p], k;
+	uint64_t total = 0;
+
+	for (k = 0; iov && k < cnt; k++) {
+		feed(e, iov[k].iov_base, iov[k].iov_len);
+		total += iov[k].iov_len;
+	}
+	feed_u64(e, total);
+}
+
+static void in_addr(struct enc *e, const struct a8_call *c, int i)
+{
+	size_t n = clamp_len(c->a[c->ci->args[i].p]);
+
+	if (feed_ptr_marker(e, c->a[i]))
+		feed(e, (const void *)c->a[i], n);
+}
+
+static void in_len(struct enc *e, const struct a8_call *c, int i)
+{
+	if (feed_ptr_marker(e, c->a[i]))
+		feed_u64(e, *(const socklen_t *)c->a[i]);
+}
+
+static void in_msg(struct enc *e, const struct a8_call *c, int i)
+{
+	const struct msghdr *m = (const struct msghdr *)c->a[i];
+	size_t k;
+
+	if (!feed_ptr_marker(e, (long)m))
+		return;
+	if (feed_ptr_marker(e, (long)m->msg_name))
+		feed(e, m->msg_name, m->msg_namelen);
+	for (k = 0; k < m->msg_iovlen; k++)
+		feed(e, m->msg_iov[k].iov_base, m->msg_iov[k].iov_len);
+	if (feed_ptr_marker(e, (long)m->msg_control))
+		feed(e, m->msg_control, m->msg_controllen);
+	feed_u64(e, (uint64_t)m->msg_flags);
+}
+
+static void in_sigset(struct enc *e, const struct a8_call *c, int i)
+{
+	if (feed_ptr_marker(e, c->a[i]))
+		feed(e, (const void *)c->a[i], 8);
+}
+
+static void in_epoll(struct enc *e, const struct a8_call *c, int i)
+{
+	const struct epoll_event *ev = (const struct epoll_event *)c->a[i];
+
+	if (feed_ptr_marker(e, (long)ev)) {
+		feed_u64(e, ev->events);
+		feed_u64(e, ev->data.u64);
+	}
+}
+
+static void in_pollfd(struct enc *e, const struct a8_call *c, int i)
+{
+	const struct pollfd *p = (const struct pollfd *)c->a[i];
+	long n = c->a[c->ci->args[i].p], k;
+
+	for (k = 0; p && k < n; k++) {
+		feed_u64(e, (uint64_t)(uint32_t)p[k].fd);
+		feed_u64(e, (uint64_t)(uint16_t)p[k].events);
+	}
+}
+
+static size_t fdset_bytes(const struct a8_call *c, int i)
+{
+	long nfds = c->a[c->ci->args[i].p];
+
+	if (nfds < 0)
+		nfds = 0;
+	if (nfds > FD_SETSIZE * 64)
+		nfds = FD_SETSIZE * 64;
+	return (size_t)((nfds + 63) / 64) * 8;
+}
+
+static void in_fdset(struct enc *e, const struct a8_call *c, int i)
+{
+	if (feed_ptr_marker(e, c->a[i]))
+		feed(e, (const void *)c->a[i], fdset_bytes(c, i));
+}
+
+static const in_fn in_of[] = {
+	[AK_NONE] = NULL,		[AK_INT] = in_value,	  [AK_FD] = in_value,
+	[AK_PID] = in_value,		[AK_PTR] = NULL,	  [AK_STR] = in_str,
+	[AK_IN] = in_buf,		[AK_OUT] = in_capacity,	  [AK_OUT4] = in_capacity,
+	[AK_INS] = in_struct,		[AK_OUTS] = in_capacity,  [AK_INOUTS] = in_struct,
+	[AK_IOV_IN] = in_iov,		[AK_IOV_OUT] = in_capacity, [AK_ADDR_IN] = in_addr,
+	[AK_ADDR_OUT] = in_capacity,	[AK_LEN_INOUT] = in_len,  [AK_MSG_IN] = in_msg,
+	[AK_MSG_OUT] = in_capacity,	[AK_SIGSET] = in_sigset,  [AK_EPOLL_IN] = in_epoll,
+	[AK_EPOLL_OUT] = in_capacity,	[AK_POLLFD] = in_pollfd,  [AK_FDSET] = in_fdset,
+	[AK_FDPAIR] = in_capacity,	[AK_STAT] = in_capacity,  [AK_OPTVAL] = in_capacity,
+};
+
+uint64_t a8_digest_call(const struct a8_call *c, uint8_t *blob, uint32_t *blob_len)
+{
+	struct enc e = { .blob = blob, .blob_len = 0 };
+	uint16_t cid = c->ci->cid;
+	int i;
+
+	a8_siphash_init(&e.h, a8.key);
+	feed(&e, &cid, sizeof(cid));
+	if (!(c->ci->flags & F_NOCHECK))
+		for (i = 0; i < 6; i++) {
+			in_fn f = in_of[c->ci->args[i].kind];
+
+			if (f)
+				f(&e, c, i);
+		}
+	*blob_len = e.blob_len;
+	return a8_siphash_final(&e.h);
+}
+
+/* Outputs ------------------------------------------------------------------------------- */
+
+/* The canonical struct stat: every field 64-bit, one order, whatever the ISA lays out. */
+struct canon_stat {
+	uint64_t dev, ino, nlink, mode, uid, gid, rdev, size, blksize, blocks;
+	int64_t atime, atime_ns, mtime, mtime_ns, ctime, ctime_ns;
+};
+
+static void stat_to_canon(const struct stat *s, struct canon_stat *k)
+{
+	k->dev = s->st_dev; k->ino = s->st_ino; k->nlink = s->st_nlink; k->mode = s->st_mode;
+	k->uid = s->st_uid; k->gid = s->st_gid; k->rdev = s->st_rdev; k->size = s->st_size;
+	k->blksize = s->st_blksize; k->blocks = s->st_blocks;
+	k->atime = s->st_atim.tv_sec; k->atime_ns = s->st_atim.tv_nsec;
+	k->mtime = s->st_mtim.tv_sec; k->mtime_ns = s->st_mtim.tv_nsec;
+	k->ctime = s->st_ctim.tv_sec; k->ctime_ns = s->st_ctim.tv_nsec;
+}
+
+static void stat_from_canon(const struct canon_stat *k, struct stat *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->st_dev = k->dev; s->st_ino = k->ino; s->st_nlink = k->nlink; s->st_mode = k->mode;
+	s->st_uid = k->uid; s->st_gid = k->gid; s->st_rdev = k->rdev; s->st_size = k->size;
+	s->st_blksize = k->blksize; s->st_blocks = k->blocks;
+	s->st_atim.tv_sec = k->atime; s->st_atim.tv_nsec = k->atime_ns;
+	s->st_mtim.tv_sec = k->mtime; s->st_mtim.tv_nsec = k->mtime_ns;
+	s->st_ctim.tv_sec = k->ctime; s->st_ctim.tv_nsec = k->ctime_ns;
+}
+
+struct canon_epoll {
+	uint32_t events;
+	uint32_t pad;
+	uint64_t data;
+};
+
+typedef void (*out_fn)(const struct a8_call *c, int i);
+typedef const char *(*apply_fn)(const struct a8_call *c, int i, const uint8_t *d, uint32_t n);
+
+static void put_absent(void)
+{
+	a8_sec_put(A8_SEC_ABSENT, NULL, 0);
+}
+
+static void out_buf(const struct a8_call *c, int i)
+{
+	if (c->ret > 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], (uint32_t)c->ret);
+	else
+		put_absent();
+}
+
+static void out_buf4(const struct a8_call *c, int i)
+{
+	if (c->ret > 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], (uint32_t)c->ret * 4);
+	else
+		put_absent();
+}
+
+static void out_struct(const struct a8_call *c, int i)
+{
+	if (c->ret >= 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], c->ci->args[i].p);
+	else
+		put_absent();
+}
+
+static void out_inout(const struct a8_call *c, int i)
+{
+	if (c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], c->ci->args[i].p);
+	else
+		put_absent();
+}
+
+static void out_iov(const struct a8_call *c, int i)
+{
+	const struct iovec *iov = (const struct iovec *)c->a[i];
+	long cnt = c->a[c->ci->args[i].p], k;
+	size_t left = c->ret > 0 ? (size_t)c->ret : 0;
+	uint8_t *p;
+
+	if (!left) {
+		put_absent();
+		return;
+	}
+	p = a8_sec_reserve(A8_SEC_OUT, (uint32_t)left);
+	for (k = 0; k < cnt && left; k++) {
+		size_t n = iov[k].iov_len < left ? iov[k].iov_len : left;
+
+		memcpy(p, iov[k].iov_base, n);
+		p += n;
+		left -= n;
+	}
+}
+
+/* sockaddr / sockopt value with a socklen_t * naming its length. */
+static void out_sized(const struct a8_call *c, int i)
+{
+	const socklen_t *lenp = (const socklen_t *)c->a[c->ci->args[i].p];
+
+	if (c->ret < 0 || !c->a[i] || !lenp) {
+		put_absent();
+		return;
+	}
+	a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], *lenp);
+}
+
+static void out_len(const struct a8_call *c, int i)
+{
+	if (c->ret >= 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], sizeof(socklen_t));
+	else
+		put_absent();
+}
+
+static void out_msg(const struct a8_call *c, int i)
+{
+	const struct msghdr *m = (const struct msghdr *)c->a[i];
+	struct { uint32_t namelen, controllen, flags, datalen; } meta;
+	size_t left = c->ret > 0 ? (size_t)c->ret : 0, k;
+	uint8_t *p;
+
+	if (c->ret < 0 || !m) {
+		put_absent();
+		return;
+	}
+	meta.namelen = m->msg_name ? m->msg_namelen : 0;
+	meta.controllen = m->msg_control ? (uint32_t)m->msg_controllen : 0;
+	meta.flags = (uint32_t)m->msg_flags;
+	meta.datalen = (uint32_t)left;
+	p = a8_sec_reserve(A8_SEC_OUT, sizeof(meta) + meta.namelen + meta.controllen +
+			   meta.datalen);
+	memcpy(p, &meta, sizeof(meta));
+	p += sizeof(meta);
+	memcpy(p, m->msg_name, meta.namelen);
+	p += meta.namelen;
+	memcpy(p, m->msg_control, meta.controllen);
+	p += meta.controllen;
+	for (k = 0; k < m->msg_iovlen && left; k++) {
+		size_t n = m->msg_iov[k].iov_len < left ? m->msg_iov[k].iov_len : left;
+
+		memcpy(p, m->msg_iov[k].iov_base, n);
+		p += n;
+		left -= n;
+	}
+}
+
+static void out_epoll(const struct a8_call *c, int i)
+{
+	const struct epoll_event *ev = (const struct epoll_event *)c->a[i];
+	struct canon_epoll *k;
+	long n = c->ret, j;
+
+	if (n <= 0) {
+		put_absent();
+		return;
+	}
+	k = a8_sec_reserve(A8_SEC_OUT, (uint32_t)(n * sizeof(*k)));
+	for (j = 0; j < n; j++) {
+		k[j].events = ev[j].events;
+		k[j].pad = 0;
+		k[j].data = ev[j].data.u64;
+	}
+}
+
+static void out_pollfd(const struct a8_call *c, int i)
+{
+	const struct pollfd *p = (const struct pollfd *)c->a[i];
+	long n = c->a[c->ci->args[i].p], j;
+	int16_t *r;
+
+	if (c->ret < 0 || !p || n <= 0) {
+		put_absent();
+		return;
+	}
+	r = a8_sec_reserve(A8_SEC_OUT, (uint32_t)(n * 2));
+	for (j = 0; j < n; j++)
+		r[j] = p[j].revents;
+}
+
+static void out_fdset(const struct a8_call *c, int i)
+{
+	if (c->ret >= 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], (uint32_t)fdset_bytes(c, i));
+	else
+		put_absent();
+}
+
+static void out_fdpair(const struct a8_call *c, int i)
+{
+	if (c->ret >= 0 && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], 2 * sizeof(int));
+	else
+		put_absent();
+}
+
+static void out_stat(const struct a8_call *c, int i)
+{
+	struct canon_stat k;
+
+	if (c->ret < 0 || !c->a[i]) {
+		put_absent();
+		return;
+	}
+	stat_to_canon((const struct stat *)c->a[i], &k);
+	a8_sec_put(A8_SEC_OUT, &k, sizeof(k));
+}
+
+static const out_fn out_of[] = {
+	[AK_OUT] = out_buf,	    [AK_OUT4] = out_buf4,	[AK_OUTS] = out_struct,
+	[AK_INOUTS] = out_inout,    [AK_IOV_OUT] = out_iov,	[AK_ADDR_OUT] = out_sized,
+	[AK_LEN_INOUT] = out_len,   [AK_MSG_OUT] = out_msg,	[AK_EPOLL_OUT] = out_epoll,
+	[AK_POLLFD] = out_pollfd,   [AK_FDSET] = out_fdset,	[AK_FDPAIR] = out_fdpair,
+	[AK_STAT] = out_stat,	    [AK_OPTVAL] = out_sized,	[AK_AKLAST] = NULL,
+};
+
+void a8_put_outputs(const struct a8_call *c)
+{
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		unsigned k = c->ci->args[i].kind;
+
+		if (k < sizeof(out_of) / sizeof(out_of[0]) && out_of[k])
+			out_of[k](c, i);
+	}
+}
+
+/* Follower side: each apply checks the leader's length against this variant's own buffer. */
+
+static const char *apply_copy(void *dst, size_t cap, const uint8_t *d, uint32_t n)
+{
+	if (!dst || n > cap)
+		return "output larger than this variant's buffer";
+	memcpy(dst, d, n);
+	return NULL;
+}
+
+static const char *ap_buf(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], clamp_len(c->a[c->ci->args[i].p]), d, n);
+}
+
+static const char *ap_buf4(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], clamp_len(c->a[0]) * 4, d, n);
+}
+
+static const char *ap_struct(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], c->ci->args[i].p, d, n);
+}
+
+static const char *ap_iov(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	const struct iovec *iov = (const struct iovec *)c->a[i];
+	long cnt = c->a[c->ci->args[i].p], k;
+
+	for (k = 0; k < cnt && n; k++) {
+		size_t m = iov[k].iov_len < n ? iov[k].iov_len : n;
+
+		memcpy(iov[k].iov_base, d, m);
+		d += m;
+		n -= (uint32_t)m;
+	}
+	return n ? "output larger than this variant's buffers" : NULL;
+}
+
+static const char *ap_sized(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	const socklen_t *lenp = (const socklen_t *)c->a[c->ci->args[i].p];
+
+	/* The kernel reports the full length even when it truncated: copy what fits. */
+	if (!lenp || !c->a[i])
+		return "output where this variant has no buffer";
+	memcpy((void *)c->a[i], d, n < *lenp ? n : *lenp);
+	return NULL;
+}
+
+static const char *ap_msg(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	struct msghdr *m = (struct msghdr *)c->a[i];
+	struct { uint32_t namelen, controllen, flags, datalen; } meta;
+	size_t k;
+
+	if (n < sizeof(meta))
+		return "short message header";
+	memcpy(&meta, d, sizeof(meta));
+	if ((uint64_t)sizeof(meta) + meta.namelen + meta.controllen + meta.datalen != n)
+		return "inconsistent message lengths";
+	if (meta.namelen > (m->msg_name ? m->msg_namelen : 0) ||
+	    meta.controllen > (m->msg_control ? m->msg_controllen : 0))
+		return "message parts larger than this variant's buffers";
+	d += sizeof(meta);
+	memcpy(m->msg_name, d, meta.namelen);
+	m->msg_namelen = meta.namelen;
+	d += meta.namelen;
+	memcpy(m->msg_control, d, meta.controllen);
+	m->msg_controllen = meta.controllen;
+	d += meta.controllen;
+	m->msg_flags = (int)meta.flags;
+	for (k = 0; k < m->msg_iovlen && meta.datalen; k++) {
+		size_t len = m->msg_iov[k].iov_len < meta.datalen ? m->msg_iov[k].iov_len :
+								     meta.datalen;
+
+		memcpy(m->msg_iov[k].iov_base, d, len);
+		d += len;
+		meta.datalen -= (uint32_t)len;
+	}
+	return meta.datalen ? "message data larger than this variant's buffers" : NULL;
+}
+
+static const char *ap_epoll(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	struct epoll_event *ev = (struct epoll_event *)c->a[i];
+	long cap = c->a[i + 1], j, cnt = n / sizeof(struct canon_epoll);
+	struct canon_epoll k;
+
+	if (n % sizeof(k) || cnt > cap)
+		return "more events than this variant's buffer";
+	for (j = 0; j < cnt; j++) {
+		memcpy(&k, d + j * sizeof(k), sizeof(k));
+		ev[j].events = k.events;
+		ev[j].data.u64 = k.data;
+	}
+	return NULL;
+}
+
+static const char *ap_pollfd(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	struct pollfd *p = (struct pollfd *)c->a[i];
+	long cnt = c->a[c->ci->args[i].p], j;
+
+	if (n != cnt * 2)
+		return "different number of poll entries";
+	for (j = 0; j < cnt; j++)
+		memcpy(&p[j].revents, d + 2 * j, 2);
+	return NULL;
+}
+
+static const char *ap_fdset(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], fdset_bytes(c, i), d, n);
+}
+
+static const char *ap_fdpair(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], 2 * sizeof(int), d, n);
+}
+
+static const char *ap_stat(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	struct canon_stat k;
+
+	if (n != sizeof(k) || !c->a[i])
+		return "bad stat output";
+	memcpy(&k, d, sizeof(k));
+	stat_from_canon(&k, (struct stat *)c->a[i]);
+	return NULL;
+}
+
+static const char *ap_len(const struct a8_call *c, int i, const uint8_t *d, uint32_t n)
+{
+	return apply_copy((void *)c->a[i], sizeof(socklen_t), d, n);
+}
+
+static const apply_fn apply_of[] = {
+	[AK_OUT] = ap_buf,	    [AK_OUT4] = ap_buf4,	[AK_OUTS] = ap_struct,
+	[AK_INOUTS] = ap_struct,    [AK_IOV_OUT] = ap_iov,	[AK_ADDR_OUT] = ap_sized,
+	[AK_LEN_INOUT] = ap_len,    [AK_MSG_OUT] = ap_msg,	[AK_EPOLL_OUT] = ap_epoll,
+	[AK_POLLFD] = ap_pollfd,    [AK_FDSET] = ap_fdset,	[AK_FDPAIR] = ap_fdpair,
+	[AK_STAT] = ap_stat,	    [AK_OPTVAL] = ap_sized,	[AK_AKLAST] = NULL,
+};
+
+const char *a8_apply_outputs(const struct a8_call *c, struct a8_sec_reader *r)
+{
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		unsigned k = c->ci->args[i].kind;
+		const uint8_t *d;
+		uint32_t tag, n;
+		const char *why;
+
+		if (k >= sizeof(apply_of) / sizeof(apply_of[0]) || !apply_of[k])
+			continue;
+		if (a8_sec_next(r, &tag, &d, &n) != 1)
+			return "missing output section";
+		if (tag == A8_SEC_ABSENT)
+			continue;
+		if (tag != A8_SEC_OUT)
+			return "unexpected section";
+		why = apply_of[k](c, i, d, n);
+		if (why)
+			return why;
+	}
+	return NULL;
+}
+
+int a8_new_fds(const struct a8_call *c, long fds[8])
+{
+	int n = 0, i;
+
+	if (c->ret < 0)
+		return 0;
+	if (c->ci->flags & F_NEWFD)
+		fds[n++] = c->ret;
+	for (i = 0; i < 6; i++)
+		if (c->ci->args[i].kind == AK_FDPAIR && c->a[i]) {
+			fds[n++] = ((int *)c->a[i])[0];
+			fds[n++] = ((int *)c->a[i])[1];
+		}
+	return n;
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * execve: a synchronous call (it changes the code). The monitor hands its state to the next
+ * image in A8_STATE (and, on a follower, the data-plane bytes it already read in a memfd);
+ * the next image's monitor resumes the same stream and, on the leader, records the execve's
+ * success as its first act.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "a8/raw.h"
+#include "canon/table.h"
+#include "exchange/link.h"
+#include "fdtab.h"
+#include "interpose/interpose.h"
+#include "proc.h"
+#include "stream.h"
+#include "util.h"
+
+#define ENV_MAX 4096
+
+extern char **a8_saved_env;	/* the A8_* variables the agent gave (init.c) */
+
+/* Can the monitor follow the program into this file? NULL if yes, else why not. */
+static const char *exec_refusal(const char *path)
+{
+	static char why[160];
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	long fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	int i, interp = 0;
+
+	if (fd < 0)
+		return NULL;	/* execve itself reports the error */
+	if (a8_sys4(SYS_pread64, fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG)) {
+		a8_sys1(SYS_close, fd);
+		return NULL;	/* a script: its interpreter is checked when it runs */
+	}
+	for (i = 0; i < eh.e_phnum; i++)
+		if (a8_sys4(SYS_pread64, fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) ==
+		    sizeof(ph) && ph.p_type == PT_INTERP)
+			interp = 1;
+	a8_sys1(SYS_close, fd);
+	if (interp)
+		return NULL;
+	snprintf(why, sizeof(why), "%s is statically linked: the monitor cannot be preloaded",
+		 path);
+	return why;
+}
+
+static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
+{
+	int n = snprintf(buf, cap,
+			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
+			 "peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid,
+			 a8.nchildren, (unsigned long long)digest, rxfd);
+	int i;
+
+	for (i = 0; i < a8.npeers && n < (int)cap; i++)
+		n += snprintf(buf + n, cap - n, "%d:%u,", a8.peers[i].fd, a8.peers[i].id);
+	if (n < (int)cap)
+		n += snprintf(buf + n, cap - n, ";fds=");
+	if (n < (int)cap) {
+		int m = a8_fd_serialize(buf + n, (int)cap - n);
+
+		if (m < 0)
+			return -1;
+		n += m;
+	}
+	return n < (int)cap ? 0 : -1;
+}
+
+/* Follower: bytes of the leader's stream already read, for the next image. */
+static int carry_rx(void)
+{
+	struct a8_rx *b = a8_rx_of(0);
+	size_t n = b->end - b->start;
+	long fd;
+
+	if (!n)
+		return -1;
+	fd = a8_sys2(SYS_memfd_create, "a8-rx", 0);
+	if (fd < 0)
+		return -1;
+	fd = a8_fd_hide((int)fd);
+	a8_sys3(SYS_fcntl, fd, F_SETFD, 0);
+	if (a8_sys3(SYS_write, fd, b->buf + b->start, n) != (long)n)
+		return -1;
+	return (int)fd;
+}
+
+static char **build_env(char *const *envp, char *state)
+{
+	static char *env[ENV_MAX];
+	int n = 0, i;
+
+	for (i = 0; envp && envp[i] && n < ENV_MAX - 64; i++)
+		if (strncmp(envp[i], "A8_", 3) && strncmp(envp[i], "LD_PRELOAD=", 11))
+			env[n++] = envp[i];
+	for (i = 0; a8_saved_env[i] && n < ENV_MAX - 2; i++)
+		env[n++] = a8_saved_env[i];
+	env[n++] = state;
+	env[n] = NULL;
+	return env;
+}
+
+void a8_h_execve(struct a8_call *c)
+{
+	static char state[65536];
+	const char *path = (const char *)c->a[0];
+	const char *why;
+	struct a8_step s;
+	int i, rxfd = -1;
+	long r;
+
+	if (a8.interposer == A8_INTERPOSE_SECCOMP)
+		a8_fatal("refused", "execve", c->nr,
+			 "execve is not supported under the seccomp interposer yet "
+			 "(its filter outlives the image); use interposer = \"sud\"");
+	why = path ? exec_refusal(path) : NULL;
+	if (why)
+		a8_fatal("refused", "execve", c->nr, "%s", why);
+	if (!a8_step_begin(c, &s))
+		return;
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		if (s.rec->ret < 0) {
+			a8_step_follow(c, &s, false);
+			return;
+		}
+		rxfd = carry_rx();
+	}
+	a8_tx_flush();
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, 0);
+	if (state_string(state, sizeof(state), s.digest, rxfd))
+		a8_fatal("internal", "execve", c->nr, "monitor state too large to hand over");
+	a8_interpose_disarm_for_exec();
+	r = a8_sys3(SYS_execve, path, c->a[1], build_env((char *const *)c->a[2], state));
+	/* Still here: execve failed and the old image goes on. */
+	a8_interpose_rearm_child();
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, FD_CLOEXEC);
+	if (rxfd >= 0)
+		a8_sys1(SYS_close, rxfd);
+	c->ret = r;
+	if (a8.role == A8_ROLE_FOLLOWER)
+		a8_diverged("result", "execve", s.seq, "execve failed here (%ld), not on the leader",
+			    r);
+	a8_step_commit(c, &s, a8_step_record(c, &s, false));
+}

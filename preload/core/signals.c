@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+/* Signal positioning and delivery (signals.h) and the program-facing signal calls. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "a8/raw.h"
+#include "arch.h"
+#include "canon/table.h"
+#include "exchange/wire.h"
+#include "signals.h"
+#include "stream.h"
+#include "util.h"
+
+#define NSIG_K 65
+#define QMAX 32
+#define BIT(s) (1UL << ((s) - 1))
+/* Signals the program may never block or handle: the interposers need SIGSYS. */
+#define RESERVED BIT(SIGSYS)
+
+struct progact {
+	void *handler;
+	unsigned long flags;
+	unsigned long mask;
+};
+
+static struct progact prog[NSIG_K];
+static struct a8_sigrec queue[QMAX];
+static volatile int qlen;
+volatile int a8_sig_queued;
+static volatile int deliver_now[NSIG_K];
+static volatile unsigned long restore_mask;
+static volatile int restore_valid;
+static uint64_t restore_trap = ~0ULL;
+
+static bool synchronous_fault(int sig, const siginfo_t *si)
+{
+	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+				   sig == SIGILL || sig == SIGTRAP);
+}
+
+static void call_program(int sig, siginfo_t *si, void *uc)
+{
+	struct progact *a = &prog[sig];
+
+	if (a->flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	else
+		((void (*)(int))a->handler)(sig);
+}
+
+/*
+ * The kernel-level handler of every signal the program handles. A delivery the monitor
+ * arranged runs the program's handler; anything else is queued (leader) or dropped (follower).
+ */
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	if (deliver_now[sig]) {
+		deliver_now[sig] = 0;
+		call_program(sig, si, uc);
+		if (restore_valid)
+			A8_UC_SIGMASK(uc) = restore_mask;
+		return;
+	}
+	if (synchronous_fault(sig, si)) {
+		call_program(sig, si, uc);
+		return;
+	}
+	if (a8.role != A8_ROLE_LEADER || qlen >= QMAX)
+		return;
+	queue[qlen].signo = (uint32_t)sig;
+	memcpy(queue[qlen].info, si, sizeof(queue[qlen].info));
+	qlen++;
+	a8_sig_queued = 1;
+	/* Caught between unblocking and the blocking call: make the call return -EINTR. */
+	if ((char *)A8_UC_PC(uc) >= a8_intr_begin && (char *)A8_UC_PC(uc) <= a8_intr_insn)
+		A8_UC_PC(uc) = (unsigned long)a8_intr_eintr;
+}
+
+bool a8_sig_due(void)
+{
+	return a8_sig_queued;
+}
+
+int a8_sig_record_queued(void)
+{
+	int i, n = qlen;
+
+	for (i = 0; i < n; i++)
+		a8_sec_put(A8_SEC_SIGNAL, &queue[i], sizeof(queue[i]));
+	return n;
+}
+
+unsigned long a8_sig_program_mask(const struct a8_call *c)
+{
+	return A8_UC_SIGMASK(c->uc);
+}
+
+void a8_sig_set_program_mask(struct a8_call *c, unsigned long mask)
+{
+	A8_UC_SIGMASK(c->uc) = mask & ~RESERVED;
+}
+
+void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
+{
+	long pid = a8_sys0(SYS_getpid), tid = a8_sys0(SYS_gettid);
+	siginfo_t si;
+
+	if (s->signo == 0 || s->signo >= NSIG_K)
+		return;
+	memcpy(&si, s->info, sizeof(si));
+	si.si_signo = (int)s->signo;
+	/* The first delivery of a trap records the mask the program returns to. */
+	if (restore_trap != a8.stats->calls_seen) {
+		restore_trap = a8.stats->calls_seen;
+		restore_mask = A8_UC_SIGMASK(c->uc);
+		restore_valid = 1;
+	}
+	deliver_now[s->signo] = 1;
+	a8_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, &si);
+	A8_UC_SIGMASK(c->uc) &= ~BIT(s->signo);
+	a8.stats->signals++;
+}
+
+bool a8_sig_restarts(const struct a8_call *c, uint32_t signo)
+{
+	return signo < NSIG_K && (prog[signo].flags & SA_RESTART) &&
+	       !(c->ci->flags & F_NORESTART);
+}
+
+void a8_sig_deliver_queued(struct a8_call *c)
+{
+	int i;
+
+	for (i = 0; i < qlen; i++)
+		a8_sig_deliver(c, &queue[i]);
+	qlen = 0;
+	a8_sig_queued = 0;
+}
+
+uint32_t a8_sig_first(void)
+{
+	return qlen ? queue[0].signo : 0;
+}
+
+void a8_sig_collect_self(unsigned long mask)
+{
+	struct timespec zero = { 0, 0 };
+	siginfo_t si;
+
+	mask &= ~RESERVED;
+	while (qlen < QMAX) {
+		long sig = a8_sys4(SYS_rt_sigtimedwait, &mask, &si, &zero, 8);
+
+		if (sig <= 0)
+			break;
+		queue[qlen].signo = (uint32_t)sig;
+		memcpy(queue[qlen].info, &si, sizeof(queue[qlen].info));
+		qlen++;
+		a8_sig_queued = 1;
+	}
+}
+
+/* The program's calls about signals ------------------------------------------------------ */
+
+static bool is_handler(void *h)
+{
+	return h != SIG_DFL && h != SIG_IGN;
+}
+
+static long install(int sig, const struct progact *a)
+{
+	struct a8_ksigaction k = { 0 };
+
+	k.handler = a->handler;
+	k.flags = a->flags | SA_RESTORER;
+	k.restorer = a8_sigreturn_restorer;
+	k.mask = a->mask & ~RESERVED;
+	if (is_handler(a->handler)) {
+		/* The trampoline decides when the program's handler runs (signals.h). */
+		k.handler = (void *)trampoline;
+		k.flags = (a->flags | SA_SIGINFO | SA_RESTORER) & ~(SA_RESTART | SA_RESETHAND);
+	}
+	return a8_sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
+}
+
+void a8_h_sigaction(struct a8_call *c)
+{
+	int sig = (int)c->a[0];
+	const struct a8_ksigaction *act = (const void *)c->a[1];
+	struct a8_ksigaction *oact = (void *)c->a[2];
+	struct progact next;
+
+	if (sig <= 0 || sig >= NSIG_K || c->a[3] != 8) {
+		c->ret = -EINVAL;
+		return;
+	}
+	if (sig == SIGSYS && act) {
+		c->ret = -EINVAL;	/* the interposer owns SIGSYS */
+		return;
+	}
+	if (oact) {
+		if (!prog[sig].handler && !prog[sig].flags)
+			a8_sys4(SYS_rt_sigaction, sig, NULL, oact, 8);
+		else {
+			oact->handler = prog[sig].handler;
+			oact->flags = prog[sig].flags;
+			oact->mask = prog[sig].mask;
+			oact->restorer = a8_sigreturn_restorer;
+		}
+	}
+	c->ret = 0;
+	if (!act)
+		return;
+	next.handler = act->handler;
+	next.flags = act->flags;
+	next.mask = act->mask;
+	c->ret = install(sig, &next);
+	if (!c->ret)
+		prog[sig] = next;
+}
+
+void a8_h_sigprocmask(struct a8_call *c)
+{
+	unsigned long old = a8_sig_program_mask(c), set;
+
+	if (c->a[3] != 8) {
+		c->ret = -EINVAL;
+		return;
+	}
+	if (c->a[1]) {
+		set = *(const unsigned long *)c->a[1];
+		switch (c->a[0]) {
+		case SIG_BLOCK:
+			a8_sig_set_program_mask(c, old | set);
+			break;
+		case SIG_UNBLOCK:
+			a8_sig_set_program_mask(c, old & ~set);
+			break;
+		case SIG_SETMASK:
+			a8_sig_set_program_mask(c, set);
+			break;
+		default:
+			c->ret = -EINVAL;
+			return;
+		}
+	}
+	if (c->a[2])
+		*(unsigned long *)c->a[2] = old;
+	c->ret = 0;
+}
+
+void a8_h_sigsuspend(struct a8_call *c)
+{
+	struct a8_step s;
+	struct a8_rec_hdr *h;
+	unsigned long m;
+
+	if (!a8_step_begin(c, &s))
+		return;
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		a8_step_follow(c, &s, true);
+		return;
+	}
+	a8_tx_flush();
+	m = (c->a[0] ? *(const unsigned long *)c->a[0] : 0) & ~RESERVED;
+	c->ret = a8_raw_syscall6_intr(SYS_rt_sigsuspend, (long)&m, 8, 0, 0, 0, 0);
+	h = a8_step_record(c, &s, true);
+	a8_step_commit(c, &s, h);
+}
+
+void a8_h_sigreturn(struct a8_call *c)
+{
+	/* A restorer outside the monitor: return through the monitor's own, same stack. */
+	A8_UC_PC(c->uc) = (unsigned long)a8_sigreturn_restorer;
+	c->restart = false;
+	c->ret = A8_UC_RET(c->uc);
+}
+
+void a8_h_sigpending(struct a8_call *c)
+{
+	c->ret = a8_sys2(SYS_rt_sigpending, c->a[0], c->a[1]);
+}
+
+/* kill, tkill, tgkill: the leader sends, followers take its result; self-signals land here. */
+void a8_h_kill(struct a8_call *c)
+{
+	int sig_arg = c->ci->args[2].kind == AK_INT ? 2 : 1;
+	long sig = c->a[sig_arg];
+	struct a8_step s;
+	struct a8_rec_hdr *h;
+
+	c->route = R_LEADER;
+	if (!a8_step_begin(c, &s))
+		return;
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		a8_step_follow(c, &s, true);
+		return;
+	}
+	c->ret = a8_sys3(a8_call_nr(c->ci->cid), c->a[0], c->a[1], c->a[2]);
+	if (c->ret == 0 && sig > 0 && sig < NSIG_K)
+		a8_sig_collect_self(BIT(sig));
+	h = a8_step_record(c, &s, true);
+	a8_step_commit(c, &s, h);
+}

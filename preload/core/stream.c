@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: MIT
+/* The stream engine (stream.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+
+#include "a8/raw.h"
+#include "canon/encode.h"
+#include "canon/kinds.h"
+#include "canon/table.h"
+#include "fdtab.h"
+#include "signals.h"
+#include "stream.h"
+#include "util.h"
+
+#define A8_LEADER_READ_MAX (16L << 20)
+
+bool a8_is_sync(const struct a8_call *c)
+{
+	uint16_t f = c->ci->flags | c->xflags;
+
+	if (f & F_CODE || a8.policy == A8_POLICY_LOCKSTEP)
+		return true;
+	return f & F_OUTPUT;
+}
+
+long a8_exec_call(struct a8_call *c)
+{
+	long nr = a8_call_nr(c->ci->cid);
+	unsigned long open_mask, all = ~0UL;
+	long r;
+
+	if (nr < 0)
+		nr = c->nr;
+	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK) || !c->uc)
+		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+	/* Open the program's signals while it may block, so a signal interrupts it. */
+	open_mask = a8_sig_program_mask(c) & ~(1UL << (SIGSYS - 1));
+	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &open_mask, NULL, 8);
+	r = a8_raw_syscall6_intr(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	return r;
+}
+
+static void deliver_sections(struct a8_call *c, struct a8_sec_reader *r)
+{
+	const uint8_t *d;
+	uint32_t tag, n;
+	int more;
+
+	while ((more = a8_sec_next(r, &tag, &d, &n)) == 1) {
+		struct a8_sigrec s;
+
+		if (tag != A8_SEC_SIGNAL)
+			continue;
+		if (n != sizeof(s))
+			a8_fatal("protocol", c->ci->name, c->nr, "bad signal section");
+		memcpy(&s, d, sizeof(s));
+		a8_sig_deliver(c, &s);
+	}
+	if (more < 0)
+		a8_fatal("protocol", c->ci->name, c->nr, "malformed record sections");
+}
+
+/* Leader, synchronous call: every follower's digest for this position, before it runs. */
+static void wait_digests(struct a8_call *c, struct a8_step *s)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++) {
+		const struct a8_rec_hdr *h;
+		int err = a8_rx_next(i, &h, a8.timeout_ms);
+
+		if (err == -ETIMEDOUT)
+			a8_fatal("timeout", c->ci->name, c->nr,
+				 "variant %u did not reach position %llu within %d ms",
+				 a8.peers[i].id, (unsigned long long)s->seq, a8.timeout_ms);
+		if (err)
+			a8_fatal("peer-lost", c->ci->name, c->nr, "variant %u is gone",
+				 a8.peers[i].id);
+		if (h->type == A8_REC_DIVERGE)
+			a8_diverged("peer", c->ci->name, h->seq,
+				    "variant %u reported a divergence", a8.peers[i].id);
+		if (h->type != A8_REC_DIGEST || h->seq != s->seq)
+			a8_fatal("protocol", c->ci->name, c->nr,
+				 "expected digest %llu from variant %u, got type %u seq %llu",
+				 (unsigned long long)s->seq, a8.peers[i].id, h->type,
+				 (unsigned long long)h->seq);
+		if (h->cid != c->ci->cid)
+			a8_diverged("order", c->ci->name, s->seq,
+				    "variant %u made call #%u here", a8.peers[i].id, h->cid);
+		if (h->digest != s->digest)
+			a8_diverged("args", c->ci->name, s->seq,
+				    "variant %u called %s with other arguments", a8.peers[i].id,
+				    c->ci->name);
+	}
+}
+
+static void send_digest(struct a8_call *c, struct a8_step *s)
+{
+	struct a8_rec_hdr h = {
+		.len = sizeof(h), .type = A8_REC_DIGEST, .cid = c->ci->cid, .epoch = a8.epoch,
+		.seq = s->seq, .digest = s->digest,
+	};
+
+	if (a8_link_send_now(0, &h, sizeof(h)))
+		a8_fatal("peer-lost", c->ci->name, c->nr, "the leader is gone");
+}
+
+static void record_restart(struct a8_call *c, struct a8_step *s)
+{
+	struct a8_rec_hdr *h = a8_rec_begin(A8_REC_CALL, c->ci->cid, s->seq);
+
+	h->digest = s->digest;
+	h->flags = A8_RECF_RESTART | A8_RECF_SIGNAL;
+	h->ret = -EINTR;
+	a8_sig_record_queued();
+	a8_rec_end(h);
+}
+
+bool a8_step_begin(struct a8_call *c, struct a8_step *s)
+{
+	const struct a8_rec_hdr *h;
+	int err;
+
+	s->seq = ++a8.seq;
+	s->digest = a8_digest_call(c, s->blob, &s->blob_len);
+	s->rec = NULL;
+	a8.stats->calls_checked++;
+	if (a8.role == A8_ROLE_LEADER) {
+		if (a8_sig_due()) {
+			/* Signals that came while the program ran: handlers first, then the call. */
+			record_restart(c, s);
+			a8_sig_deliver_queued(c);
+			c->restart = true;
+			a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LOCAL);
+			return false;
+		}
+		if (a8_is_sync(c)) {
+			a8_tx_flush();
+			wait_digests(c, s);
+		} else if ((c->ci->flags | c->xflags) & F_BLOCK) {
+			a8_tx_flush();
+		}
+		return true;
+	}
+	if (a8_is_sync(c))
+		send_digest(c, s);
+	err = a8_rx_next(0, &h, -1);
+	if (err)
+		a8_fatal("peer-lost", c->ci->name, c->nr, "the leader is gone (at position %llu)",
+			 (unsigned long long)s->seq);
+	if (h->type == A8_REC_DIVERGE)
+		a8_diverged("peer", c->ci->name, h->seq, "the leader reported a divergence");
+	if (h->type != A8_REC_CALL || h->seq != s->seq)
+		a8_fatal("protocol", c->ci->name, c->nr,
+			 "expected the leader's record %llu, got type %u seq %llu",
+			 (unsigned long long)s->seq, h->type, (unsigned long long)h->seq);
+	s->rec = h;
+	a8_sec_begin(&s->sections, h);
+	if (h->cid != c->ci->cid) {
+		const struct a8_callinfo *other = a8_call_row(h->cid);
+
+		a8_diverged("order", c->ci->name, s->seq, "the leader made %s here, this variant %s",
+			    other ? other->name : "an unknown call", c->ci->name);
+	}
+	if (h->digest != s->digest)
+		a8_diverged("args", c->ci->name, s->seq,
+			    "%s has other arguments than on the leader", c->ci->name);
+	if (h->flags & A8_RECF_RESTART) {
+		deliver_sections(c, &s->sections);
+		c->restart = true;
+		a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+		return false;
+	}
+	return true;
+}
+
+struct a8_rec_hdr *a8_step_record(struct a8_call *c, struct a8_step *s, bool replicate)
+{
+	struct a8_rec_hdr *h = a8_rec_begin(A8_REC_CALL, c->ci->cid, s->seq);
+	long fds[8];
+	int n, i;
+
+	h->digest = s->digest;
+	h->ret = c->ret;
+	if (replicate)
+		a8_put_outputs(c);
+	n = a8_new_fds(c, fds);
+	for (i = 0; i < n; i++) {
+		int32_t nf[2] = { (int32_t)fds[i], 0 };
+
+		nf[1] = (a8_sys2(SYS_fcntl, fds[i], F_GETFD) & FD_CLOEXEC) ? 1 : 0;
+		a8_sec_put(A8_SEC_NEWFD, nf, sizeof(nf));
+	}
+	return h;
+}
+
+void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
+{
+	/* h may have moved if the batch grew: finish through the batch's own pointer. */
+	if (a8_sig_due()) {
+		struct a8_rec_hdr *cur = a8_rec_current();
+
+		cur->flags |= A8_RECF_SIGNAL;
+		if (c->ret == -EINTR && a8_sig_restarts(c, a8_sig_first()))
+			cur->flags |= A8_RECF_RESTART;
+		a8_sig_record_queued();
+		if (cur->flags & A8_RECF_RESTART)
+			c->restart = true;
+		a8_sig_deliver_queued(c);
+	}
+	(void)h;
+	a8_rec_end(NULL);
+	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LOCAL);
+	if ((c->ci->flags | c->xflags) & F_FLUSH || a8_tx_pending() >= a8.batch_bytes ||
+	    a8_is_sync(c))
+		a8_tx_flush();
+}
+
+static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replicated)
+{
+	const uint8_t *d;
+	uint32_t tag, n;
+	int more;
+
+	while ((more = a8_sec_next(r, &tag, &d, &n)) == 1) {
+		int32_t nf[2];
+
+		if (tag == A8_SEC_SIGNAL) {
+			struct a8_sigrec sr;
+
+			if (n != sizeof(sr))
+				a8_fatal("protocol", c->ci->name, c->nr, "bad signal section");
+			memcpy(&sr, d, sizeof(sr));
+			a8_sig_deliver(c, &sr);
+			continue;
+		}
+		if (tag != A8_SEC_NEWFD || !replicated)
+			continue;
+		if (n != sizeof(nf))
+			a8_fatal("protocol", c->ci->name, c->nr, "bad new-fd section");
+		memcpy(nf, d, sizeof(nf));
+		if (a8_fd_placeholder(nf[0], nf[1]) < 0)
+			a8_diverged("result", c->ci->name, a8.seq,
+				    "cannot hold fd %d where the leader has one", nf[0]);
+	}
+	if (more < 0)
+		a8_fatal("protocol", c->ci->name, c->nr, "malformed record sections");
+}
+
+void a8_step_follow(struct a8_call *c, struct a8_step *s, bool replicated)
+{
+	const struct a8_rec_hdr *h = s->rec;
+	const char *why;
+
+	if (replicated) {
+		why = a8_apply_outputs(c, &s->sections);
+		if (why)
+			a8_fatal("protocol", c->ci->name, c->nr, "leader's %s outputs: %s",
+				 c->ci->name, why);
+	} else if ((c->ret < 0) != (h->ret < 0) ||
+		   ((c->ci->flags | c->xflags) & F_NEWFD && c->ret != h->ret)) {
+		a8_diverged("result", c->ci->name, s->seq,
+			    "%s returned %ld here and %lld on the leader", c->ci->name, c->ret,
+			    (long long)h->ret);
+	}
+	c->ret = h->ret;
+	take_new_fds(c, &s->sections, replicated);
+	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+}
+
+static void clamp_leader_reads(struct a8_call *c)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (c->ci->args[i].kind == AK_OUT && c->a[c->ci->args[i].p] > A8_LEADER_READ_MAX)
+			c->a[c->ci->args[i].p] = A8_LEADER_READ_MAX;
+}
+
+static void note_fds(struct a8_call *c, bool replicated)
+{
+	long fds[8];
+	int n = a8_new_fds(c, fds), i;
+
+	for (i = 0; i < n; i++)
+		a8_fd_set(fds[i], replicated ? FK_REPL : FK_LOCAL);
+	if ((c->ci->flags | c->xflags) & F_CLOSEFD && c->ret == 0)
+		a8_fd_set(c->a[0], FK_NONE);
+}
+
+void a8_stream_call(struct a8_call *c)
+{
+	bool replicate = c->route == R_LEADER;
+	struct a8_step s;
+
+	if (!a8_step_begin(c, &s))
+		return;
+	if (replicate)
+		a8.stats->calls_replicated++;
+	if (a8.role == A8_ROLE_LEADER) {
+		struct a8_rec_hdr *h;
+
+		if (replicate)
+			clamp_leader_reads(c);
+		c->ret = a8_exec_call(c);
+		note_fds(c, replicate);
+		h = a8_step_record(c, &s, replicate);
+		a8_step_commit(c, &s, h);
+		return;
+	}
+	if (!replicate)
+		c->ret = a8_exec_call(c);
+	else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
+		a8_sys1(SYS_close, c->a[0]);	/* the placeholder */
+	a8_step_follow(c, &s, replicate);
+	note_fds(c, replicate);
+}

@@ -1,0 +1,185 @@
+/**
+ * `a8 run --id N CONFIG -- PROGRAM ARGS`: runs one variant. The steps, each of which may
+ * refuse with its own exit status before the program starts: arguments, config, host,
+ * program, peers (handshake); then the run itself (src/run/session.ts), the reports, and the
+ * exit status every host agrees on.
+ */
+import { loadConfig } from "../config/load.ts";
+import { ConfigError } from "../config/types.ts";
+import type { Config } from "../config/types.ts";
+import { EventServer } from "../launch/events.ts";
+import type { Interposer } from "../launch/spawn.ts";
+import { SpawnError } from "../launch/spawn.ts";
+import { emptyCounters, readRunStats } from "../launch/stats.ts";
+import { createLogger } from "../log.ts";
+import { connectPeers, monitorKey, PeerError } from "../peer/mod.ts";
+import { buildSummary, type Outcome, writeSummary } from "../report/summary.ts";
+import { describe, exitCode, type RunEnd, summaryOutcome } from "../run/outcome.ts";
+import { reportDivergence } from "../run/report_data.ts";
+import { runSession } from "../run/session.ts";
+import { parseRunArgs, RUN_USAGE, type RunArgs, UsageError } from "./args.ts";
+import { EXIT } from "./exit_codes.ts";
+import { checkHost } from "./host_checks.ts";
+import { checkProgram } from "./program_check.ts";
+
+export async function main(args: string[]): Promise<number> {
+  let opts: RunArgs;
+  try {
+    opts = parseRunArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.help) {
+      console.log(RUN_USAGE);
+      return 0;
+    }
+    console.error(`a8 run: ${e.message}\n\n${RUN_USAGE}`);
+    return EXIT.usage;
+  }
+  const started = performance.now();
+  const refuse = async (code: number, outcome: Outcome, message: string) => {
+    console.error(`a8: ${message}`);
+    await writeRefusal(opts, outcome, message, started);
+    return code;
+  };
+
+  let config: Config;
+  try {
+    config = await loadConfig(opts.config);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return refuse(EXIT.config, "refused", e.message);
+  }
+  const self = config.variants.find((v) => v.id === opts.id);
+  if (!self) {
+    const ids = config.variants.map((v) => v.id).join(", ");
+    return refuse(
+      EXIT.usage,
+      "refused",
+      `--id ${opts.id} is not a variant of ${config.path} (ids: ${ids})`,
+    );
+  }
+  const log = createLogger({
+    level: opts.logLevel ?? config.log.level,
+    variant: opts.id,
+    json: opts.logFormat === "json",
+  });
+
+  const host = await checkHost({ interposer: config.interposer, quick: true });
+  if (!host.canRun) {
+    const why = host.checks.filter((c) =>
+      c.status === "fail" || (c.status === "warn" && c.name.startsWith("interposer"))
+    )
+      .map((c) => `${c.name}: ${c.detail}${c.fix ? ` (${c.fix})` : ""}`).join("; ");
+    return refuse(EXIT.unsupported, "refused", `this host cannot run a8: ${why}`);
+  }
+  const interposer = chooseInterposer(config.interposer, host.interposers);
+  const program = await checkProgram(opts.program[0]);
+  if (!program.ok) {
+    return refuse(EXIT.unsupported, "refused", `cannot monitor the program: ${program.reason}`);
+  }
+
+  let peers;
+  try {
+    peers = await connectPeers({ config, selfId: self.id, logger: log });
+  } catch (e) {
+    if (!(e instanceof PeerError)) throw e;
+    return refuse(EXIT.peer, "peer-failure", e.message);
+  }
+  const { group, runId, isas } = peers;
+  const runDir = `/tmp/a8-${runId}-${self.id}`;
+  await Deno.mkdir(`${runDir}/stats`, { recursive: true });
+  const events = EventServer.listen(`${runDir}/agent.sock`, log);
+
+  let end: RunEnd;
+  let programStatus: number | null = null;
+  try {
+    const r = await runSession({
+      config,
+      self,
+      leader: self.id === config.leaderId,
+      runId,
+      monitorKey: await monitorKey(config.key, runId),
+      runDir,
+      interposer,
+      program: [program.path ?? opts.program[0], ...opts.program.slice(1)],
+      group,
+      events,
+      log,
+    });
+    end = r.end;
+    programStatus = r.programStatus;
+  } catch (e) {
+    if (!(e instanceof SpawnError)) throw e;
+    end = { kind: "fatal", by: self.id, reason: e.message, call: "" };
+    await group.broadcast({ t: "fatal", variant: self.id, reason: e.message, call: "" });
+  }
+
+  if (end.kind === "divergence") {
+    const text = await reportDivergence(end, {
+      self: self.id,
+      leaderId: config.leaderId,
+      runId,
+      runDir,
+      isas,
+      group,
+      waitMs: Math.min(config.timeouts.shutdownMs, 3000),
+      reportDir: opts.reportDir,
+      log,
+    });
+    console.error(text);
+  } else if (end.kind !== "exited") {
+    console.error(describe(end, self.id));
+  }
+  await group.close();
+  await events.close();
+
+  if (opts.reportDir) {
+    const stats = await readRunStats(runDir).catch(() => ({
+      streams: [],
+      totals: emptyCounters(),
+    }));
+    await writeSummary(
+      opts.reportDir,
+      buildSummary({
+        variant: self.id,
+        leader: self.id === config.leaderId,
+        runId,
+        program: opts.program,
+        exitStatus: programStatus,
+        outcome: summaryOutcome(end),
+        durationMs: performance.now() - started,
+        stats,
+        detail: end.kind === "exited" ? undefined : describe(end, self.id),
+      }),
+    );
+  }
+  // Kept for post-mortems at debug level; otherwise nothing of a run stays in /tmp.
+  if (log.level !== "debug") await Deno.remove(runDir, { recursive: true }).catch(() => {});
+  return exitCode(end);
+}
+
+/** `auto`: SUD where it exists (x86_64: cheaper per call), seccomp elsewhere. */
+export function chooseInterposer(wanted: string, working: Interposer[]): Interposer {
+  if (wanted === "sud" || wanted === "seccomp") return wanted;
+  if (working.includes("sud") && Deno.build.arch === "x86_64") return "sud";
+  return "seccomp";
+}
+
+/** summary.json for a run refused before the program started, if --report-dir was given. */
+async function writeRefusal(opts: RunArgs, outcome: Outcome, detail: string, started: number) {
+  if (!opts.reportDir) return;
+  await writeSummary(
+    opts.reportDir,
+    buildSummary({
+      variant: opts.id,
+      leader: false,
+      runId: "",
+      program: opts.program,
+      exitStatus: null,
+      outcome,
+      durationMs: performance.now() - started,
+      stats: { streams: [], totals: emptyCounters() },
+      detail,
+    }),
+  );
+}

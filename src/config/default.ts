@@ -1,0 +1,53 @@
+/**
+ * The default config as a string, so a compiled `a8` binary carries it (config/default.toml is
+ * the same text; a test keeps the two equal).
+ */
+export const DEFAULT_CONFIG_PATH = "(built-in default config)";
+
+export const DEFAULT_CONFIG_TOML =
+  `# a8's default config: two variants on this machine (useful for "make demo" and a first try).
+# For several hosts, copy this file to every host, give each variant its host's address, and
+# start "a8 run --id N" on each host with the same file.
+
+leader_id = 1
+
+# Shared secret the agents authenticate each other with (>= 16 characters).
+# CHANGE IT before running on a network: this demo key is public.
+key = "a8-demo-key-change-me-before-use"
+
+policy = "outputs"     # lockstep | outputs
+interposer = "auto"    # auto | sud | seccomp
+batch_bytes = 65536    # 4096..16777216
+
+# Files under these prefixes are opened by each variant locally instead of by the leader.
+local_paths = [
+  "/usr/lib/",
+  "/lib/",
+  "/lib64/",
+  "/usr/lib64/",
+  "/usr/libexec/",
+  "/etc/ld.so.cache",
+  "/dev/null",
+  "/proc/self/maps",
+]
+
+[[variants]]
+id = 1
+address = "127.0.0.1"
+port = 7772
+
+[[variants]]
+id = 2
+address = "127.0.0.1"
+port = 7773
+
+[timeouts]             # milliseconds
+connect_ms = 10000
+heartbeat_ms = 500
+peer_silence_ms = 5000
+sync_ms = 30000
+shutdown_ms = 10000
+
+[log]
+level = "warn"         # error | warn | info | debug
+`;

@@ -1,0 +1,190 @@
+/**
+ * The agent's end of the monitor event socket (docs/monitor-abi.md section 2): a unix stream
+ * socket every monitored process connects to, writing one JSON object per line. A line that
+ * does not parse or lacks its fields is logged and skipped: a monitor bug must not take the
+ * agent (and with it the report of what went wrong) down.
+ */
+import type { Logger } from "../log.ts";
+import { EventLog } from "../util/event_log.ts";
+
+interface Base {
+  /** Stream key: "0" root, "0.1" its first child, ... */
+  stream: string;
+  pid: number;
+  vpid: number;
+}
+export type MonitorEvent =
+  | Base & { ev: "hello"; abi: number; isa: string; interposer: string; policy: string }
+  | Base & { ev: "ready"; port: number }
+  | Base & { ev: "exit"; status: number; calls: number }
+  | Base & { ev: "divergence"; seq: number; call: string; reason: string; detail: string }
+  | Base & { ev: "fatal"; reason: string; call: string; nr: number }
+  | Base & { ev: "log"; level: string; msg: string; nr: number };
+
+type Kind = "int" | "string";
+const BASE: Record<string, Kind> = { stream: "string", pid: "int", vpid: "int" };
+/** One row per event: its fields beyond the common ones. */
+const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
+  hello: { abi: "int", isa: "string", interposer: "string", policy: "string" },
+  ready: { port: "int" },
+  exit: { status: "int", calls: "int" },
+  divergence: { seq: "int", call: "string", reason: "string", detail: "string" },
+  fatal: { reason: "string", call: "string", nr: "int" },
+  log: { level: "string", msg: "string", nr: "int" },
+};
+
+export type ParsedLine = { ok: true; event: MonitorEvent } | { ok: false; problem: string };
+
+/** One line of the socket, checked against the table. */
+export function parseEventLine(line: string): ParsedLine {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return { ok: false, problem: "not JSON" };
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    return { ok: false, problem: "not a JSON object" };
+  }
+  const rec = v as Record<string, unknown>;
+  const ev = rec.ev;
+  if (typeof ev !== "string" || !Object.hasOwn(FIELDS, ev)) {
+    return { ok: false, problem: `unknown event ${JSON.stringify(ev)}` };
+  }
+  for (const [name, kind] of Object.entries({ ...BASE, ...FIELDS[ev as MonitorEvent["ev"]] })) {
+    const f = rec[name];
+    const good = kind === "int" ? Number.isSafeInteger(f) : typeof f === "string";
+    if (!good) return { ok: false, problem: `event ${ev}: field ${name} missing or not ${kind}` };
+  }
+  return { ok: true, event: rec as unknown as MonitorEvent };
+}
+
+/** A line longer than this is a broken monitor; its connection is dropped. */
+const MAX_LINE = 256 * 1024;
+
+export class EventServer {
+  readonly path: string;
+  readonly #listener: Deno.Listener;
+  readonly #log: Logger;
+  readonly #events = new EventLog<MonitorEvent>();
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #readers = new Set<Promise<void>>();
+  readonly #accepting: Promise<void>;
+  readonly #pids = new Set<number>();
+
+  private constructor(path: string, listener: Deno.Listener, log: Logger) {
+    this.path = path;
+    this.#listener = listener;
+    this.#log = log;
+    this.#accepting = this.#accept();
+  }
+
+  /** Listens on `path` (which must not exist; it lives in the fresh run directory). */
+  static listen(path: string, log: Logger): EventServer {
+    const listener = Deno.listen({ transport: "unix", path });
+    return new EventServer(path, listener, log.with({ source: "monitor" }));
+  }
+
+  /** Real pids of every process whose monitor said hello: what `killTree` signals. */
+  get pids(): ReadonlySet<number> {
+    return this.#pids;
+  }
+
+  on(cb: (e: MonitorEvent) => void): () => void {
+    return this.#events.on(cb);
+  }
+
+  events(): AsyncGenerator<MonitorEvent> {
+    return this.#events.events();
+  }
+
+  waitFor(pred: (e: MonitorEvent) => boolean, timeoutMs: number) {
+    return this.#events.waitFor(pred, timeoutMs);
+  }
+
+  /** Stops listening, drops monitor connections, removes the socket file. */
+  async close(): Promise<void> {
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    for (const c of this.#conns) closeQuietly(c);
+    await this.#accepting;
+    await Promise.all(this.#readers);
+    this.#events.end();
+    await Deno.remove(this.path).catch(() => {});
+  }
+
+  async #accept(): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        return;
+      }
+      this.#conns.add(conn);
+      const r = this.#read(conn).finally(() => {
+        this.#conns.delete(conn);
+        this.#readers.delete(r);
+      });
+      this.#readers.add(r);
+    }
+  }
+
+  async #read(conn: Deno.Conn): Promise<void> {
+    const decoder = new TextDecoder();
+    let buf = "";
+    const chunk = new Uint8Array(16 * 1024);
+    for (;;) {
+      const n = await conn.read(chunk).catch(() => null);
+      if (n === null) break;
+      buf += decoder.decode(chunk.subarray(0, n), { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        this.#line(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+      if (buf.length > MAX_LINE) {
+        this.#log.error("monitor line too long: dropping its connection", { bytes: buf.length });
+        break;
+      }
+    }
+    if (buf.trim()) this.#line(buf);
+    closeQuietly(conn);
+  }
+
+  #line(line: string): void {
+    if (!line.trim()) return;
+    const r = parseEventLine(line);
+    if (!r.ok) {
+      this.#log.warn("skipping a malformed monitor event", {
+        problem: r.problem,
+        line: line.slice(0, 200),
+      });
+      return;
+    }
+    const e = r.event;
+    if (e.ev === "hello") this.#pids.add(e.pid);
+    if (e.ev === "log") this.#relay(e);
+    this.#events.push(e);
+  }
+
+  /** Monitor log lines go out through the agent's logger, tagged with their stream. */
+  #relay(e: MonitorEvent & { ev: "log" }): void {
+    const fields = { stream: e.stream, pid: e.pid };
+    if (e.level === "error") this.#log.error(e.msg, fields);
+    else if (e.level === "warn") this.#log.warn(e.msg, fields);
+    else if (e.level === "info") this.#log.info(e.msg, fields);
+    else this.#log.debug(e.msg, fields);
+  }
+}
+
+function closeQuietly(c: Deno.Conn): void {
+  try {
+    c.close();
+  } catch {
+    // already closed
+  }
+}

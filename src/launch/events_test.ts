@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { EventServer, parseEventLine } from "./events.ts";
+import { memoryLogger } from "../peer/test_helpers.ts";
+
+const enc = new TextEncoder();
+
+async function withServer(fn: (s: EventServer, dir: string, lines: string[]) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "a8-events-" });
+  const { logger, lines } = memoryLogger(1);
+  const s = EventServer.listen(`${dir}/agent.sock`, logger);
+  try {
+    await fn(s, dir, lines);
+  } finally {
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** A fake monitor: connects and writes `text` in pieces of `step` bytes. */
+async function fakeMonitor(path: string, text: string, step = 7): Promise<void> {
+  const c = await Deno.connect({ transport: "unix", path });
+  const bytes = enc.encode(text);
+  for (let off = 0; off < bytes.length; off += step) {
+    await c.write(bytes.subarray(off, off + step));
+  }
+  c.close();
+}
+
+const hello = (stream: string, pid: number) =>
+  JSON.stringify({
+    ev: "hello",
+    stream,
+    pid,
+    vpid: 1,
+    abi: 1,
+    isa: "x86_64",
+    interposer: "sud",
+    policy: "lockstep",
+  }) + "\n";
+
+Deno.test("events from several monitors arrive, split lines are joined, pids are kept", async () => {
+  await withServer(async (s) => {
+    const ready = JSON.stringify({ ev: "ready", stream: "0", pid: 100, vpid: 1, port: 4321 });
+    await Promise.all([
+      fakeMonitor(s.path, hello("0", 100) + ready + "\n"),
+      fakeMonitor(s.path, hello("0.1", 101), 3),
+    ]);
+    const r = await s.waitFor((e) => e.ev === "ready", 2000);
+    assert.ok(r && r.ev === "ready");
+    assert.equal(r.port, 4321);
+    await s.waitFor((e) => e.ev === "hello" && e.stream === "0.1", 2000);
+    assert.deepEqual([...s.pids].sort(), [100, 101]);
+  });
+});
+
+Deno.test("malformed lines are logged and skipped; later lines still count", async () => {
+  await withServer(async (s, _dir, lines) => {
+    const exit = JSON.stringify({ ev: "exit", stream: "0", pid: 5, vpid: 1, status: 3, calls: 9 });
+    await fakeMonitor(
+      s.path,
+      [
+        "not json",
+        "[1]",
+        '{"ev":"explode","stream":"0","pid":1,"vpid":1}',
+        '{"ev":"exit","stream":"0","pid":"5","vpid":1,"status":0,"calls":1}',
+        "",
+        exit,
+      ].join("\n") + "\n",
+    );
+    const e = await s.waitFor((e) => e.ev === "exit", 2000);
+    assert.ok(e && e.ev === "exit");
+    assert.equal(e.status, 3);
+    const skipped = lines.filter((l) => l.includes("skipping a malformed monitor event"));
+    assert.equal(skipped.length, 4, lines.join("\n"));
+    assert.ok(lines.some((l) => l.includes("field pid missing or not int")));
+  });
+});
+
+Deno.test("monitor log events are relayed through the agent's logger", async () => {
+  await withServer(async (s, _dir, lines) => {
+    await fakeMonitor(
+      s.path,
+      JSON.stringify({
+        ev: "log",
+        stream: "0.1",
+        pid: 7,
+        vpid: 2,
+        level: "warn",
+        msg: "hi",
+        nr: 0,
+      }) +
+        "\n",
+    );
+    await s.waitFor((e) => e.ev === "log", 2000);
+    assert.ok(lines.some((l) => l.startsWith("a8 WARN v1 hi") && l.includes("stream=0.1")));
+  });
+});
+
+Deno.test("parseEventLine checks each event's fields", () => {
+  const fatal = { ev: "fatal", stream: "0", pid: 1, vpid: 1, reason: "threads", call: "", nr: 56 };
+  assert.deepEqual(parseEventLine(JSON.stringify(fatal)), { ok: true, event: fatal });
+  const r = parseEventLine(JSON.stringify({ ...fatal, nr: undefined }));
+  assert.deepEqual(r, { ok: false, problem: "event fatal: field nr missing or not int" });
+});

@@ -1,0 +1,126 @@
+/**
+ * Starting the user's program: with the monitor preloaded and its environment set
+ * (docs/monitor-abi.md section 1), or natively for benchmarks. The program's stdio is the
+ * agent's, so a variant behaves on its terminal as the program would alone.
+ */
+import type { LogLevel, Policy } from "../config/types.ts";
+
+export type Interposer = "sud" | "seccomp";
+
+/** What the monitor of one variant is told; each field is one A8_* variable. */
+export interface MonitorSettings {
+  id: number;
+  leader: boolean;
+  /** Number of followers (the leader's monitor waits for each). */
+  followers: number;
+  runId: string;
+  /** The per-run monitor key (peer/auth.ts monitorKey), not the config key. */
+  key: string;
+  agentSock: string;
+  runDir: string;
+  /** Leader: address its data listeners bind to. */
+  dataAddr?: string;
+  /** Follower: ADDR:PORT of the leader's root data listener. */
+  leaderData?: string;
+  policy: Policy;
+  interposer: Interposer;
+  batchBytes: number;
+  syncMs: number;
+  logLevel: LogLevel;
+  localPaths: string[];
+}
+
+/** `Deno.build.arch` is already the ISA name the build tree uses (x86_64, aarch64). */
+export function monitorLibrary(isa: string = Deno.build.arch): string {
+  const root = new URL("../..", import.meta.url);
+  return new URL(`build/${isa}/liba8.so`, root).pathname;
+}
+
+export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Record<string, string> {
+  const env: Record<string, string> = {
+    LD_PRELOAD: library,
+    A8_ID: String(m.id),
+    A8_LEADER: m.leader ? "1" : "0",
+    A8_FOLLOWERS: String(m.leader ? m.followers : 1),
+    A8_RUN_ID: m.runId,
+    A8_KEY: m.key,
+    A8_AGENT_SOCK: m.agentSock,
+    A8_RUN_DIR: m.runDir,
+    A8_POLICY: m.policy,
+    A8_INTERPOSER: m.interposer,
+    A8_BATCH: String(m.batchBytes),
+    A8_TIMEOUT_MS: String(m.syncMs),
+    A8_LOG: m.logLevel,
+    A8_LOCAL_PATHS: m.localPaths.join(":"),
+  };
+  if (m.leader && m.dataAddr) env.A8_DATA_ADDR = m.dataAddr;
+  if (!m.leader && m.leaderData) env.A8_LEADER_DATA = m.leaderData;
+  return env;
+}
+
+export class SpawnError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SpawnError";
+  }
+}
+
+export interface SpawnOptions {
+  program: string;
+  args: string[];
+  /** Undefined runs the program natively: no LD_PRELOAD, no A8_* variables. */
+  monitor?: MonitorSettings;
+  /** Overrides the monitor library path (tests). */
+  library?: string;
+  /** Pids the monitors reported (events.ts `pids`): `killTree` signals them too. */
+  pids?: () => Iterable<number>;
+  /** Inherited by default; tests capture. */
+  stdout?: "inherit" | "piped" | "null";
+  stderr?: "inherit" | "piped" | "null";
+}
+
+export interface ProgramHandle {
+  pid: number;
+  status: Promise<Deno.CommandStatus>;
+  child: Deno.ChildProcess;
+  /** Signals every process of the variant we know of; ones already gone are skipped. */
+  killTree(signal: Deno.Signal): void;
+}
+
+export function spawnProgram(o: SpawnOptions): ProgramHandle {
+  const env: Record<string, string> = {};
+  if (o.monitor) {
+    const library = o.library ?? monitorLibrary();
+    try {
+      Deno.statSync(library);
+    } catch {
+      throw new SpawnError(`monitor library ${library} is missing: run \`make build\` first`);
+    }
+    Object.assign(env, monitorEnv(o.monitor, library));
+  }
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(o.program, {
+      args: o.args,
+      env,
+      stdin: "inherit",
+      stdout: o.stdout ?? "inherit",
+      stderr: o.stderr ?? "inherit",
+    }).spawn();
+  } catch (e) {
+    throw new SpawnError(`cannot start ${o.program}: ${(e as Error).message}`);
+  }
+  const pid = child.pid;
+  const killTree = (signal: Deno.Signal) => {
+    // Children first, so none is re-parented and keeps running after the root is gone.
+    const all = [...(o.pids?.() ?? [])].filter((p) => p !== pid);
+    for (const p of [...all, pid]) {
+      try {
+        Deno.kill(p, signal);
+      } catch {
+        // Already exited: nothing to stop.
+      }
+    }
+  };
+  return { pid, status: child.status, child, killTree };
+}

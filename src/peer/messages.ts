@@ -1,0 +1,172 @@
+/**
+ * The control-plane messages agents exchange, and the one table that says which fields each
+ * carries. A frame's JSON is trusted only after `validateMessage` has checked it against this
+ * table: peers are other hosts, and a bug or an attacker there must not crash this agent.
+ */
+
+/** Bumped whenever a message's meaning or fields change. */
+export const PROTOCOL_VERSION = 1;
+
+/** Handshake messages, in the order they are exchanged (see handshake.ts). */
+export interface HelloMsg {
+  t: "hello";
+  v: number;
+  id: number;
+  isa: string;
+  nonce: string;
+}
+export interface AuthMsg {
+  t: "auth";
+  mac: string;
+}
+export interface AgreeMsg {
+  t: "agree";
+  digest: string;
+  runId: string;
+}
+export interface ConfigMsg {
+  t: "config";
+  config: Record<string, unknown>;
+}
+export interface RefuseMsg {
+  t: "refuse";
+  reason: string;
+}
+export interface OkMsg {
+  t: "ok";
+}
+
+/** Run-time messages, allowed only after the handshake. */
+export interface HeartbeatMsg {
+  t: "hb";
+}
+export interface StartMsg {
+  t: "start";
+  address: string;
+  port: number;
+}
+export interface ExitMsg {
+  t: "exit";
+  status: number;
+}
+export interface DivergenceMsg {
+  t: "divergence";
+  variant: number;
+  stream: string;
+  reason: string;
+  call: string;
+  seq: number;
+  detail: string;
+}
+export interface FatalMsg {
+  t: "fatal";
+  variant: number;
+  reason: string;
+  call: string;
+}
+export interface ReportDataMsg {
+  t: "report-data";
+  variant: number;
+  streams: unknown[];
+}
+export interface StopMsg {
+  t: "stop";
+  signal: string;
+}
+export interface ByeMsg {
+  t: "bye";
+}
+
+export type HandshakeMsg = HelloMsg | AuthMsg | AgreeMsg | ConfigMsg | RefuseMsg | OkMsg;
+export type RunMsg =
+  | HeartbeatMsg
+  | StartMsg
+  | ExitMsg
+  | DivergenceMsg
+  | FatalMsg
+  | ReportDataMsg
+  | StopMsg
+  | ByeMsg;
+export type PeerMsg = HandshakeMsg | RunMsg;
+export type MsgType = PeerMsg["t"];
+
+type FieldKind = "int" | "uint16" | "string" | "hex" | "object" | "array";
+
+/** One row per message type: field name -> kind. Adding a message is adding a row. */
+const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
+  hello: { v: "int", id: "int", isa: "string", nonce: "hex" },
+  auth: { mac: "hex" },
+  agree: { digest: "hex", runId: "hex" },
+  config: { config: "object" },
+  refuse: { reason: "string" },
+  ok: {},
+  hb: {},
+  start: { address: "string", port: "uint16" },
+  exit: { status: "int" },
+  divergence: {
+    variant: "int",
+    stream: "string",
+    reason: "string",
+    call: "string",
+    seq: "int",
+    detail: "string",
+  },
+  fatal: { variant: "int", reason: "string", call: "string" },
+  "report-data": { variant: "int", streams: "array" },
+  stop: { signal: "string" },
+  bye: {},
+};
+
+const HANDSHAKE_TYPES: ReadonlySet<string> = new Set([
+  "hello",
+  "auth",
+  "agree",
+  "config",
+  "refuse",
+  "ok",
+]);
+
+export function isHandshakeType(t: MsgType): boolean {
+  return HANDSHAKE_TYPES.has(t);
+}
+
+/** Longest string field accepted; frames are already capped at 1 MiB, this keeps logs sane. */
+const MAX_STRING = 64 * 1024;
+
+function fieldOk(kind: FieldKind, v: unknown): boolean {
+  switch (kind) {
+    case "int":
+      return Number.isSafeInteger(v);
+    case "uint16":
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+    case "string":
+      return typeof v === "string" && v.length <= MAX_STRING;
+    case "hex":
+      return typeof v === "string" && v.length <= 256 && /^[0-9a-f]*$/.test(v);
+    case "object":
+      return typeof v === "object" && v !== null && !Array.isArray(v);
+    case "array":
+      return Array.isArray(v);
+  }
+}
+
+export type Validated = { ok: true; msg: PeerMsg } | { ok: false; problem: string };
+
+/** Checks a parsed JSON value against the table; the problem names the type and field. */
+export function validateMessage(value: unknown): Validated {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, problem: "message is not a JSON object" };
+  }
+  const rec = value as Record<string, unknown>;
+  const t = rec.t;
+  if (typeof t !== "string") return { ok: false, problem: "message has no string field t" };
+  if (!Object.hasOwn(FIELDS, t)) {
+    return { ok: false, problem: `unknown message type ${JSON.stringify(t.slice(0, 40))}` };
+  }
+  for (const [name, kind] of Object.entries(FIELDS[t as MsgType])) {
+    if (!fieldOk(kind, rec[name])) {
+      return { ok: false, problem: `message ${t}: field ${name} missing or not ${kind}` };
+    }
+  }
+  return { ok: true, msg: rec as unknown as PeerMsg };
+}

@@ -1,0 +1,251 @@
+/**
+ * One variant's run once the peers are connected: start the program (the leader first, a
+ * follower once the leader's monitor is ready), watch for trouble from the local monitors and
+ * from the peers, and agree on the exit status. Every wait is bounded by a config timeout,
+ * and every kind of trouble ends the run the same way on every host.
+ */
+import type { Config, VariantConfig } from "../config/types.ts";
+import type { EventServer, MonitorEvent } from "../launch/events.ts";
+import {
+  type Interposer,
+  type MonitorSettings,
+  type ProgramHandle,
+  spawnProgram,
+} from "../launch/spawn.ts";
+import type { Logger } from "../log.ts";
+import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
+import { TIMEOUT, withTimeout } from "../util/event_log.ts";
+import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
+import { compareExits, fatalReason, type RunEnd, shellStatus } from "./outcome.ts";
+
+export interface Session {
+  config: Config;
+  self: VariantConfig;
+  leader: boolean;
+  runId: string;
+  monitorKey: string;
+  runDir: string;
+  interposer: Interposer;
+  program: string[];
+  group: PeerGroup;
+  events: EventServer;
+  log: Logger;
+}
+
+export interface SessionResult {
+  end: RunEnd;
+  /** The program's own status (128+N for a signal), null if it never started. */
+  programStatus: number | null;
+}
+
+/** After a monitor exits with its own status, how long its event may lag behind. */
+const EVENT_GRACE_MS = 1000;
+
+export async function runSession(s: Session): Promise<SessionResult> {
+  const trouble = watchTrouble(s);
+  const started = await start(s, trouble);
+  if ("kind" in started) return { end: started, programStatus: null };
+  const handle = started;
+  const stopSignals = forwardStops(s, handle);
+  try {
+    const first = await Promise.race([trouble, handle.status]);
+    if ("kind" in first) {
+      await stopProgram(handle);
+      return { end: first, programStatus: null };
+    }
+    const status = shellStatus(first);
+    const mine = status === MONITOR_EXIT_DIVERGENCE || status === MONITOR_EXIT_FATAL;
+    if (mine) {
+      const why = await withTimeout(trouble, EVENT_GRACE_MS);
+      if (why !== TIMEOUT) {
+        handle.killTree("SIGKILL");
+        return { end: why, programStatus: status };
+      }
+    }
+    handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
+    return { end: await agreeOnExit(s, status), programStatus: status };
+  } finally {
+    stopSignals();
+  }
+}
+
+async function stopProgram(handle: ProgramHandle): Promise<void> {
+  handle.killTree("SIGKILL");
+  await withTimeout(handle.status, 2000);
+}
+
+function settings(s: Session): MonitorSettings {
+  const c = s.config;
+  return {
+    id: s.self.id,
+    leader: s.leader,
+    followers: c.variants.length - 1,
+    runId: s.runId,
+    key: s.monitorKey,
+    agentSock: s.events.path,
+    runDir: s.runDir,
+    dataAddr: s.self.address,
+    policy: c.policy,
+    interposer: s.interposer,
+    batchBytes: c.batchBytes,
+    syncMs: c.timeouts.syncMs,
+    logLevel: c.log.level,
+    localPaths: c.localPaths,
+  };
+}
+
+function spawn(s: Session, extra: Partial<MonitorSettings> = {}): ProgramHandle {
+  return spawnProgram({
+    program: s.program[0],
+    args: s.program.slice(1),
+    monitor: { ...settings(s), ...extra },
+    pids: () => s.events.pids,
+  });
+}
+
+/**
+ * Leader: spawn, wait for the root monitor's data listener, tell the followers where it is.
+ * Follower: wait for that, then spawn pointing at it.
+ */
+async function start(s: Session, trouble: Promise<RunEnd>): Promise<ProgramHandle | RunEnd> {
+  const limit = s.config.timeouts.connectMs;
+  if (s.leader) {
+    const handle = spawn(s);
+    if (s.group.live.length === 0) return handle;
+    const isReady = (e: MonitorEvent) => e.ev === "ready" && e.stream === "0";
+    const ready = s.events.waitFor(isReady, limit);
+    let r = await Promise.race([ready, trouble, handle.status.then(() => "exited" as const)]);
+    // A short program may exit before its ready event has been read off the socket.
+    if (r === "exited") r = await s.events.waitFor(isReady, EVENT_GRACE_MS) ?? r;
+    if (r === undefined || r === "exited" || "kind" in r) {
+      await stopProgram(handle);
+      if (r && r !== "exited") return r;
+      const what = r === "exited"
+        ? "the program exited before"
+        : `no ready event within ${limit} ms`;
+      const end: RunEnd = {
+        kind: "fatal",
+        by: s.self.id,
+        reason: `the leader's monitor did not start its data listener (${what})`,
+        call: "",
+      };
+      await s.group.broadcast({ t: "fatal", variant: s.self.id, reason: end.reason, call: "" });
+      return end;
+    }
+    const port = (r as MonitorEvent & { ev: "ready" }).port;
+    s.log.info("leader ready", { port });
+    await s.group.broadcast({ t: "start", address: s.self.address, port });
+    return handle;
+  }
+  const leaderId = s.config.leaderId;
+  const wait = 2 * limit;
+  const startMsg = s.group.waitFor(
+    (e) => e.kind === "message" && e.from === leaderId && e.msg.t === "start",
+    wait,
+  );
+  const r = await Promise.race([startMsg.then((e) => ({ start: e })), trouble]);
+  if ("kind" in r) return r;
+  if (r.start?.kind !== "message" || r.start.msg.t !== "start") {
+    return { kind: "peer-lost", id: leaderId, reason: `no start message within ${wait} ms` };
+  }
+  const msg = r.start.msg;
+  return spawn(s, { leaderData: `${msg.address}:${msg.port}` });
+}
+
+/**
+ * The first sign that the run must stop: a local monitor's divergence or fatal event (told to
+ * the peers at once), a peer's report of one, or a lost peer.
+ */
+function watchTrouble(s: Session): Promise<RunEnd> {
+  const self = s.self.id;
+  const local = new Promise<RunEnd>((resolve) => {
+    s.events.on((e) => {
+      if (e.ev === "divergence") {
+        const { stream, seq, call, reason, detail } = e;
+        s.group.broadcast({ t: "divergence", variant: self, stream, seq, call, reason, detail });
+        resolve({ kind: "divergence", by: self, stream, seq, call, reason, detail });
+      } else if (e.ev === "fatal") {
+        s.group.broadcast({ t: "fatal", variant: self, reason: e.reason, call: e.call });
+        resolve({ kind: "fatal", by: self, reason: fatalReason(e.reason), call: e.call });
+      }
+    });
+  });
+  const remote = s.group.waitFor((e) => peerTrouble(e) !== undefined, Infinity)
+    .then((e) => peerTrouble(e!)!);
+  return Promise.race([local, remote]);
+}
+
+function peerTrouble(e: PeerEvent): RunEnd | undefined {
+  if (e.kind === "peer-lost") return { kind: "peer-lost", id: e.id, reason: e.reason };
+  // A peer leaves in order only after every exit status is in, or after telling why it
+  // stopped (earlier in the history); leaving while ours still runs means it gave up on us.
+  if (e.kind === "peer-left") {
+    return { kind: "peer-lost", id: e.id, reason: "it ended its run while this one was running" };
+  }
+  if (e.kind !== "message") return undefined;
+  const m = e.msg;
+  if (m.t === "divergence") {
+    const { stream, seq, call, reason, detail } = m;
+    return { kind: "divergence", by: e.from, stream, seq, call, reason, detail };
+  }
+  if (m.t === "fatal") {
+    return { kind: "fatal", by: e.from, reason: fatalReason(m.reason), call: m.call };
+  }
+  return undefined;
+}
+
+/** Exchanges exit statuses with every peer (bounded by shutdownMs) and compares them. */
+async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
+  const self = s.self.id;
+  const limit = s.config.timeouts.shutdownMs;
+  await s.group.broadcast({ t: "exit", status });
+  const statuses = new Map<number, number>([[self, status]]);
+  const peers = s.config.variants.map((v) => v.id).filter((id) => id !== self);
+  const answers = await Promise.all(peers.map((id) =>
+    s.group.waitFor(
+      (e) =>
+        (e.kind === "message" && e.from === id && e.msg.t === "exit") ||
+        peerTrouble(e)?.kind === "divergence" || peerTrouble(e)?.kind === "fatal" ||
+        (e.kind === "peer-lost" && e.id === id),
+      limit,
+    ).then((e) => ({ id, e }))
+  ));
+  for (const { id, e } of answers) {
+    if (e === undefined) {
+      return { kind: "peer-lost", id, reason: `no exit status within ${limit} ms` };
+    }
+    const t = peerTrouble(e);
+    if (t) return t;
+    if (e.kind === "message" && e.msg.t === "exit") statuses.set(id, e.msg.status);
+  }
+  return compareExits(self, statuses);
+}
+
+/**
+ * SIGINT/SIGTERM to the agent: the leader forwards SIGTERM to its program root (its monitor
+ * replicates the signal to the followers); a follower asks the leader to do so. Either way
+ * the peers are told, so the run ends with one status everywhere.
+ */
+function forwardStops(s: Session, handle: ProgramHandle): () => void {
+  const term = () => {
+    try {
+      Deno.kill(handle.pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  };
+  const onSignal = (sig: "SIGINT" | "SIGTERM") => () => {
+    s.log.warn("stopping the program", { signal: sig });
+    if (s.leader) term();
+    s.group.broadcast({ t: "stop", signal: sig });
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => [sig, onSignal(sig)] as const);
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+  const off = s.group.on((e) => {
+    if (s.leader && e.kind === "message" && e.msg.t === "stop") term();
+  });
+  return () => {
+    off();
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  };
+}

@@ -1,0 +1,154 @@
+/**
+ * Every scenario program (tests/scenarios/*.c) natively, then under a8 with 2 and with 3
+ * variants: the leader prints what the native run printed, every follower prints what the
+ * leader printed, every variant exits with the native status, and the summaries show calls
+ * checked and no divergence.
+ *
+ * The native step runs first and on its own, so a broken scenario is told apart from a broken
+ * a8. A8_E2E_NATIVE_ONLY=1 runs only the native steps (the a8 steps are then reported as
+ * ignored, loudly); A8_E2E_ONLY=name,name limits the scenarios.
+ */
+import {
+  a8Missing,
+  assert,
+  buildScenarios,
+  cleanup,
+  describe,
+  ms,
+  type ProcResult,
+  readSummary,
+  runA8,
+  runNative,
+  scenario,
+  tail,
+  text,
+} from "./harness.ts";
+
+interface Scenario {
+  name: string;
+  /** Gets a fresh temp dir as its only argument. */
+  tmpArg?: boolean;
+  /** Expected exit status (0 unless the program exits otherwise on purpose). */
+  status?: number;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: "files", tmpArg: true },
+  { name: "pipes" },
+  { name: "socketpair" },
+  { name: "tcp" },
+  { name: "epoll" },
+  { name: "poll" },
+  { name: "fork_wait" },
+  { name: "exec", status: 3 },
+  { name: "signals" },
+  { name: "clock" },
+  { name: "random" },
+  { name: "bigio", tmpArg: true },
+  { name: "manyfds", tmpArg: true },
+];
+
+const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
+const ONLY = Deno.env.get("A8_E2E_ONLY")?.split(",").filter(Boolean);
+
+if (NATIVE_ONLY) {
+  console.warn(
+    "\nscenarios_test: A8_E2E_NATIVE_ONLY=1: the a8 steps are SKIPPED; only native runs are checked\n",
+  );
+}
+
+async function runNativeScenario(sc: Scenario): Promise<ProcResult> {
+  const tmp = await Deno.makeTempDir({ prefix: `a8-e2e-${sc.name}-native-` });
+  try {
+    return await runNative([scenario(sc.name), ...(sc.tmpArg ? [tmp] : [])], { timeoutMs: ms(20000) });
+  } finally {
+    await cleanup(tmp);
+  }
+}
+
+function explain(r: ProcResult): string {
+  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.timedOut ? ", TIMED OUT" : ""}\n` +
+    `stdout:\n${tail(text(r.stdout), 30)}\nstderr:\n${tail(text(r.stderr))}`;
+}
+
+async function checkA8(sc: Scenario, variants: number, native: ProcResult | null) {
+  if (!native) throw new Error("the native run failed, so there is nothing to compare with");
+  const missing = await a8Missing();
+  if (missing) throw new Error(`cannot run a8: ${missing}`);
+  const tmp = await Deno.makeTempDir({ prefix: `a8-e2e-${sc.name}-a8x${variants}-` });
+  let ok = false;
+  try {
+    // All variants get the same argv: one temp dir (only the leader touches it unless the
+    // policy makes it local; either way the paths the calls name must be equal).
+    const work = `${tmp}/work`;
+    await Deno.mkdir(work);
+    const run = await runA8({
+      variants,
+      program: [scenario(sc.name), ...(sc.tmpArg ? [work] : [])],
+      dir: tmp,
+      timeoutMs: ms(30000),
+    });
+    const all = describe(run.variants);
+    const nativeOut = text(native.stdout);
+    for (const v of run.variants) {
+      assert.equal(
+        v.code,
+        native.code,
+        `variant ${v.id} exited ${v.code}, native ${native.code}\n${all}`,
+      );
+    }
+    assert.equal(text(run.leader.stdout), nativeOut, `the leader's stdout differs from native\n${all}`);
+    for (const f of run.followers) {
+      assert.equal(
+        text(f.stdout),
+        text(run.leader.stdout),
+        `follower ${f.id}'s stdout differs from the leader's\n${all}`,
+      );
+    }
+    for (const v of run.variants) {
+      const s = await readSummary(v);
+      assert.equal(s.divergences, 0, `variant ${v.id}: summary counts divergences\n${all}`);
+      assert.equal(s.outcome, "ok", `variant ${v.id}: summary outcome ${s.outcome}: ${s.detail}`);
+      assert.equal(s.exit_status, native.code, `variant ${v.id}: summary exit_status`);
+      if (!v.leader) {
+        assert.ok(s.calls_checked > 0, `follower ${v.id}: summary calls_checked is ${s.calls_checked}`);
+      }
+      assert.ok(s.calls_seen > 0, `variant ${v.id}: summary calls_seen is ${s.calls_seen}`);
+    }
+    ok = true;
+  } finally {
+    if (ok) await cleanup(tmp);
+    else console.log(`(a8 run files kept in ${tmp})`);
+  }
+}
+
+for (const sc of SCENARIOS) {
+  if (ONLY && !ONLY.includes(sc.name)) continue;
+  Deno.test(`scenario ${sc.name}: native, a8 x2, a8 x3`, async (t) => {
+    await buildScenarios();
+    let native: ProcResult | null = null;
+    await t.step("native", async () => {
+      const first = await runNativeScenario(sc);
+      assert.equal(first.code, sc.status ?? 0, `native ${sc.name}: ${explain(first)}`);
+      assert.ok(
+        text(first.stdout).endsWith(`${sc.name}: done${sc.name === "exec" ? ", exiting with 3" : ""}\n`),
+        `native ${sc.name} did not print its last line: ${explain(first)}`,
+      );
+      // The comparison with a8 is only meaningful if the program is deterministic itself.
+      const second = await runNativeScenario(sc);
+      assert.equal(second.code, first.code, `second native run: ${explain(second)}`);
+      assert.equal(text(second.stdout), text(first.stdout), `${sc.name}'s output is not deterministic`);
+      native = first;
+    });
+    await t.step({
+      name: "a8 with 2 variants",
+      ignore: NATIVE_ONLY,
+      fn: () => checkA8(sc, 2, native),
+    });
+    await t.step({
+      name: "a8 with 3 variants",
+      ignore: NATIVE_ONLY,
+      fn: () => checkA8(sc, 3, native),
+    });
+  });
+}
