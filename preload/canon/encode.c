@@ -10,6 +10,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <stddef.h>
 
 #include "a8/monitor.h"
 #include "core/util.h"
@@ -102,12 +105,41 @@ static void in_iov(struct enc *e, const struct a8_call *c, int i)
 	feed_u64(e, total);
 }
 
+/*
+ * A socket address compares by what it names, not by its bytes: programs pass buffers longer
+ * than the address with uninitialized bytes after it (sockaddr_un path, sin_zero).
+ */
 static void in_addr(struct enc *e, const struct a8_call *c, int i)
 {
 	size_t n = clamp_len(c->a[c->ci->args[i].p]);
+	const struct sockaddr *sa = (const struct sockaddr *)c->a[i];
 
-	if (feed_ptr_marker(e, c->a[i]))
-		feed(e, (const void *)c->a[i], n);
+	if (!feed_ptr_marker(e, (long)sa) || n < sizeof(sa->sa_family))
+		return;
+	feed_u64(e, sa->sa_family);
+	if (sa->sa_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+		size_t max = n - offsetof(struct sockaddr_un, sun_path);
+
+		/* Abstract names start with a NUL and use the whole length. */
+		if (max && un->sun_path[0] == 0)
+			feed(e, un->sun_path, max);
+		else
+			feed(e, un->sun_path, strnlen(un->sun_path, max));
+	} else if (sa->sa_family == AF_INET && n >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		feed(e, &in->sin_port, sizeof(in->sin_port));
+		feed(e, &in->sin_addr, sizeof(in->sin_addr));
+	} else if (sa->sa_family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		feed(e, &in6->sin6_port, sizeof(in6->sin6_port));
+		feed(e, &in6->sin6_addr, sizeof(in6->sin6_addr));
+		feed(e, &in6->sin6_scope_id, sizeof(in6->sin6_scope_id));
+	} else {
+		feed(e, sa, n);
+	}
 }
 
 static void in_len(struct enc *e, const struct a8_call *c, int i)
@@ -250,12 +282,30 @@ static void put_absent(void)
 	a8_sec_put(A8_SEC_ABSENT, NULL, 0);
 }
 
+/* A result may exceed what was copied (MSG_TRUNC): only the buffer's bytes are real. */
+static size_t filled(const struct a8_call *c, size_t cap)
+{
+	return c->ret <= 0 ? 0 : (size_t)c->ret < cap ? (size_t)c->ret : cap;
+}
+
 static void out_buf(const struct a8_call *c, int i)
 {
-	if (c->ret > 0 && c->a[i])
-		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], (uint32_t)c->ret);
+	size_t n = filled(c, clamp_len(c->a[c->ci->args[i].p]));
+
+	if (n && c->a[i])
+		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], (uint32_t)n);
 	else
 		put_absent();
+}
+
+static size_t iov_total(const struct iovec *iov, long cnt)
+{
+	size_t t = 0;
+	long k;
+
+	for (k = 0; iov && k < cnt; k++)
+		t += iov[k].iov_len;
+	return t;
 }
 
 static void out_buf4(const struct a8_call *c, int i)
@@ -286,7 +336,7 @@ static void out_iov(const struct a8_call *c, int i)
 {
 	const struct iovec *iov = (const struct iovec *)c->a[i];
 	long cnt = c->a[c->ci->args[i].p], k;
-	size_t left = c->ret > 0 ? (size_t)c->ret : 0;
+	size_t left = filled(c, iov_total(iov, cnt));
 	uint8_t *p;
 
 	if (!left) {
@@ -327,13 +377,14 @@ static void out_msg(const struct a8_call *c, int i)
 {
 	const struct msghdr *m = (const struct msghdr *)c->a[i];
 	struct { uint32_t namelen, controllen, flags, datalen; } meta;
-	size_t left = c->ret > 0 ? (size_t)c->ret : 0, k;
+	size_t left, k;
 	uint8_t *p;
 
 	if (c->ret < 0 || !m) {
 		put_absent();
 		return;
 	}
+	left = filled(c, iov_total(m->msg_iov, (long)m->msg_iovlen));
 	meta.namelen = m->msg_name ? m->msg_namelen : 0;
 	meta.controllen = m->msg_control ? (uint32_t)m->msg_controllen : 0;
 	meta.flags = (uint32_t)m->msg_flags;

@@ -177,3 +177,16 @@ void a8_ring_record(const struct a8_call *c, uint64_t seq, uint64_t digest,
 	a8.stats->ring_head++;
 	a8.stats->seq = seq;
 }
+
+void a8_ring_finish(uint64_t seq, long ret, uint32_t flags)
+{
+	struct a8_ring_entry *e;
+
+	if (!a8.stats || !a8.stats->ring_head)
+		return;
+	e = &a8.stats->ring[(a8.stats->ring_head - 1) % A8_RING_SLOTS];
+	if (e->seq != seq)
+		return;
+	e->ret = ret;
+	e->flags = flags;
+}

@@ -19,6 +19,8 @@
 #include "fdtab.h"
 #include "interpose/interpose.h"
 #include "proc.h"
+#include "signals.h"
+#include <signal.h>
 #include "stream.h"
 #include "util.h"
 
@@ -117,6 +119,7 @@ void a8_h_execve(struct a8_call *c)
 	const char *why;
 	struct a8_step s;
 	int i, rxfd = -1;
+	unsigned long prog_mask, all = ~0UL;
 	long r;
 
 	if (a8.interposer == A8_INTERPOSE_SECCOMP)
@@ -141,8 +144,12 @@ void a8_h_execve(struct a8_call *c)
 	if (state_string(state, sizeof(state), s.digest, rxfd))
 		a8_fatal("internal", "execve", c->nr, "monitor state too large to hand over");
 	a8_interpose_disarm_for_exec();
+	/* The next image inherits the mask: the program's, not the monitor's all-blocked. */
+	prog_mask = a8_sig_program_mask(c);
+	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &prog_mask, NULL, 8);
 	r = a8_sys3(SYS_execve, path, c->a[1], build_env((char *const *)c->a[2], state));
 	/* Still here: execve failed and the old image goes on. */
+	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	a8_interpose_rearm_child();
 	for (i = 0; i < a8.npeers; i++)
 		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, FD_CLOEXEC);

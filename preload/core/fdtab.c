@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* The fd kind table (fdtab.h): one byte per fd, grown with mmap, never with malloc. */
+#include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,13 +54,34 @@ int a8_fd_set(long fd, enum a8_fdkind kind)
 	return 0;
 }
 
+/*
+ * F_DUPFD refuses targets at or above the soft RLIMIT_NOFILE, so the limit is lifted to the
+ * hard one for the moment of the dup; the program never sees it changed.
+ */
+static long dup_high(int fd)
+{
+	struct rlimit rl, high;
+	long nfd;
+
+	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		return -EINVAL;
+	if (next_mon == A8_FD_MON_BASE && rl.rlim_max < A8_FD_MON_BASE + 1024)
+		next_mon = rl.rlim_max > 1088 ? (int)rl.rlim_max - 64 : 1024;
+	high = rl;
+	high.rlim_cur = rl.rlim_max;
+	a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &high, NULL);
+	nfd = a8_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, next_mon);
+	a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, NULL);
+	return nfd;
+}
+
 int a8_fd_hide(int fd)
 {
 	long nfd;
 
 	if (fd < 0)
 		return fd;
-	nfd = a8_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, next_mon);
+	nfd = dup_high(fd);
 	if (nfd < 0)
 		return (int)nfd;
 	a8_sys1(SYS_close, fd);

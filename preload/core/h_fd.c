@@ -18,7 +18,7 @@
 #include "util.h"
 
 #define A(k, ...) { .kind = AK_##k, .p = (0 __VA_OPT__(+ __VA_ARGS__)) }
-#define BY_FD 0
+#define BY_FD 0xff	/* by the kind of fd arg 0 */
 
 struct cmd_row {
 	unsigned long cmd;
@@ -58,9 +58,9 @@ static const struct cmd_row *find(const struct cmd_row *t, size_t n, unsigned lo
 static const struct cmd_row fcntl_rows[] = {
 	{ F_DUPFD, BY_FD, F_NEWFD, A(INT) },
 	{ F_DUPFD_CLOEXEC, BY_FD, F_NEWFD, A(INT) },
-	{ F_GETFD, R_EVERY, 0, A(INT) },	/* placeholders mirror FD_CLOEXEC */
+	{ F_GETFD, R_EVERY, 0, A(NONE) },	/* placeholders mirror FD_CLOEXEC */
 	{ F_SETFD, R_EVERY, 0, A(INT) },
-	{ F_GETFL, BY_FD, 0, A(INT) },
+	{ F_GETFL, BY_FD, 0, A(NONE) },
 	{ F_SETFL, BY_FD, 0, A(INT) },
 	{ F_GETLK, BY_FD, 0, A(INOUTS, sizeof(struct flock)) },
 	{ F_SETLK, BY_FD, 0, A(INOUTS, sizeof(struct flock)) },
@@ -69,13 +69,13 @@ static const struct cmd_row fcntl_rows[] = {
 	{ F_OFD_SETLK, BY_FD, 0, A(INOUTS, sizeof(struct flock)) },
 	{ F_OFD_SETLKW, BY_FD, F_BLOCK, A(INOUTS, sizeof(struct flock)) },
 	{ F_SETOWN, BY_FD, 0, A(PID) },
-	{ F_GETOWN, BY_FD, 0, A(INT) },
+	{ F_GETOWN, BY_FD, 0, A(NONE) },
 	{ F_SETSIG, BY_FD, 0, A(INT) },
-	{ F_GETSIG, BY_FD, 0, A(INT) },
+	{ F_GETSIG, BY_FD, 0, A(NONE) },
 	{ F_SETPIPE_SZ, BY_FD, 0, A(INT) },
-	{ F_GETPIPE_SZ, BY_FD, 0, A(INT) },
+	{ F_GETPIPE_SZ, BY_FD, 0, A(NONE) },
 	{ F_ADD_SEALS, BY_FD, 0, A(INT) },
-	{ F_GET_SEALS, BY_FD, 0, A(INT) },
+	{ F_GET_SEALS, BY_FD, 0, A(NONE) },
 };
 
 void a8_h_fcntl(struct a8_call *c)

@@ -40,7 +40,7 @@ static void follow_mapping(struct a8_call *c, struct a8_step *s)
 
 	c->ret = s->rec->ret;
 	if (is_error(c->ret)) {
-		a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+		a8_ring_finish(s->seq, c->ret, A8_RING_LEADER_RESULT);
 		return;
 	}
 	addr = a8_sys6(SYS_mmap, c->a[0], c->a[1], PROT_READ | PROT_WRITE,
@@ -53,7 +53,7 @@ static void follow_mapping(struct a8_call *c, struct a8_step *s)
 		memcpy((void *)addr, d, n);
 	a8_sys3(SYS_mprotect, addr, c->a[1], c->a[2]);
 	c->ret = addr;
-	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+	a8_ring_finish(s->seq, c->ret, A8_RING_LEADER_RESULT);
 }
 
 void a8_h_mmap(struct a8_call *c)

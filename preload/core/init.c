@@ -19,6 +19,7 @@
 #include "fdtab.h"
 #include "interpose/interpose.h"
 #include "proc.h"
+#include "signals.h"
 #include "util.h"
 
 struct a8_state a8 = { .agent_fd = -1, .placeholder_fd = -1 };
@@ -187,6 +188,7 @@ __attribute__((constructor(101))) static void a8_constructor(void)
 	if (err)
 		a8_fatal("peer-lost", "", 0, "data plane not established (%d)", err);
 	a8_vdso_patch();
+	a8_signals_init();
 	err = a8_interpose_arm(a8.interposer);
 	if (err)
 		a8_fatal("refused", "", 0, "cannot arm the %s interposer (%d)",

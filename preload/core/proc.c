@@ -165,7 +165,7 @@ void a8_h_clone(struct a8_call *c)
 		else
 			a8_diverged("result", "clone", s.seq, "fork failed here (%ld)", r);
 		c->ret = s.rec->ret;
-		a8_ring_record(c, s.seq, s.digest, s.blob, s.blob_len, A8_RING_LEADER_RESULT);
+		a8_ring_finish(s.seq, c->ret, A8_RING_LEADER_RESULT);
 		return;
 	}
 	a8_sys1(SYS_close, lfd);
@@ -215,7 +215,7 @@ void a8_h_exit(struct a8_call *c)
 			h = a8_step_record(c, &s, false);
 			a8_step_commit(c, &s, h);
 		} else {
-			a8_ring_record(c, s.seq, s.digest, s.blob, s.blob_len, A8_RING_LEADER_RESULT);
+			a8_ring_finish(s.seq, c->ret, A8_RING_LEADER_RESULT);
 		}
 	}
 	if (c->restart)

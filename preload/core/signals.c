@@ -11,6 +11,7 @@
 #include "signals.h"
 #include "stream.h"
 #include "util.h"
+#include "exchange/link.h"
 
 #define NSIG_K 65
 #define QMAX 32
@@ -33,16 +34,39 @@ static volatile unsigned long restore_mask;
 static volatile int restore_valid;
 static uint64_t restore_trap = ~0ULL;
 
+/*
+ * Signals whose default action ends the process. The monitor catches them too, so that the
+ * leader's death by a signal is a stream event: every variant dies of it at the same position.
+ */
+#define FATAL_DEFAULT (BIT(SIGHUP) | BIT(SIGINT) | BIT(SIGQUIT) | BIT(SIGUSR1) | BIT(SIGUSR2) | \
+		       BIT(SIGPIPE) | BIT(SIGALRM) | BIT(SIGTERM) | BIT(SIGIO) | BIT(SIGPROF) | \
+		       BIT(SIGVTALRM) | BIT(SIGXCPU) | BIT(SIGXFSZ) | BIT(SIGPWR))
+
 static bool synchronous_fault(int sig, const siginfo_t *si)
 {
 	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
 				   sig == SIGILL || sig == SIGTRAP);
 }
 
+/* The program never handled sig: die of it the kernel's way. */
+static void die_by(int sig)
+{
+	struct a8_ksigaction dfl = { 0 };
+	unsigned long m = BIT(sig);
+
+	dfl.handler = SIG_DFL;
+	a8_sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
+	a8_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, 8);
+	a8_sys3(SYS_tgkill, a8_sys0(SYS_getpid), a8_sys0(SYS_gettid), sig);
+	a8_sys1(SYS_exit_group, 128 + sig);
+}
+
 static void call_program(int sig, siginfo_t *si, void *uc)
 {
 	struct progact *a = &prog[sig];
 
+	if (a->handler == SIG_DFL)
+		die_by(sig);
 	if (a->flags & SA_SIGINFO)
 		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
 	else
@@ -117,6 +141,8 @@ void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
 		restore_valid = 1;
 	}
 	deliver_now[s->signo] = 1;
+	if (prog[s->signo].handler == SIG_DFL)
+		a8_tx_flush();	/* the followers must learn of it before this process dies */
 	a8_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, &si);
 	A8_UC_SIGMASK(c->uc) &= ~BIT(s->signo);
 	a8.stats->signals++;
@@ -176,7 +202,7 @@ static long install(int sig, const struct progact *a)
 	k.flags = a->flags | SA_RESTORER;
 	k.restorer = a8_sigreturn_restorer;
 	k.mask = a->mask & ~RESERVED;
-	if (is_handler(a->handler)) {
+	if (is_handler(a->handler) || (a->handler == SIG_DFL && BIT(sig) & FATAL_DEFAULT)) {
 		/* The trampoline decides when the program's handler runs (signals.h). */
 		k.handler = (void *)trampoline;
 		k.flags = (a->flags | SA_SIGINFO | SA_RESTORER) & ~(SA_RESTART | SA_RESETHAND);
@@ -220,9 +246,14 @@ void a8_h_sigaction(struct a8_call *c)
 		prog[sig] = next;
 }
 
+/*
+ * The program's mask lives in the trap's signal frame (restored at sigreturn). A streamed
+ * call: unblocking a pending signal delivers it here, at this position, on every variant.
+ */
 void a8_h_sigprocmask(struct a8_call *c)
 {
-	unsigned long old = a8_sig_program_mask(c), set;
+	unsigned long old = a8_sig_program_mask(c), set, next = old;
+	struct a8_step s;
 
 	if (c->a[3] != 8) {
 		c->ret = -EINVAL;
@@ -230,24 +261,29 @@ void a8_h_sigprocmask(struct a8_call *c)
 	}
 	if (c->a[1]) {
 		set = *(const unsigned long *)c->a[1];
-		switch (c->a[0]) {
-		case SIG_BLOCK:
-			a8_sig_set_program_mask(c, old | set);
-			break;
-		case SIG_UNBLOCK:
-			a8_sig_set_program_mask(c, old & ~set);
-			break;
-		case SIG_SETMASK:
-			a8_sig_set_program_mask(c, set);
-			break;
-		default:
+		if (c->a[0] == SIG_BLOCK)
+			next = old | set;
+		else if (c->a[0] == SIG_UNBLOCK)
+			next = old & ~set;
+		else if (c->a[0] == SIG_SETMASK)
+			next = set;
+		else {
 			c->ret = -EINVAL;
 			return;
 		}
 	}
+	if (!a8_step_begin(c, &s))
+		return;
+	a8_sig_set_program_mask(c, next);
 	if (c->a[2])
 		*(unsigned long *)c->a[2] = old;
 	c->ret = 0;
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		a8_step_follow(c, &s, false);
+		return;
+	}
+	a8_sig_collect_self(old & ~next);
+	a8_step_commit(c, &s, a8_step_record(c, &s, false));
 }
 
 void a8_h_sigsuspend(struct a8_call *c)
@@ -299,7 +335,26 @@ void a8_h_kill(struct a8_call *c)
 	}
 	c->ret = a8_sys3(a8_call_nr(c->ci->cid), c->a[0], c->a[1], c->a[2]);
 	if (c->ret == 0 && sig > 0 && sig < NSIG_K)
-		a8_sig_collect_self(BIT(sig));
+		a8_sig_collect_self(BIT(sig) & ~a8_sig_program_mask(c));
 	h = a8_step_record(c, &s, true);
 	a8_step_commit(c, &s, h);
+}
+
+/* Each image starts with default actions: catch the fatal ones (see FATAL_DEFAULT). */
+void a8_signals_init(void)
+{
+	int sig;
+
+	for (sig = 1; sig < NSIG_K; sig++) {
+		struct a8_ksigaction cur;
+
+		if (!(BIT(sig) & FATAL_DEFAULT) || a8_sys4(SYS_rt_sigaction, sig, NULL, &cur, 8))
+			continue;
+		if (cur.handler != SIG_DFL)
+			continue;
+		prog[sig].handler = SIG_DFL;
+		prog[sig].flags = 0;
+		prog[sig].mask = 0;
+		install(sig, &prog[sig]);
+	}
 }

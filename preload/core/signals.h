@@ -37,4 +37,7 @@ void a8_sig_collect_self(unsigned long mask);
 unsigned long a8_sig_program_mask(const struct a8_call *c);
 void a8_sig_set_program_mask(struct a8_call *c, unsigned long mask);
 
+/* Catch the signals whose default action is fatal (constructor). */
+void a8_signals_init(void);
+
 #endif

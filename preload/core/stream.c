@@ -128,13 +128,15 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 	s->digest = a8_digest_call(c, s->blob, &s->blob_len);
 	s->rec = NULL;
 	a8.stats->calls_checked++;
+	c->ret = -ENOSYS;
+	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, 0);
 	if (a8.role == A8_ROLE_LEADER) {
 		if (a8_sig_due()) {
 			/* Signals that came while the program ran: handlers first, then the call. */
 			record_restart(c, s);
 			a8_sig_deliver_queued(c);
 			c->restart = true;
-			a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LOCAL);
+			a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
 			return false;
 		}
 		if (a8_is_sync(c)) {
@@ -171,7 +173,7 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 	if (h->flags & A8_RECF_RESTART) {
 		deliver_sections(c, &s->sections);
 		c->restart = true;
-		a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+		a8_ring_finish(s->seq, c->ret, A8_RING_LEADER_RESULT);
 		return false;
 	}
 	return true;
@@ -199,24 +201,26 @@ struct a8_rec_hdr *a8_step_record(struct a8_call *c, struct a8_step *s, bool rep
 
 void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
 {
-	/* h may have moved if the batch grew: finish through the batch's own pointer. */
-	if (a8_sig_due()) {
+	bool deliver = a8_sig_due();
+
+	(void)h;	/* the batch may have moved: work on the record being built */
+	if (deliver) {
 		struct a8_rec_hdr *cur = a8_rec_current();
 
 		cur->flags |= A8_RECF_SIGNAL;
-		if (c->ret == -EINTR && a8_sig_restarts(c, a8_sig_first()))
+		if (c->ret == -EINTR && a8_sig_restarts(c, a8_sig_first())) {
 			cur->flags |= A8_RECF_RESTART;
-		a8_sig_record_queued();
-		if (cur->flags & A8_RECF_RESTART)
 			c->restart = true;
-		a8_sig_deliver_queued(c);
+		}
+		a8_sig_record_queued();
 	}
-	(void)h;
 	a8_rec_end(NULL);
-	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LOCAL);
+	a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
 	if ((c->ci->flags | c->xflags) & F_FLUSH || a8_tx_pending() >= a8.batch_bytes ||
 	    a8_is_sync(c))
 		a8_tx_flush();
+	if (deliver)
+		a8_sig_deliver_queued(c);
 }
 
 static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replicated)
@@ -268,7 +272,7 @@ void a8_step_follow(struct a8_call *c, struct a8_step *s, bool replicated)
 	}
 	c->ret = h->ret;
 	take_new_fds(c, &s->sections, replicated);
-	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, A8_RING_LEADER_RESULT);
+	a8_ring_finish(s->seq, c->ret, A8_RING_LEADER_RESULT);
 }
 
 static void clamp_leader_reads(struct a8_call *c)

@@ -21,4 +21,7 @@ int a8_stats_open(bool truncate);
 void a8_ring_record(const struct a8_call *c, uint64_t seq, uint64_t digest,
 		    const uint8_t *blob, uint32_t blob_len, uint32_t flags);
 
+/* Fill in the result of the newest ring entry, if it is position seq. */
+void a8_ring_finish(uint64_t seq, long ret, uint32_t flags);
+
 #endif

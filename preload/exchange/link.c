@@ -169,7 +169,10 @@ int a8_link_accept_followers(int lfd, int timeout_ms)
 
 	for (i = 0; i < a8.nfollowers; i++) {
 		struct { struct a8_rec_hdr h; struct a8_hello hello; } in;
-		struct a8_rec_hdr ok = { .len = sizeof(ok), .type = A8_REC_HELLO_OK };
+		/* The follower learns the pids the program sees from the leader. */
+		struct a8_rec_hdr ok = { .len = sizeof(ok), .type = A8_REC_HELLO_OK,
+					 .cid = (uint16_t)a8.variant_id, .ret = a8.vpid,
+					 .digest = (uint64_t)a8.vppid };
 		const char *why;
 		long fd;
 		int err = wait_fd(lfd, POLLIN, timeout_ms);
@@ -239,6 +242,11 @@ int a8_link_connect_leader(uint32_t addr, uint16_t port, int timeout_ms)
 		return -EPIPE;
 	if (read_exact((int)fd, &ok, sizeof(ok), timeout_ms) || ok.type != A8_REC_HELLO_OK)
 		return -ECONNREFUSED;
+	a8.vpid = ok.ret;
+	a8.vppid = (long)ok.digest;
+	if (a8.stats)
+		a8.stats->vpid = (uint32_t)a8.vpid;
+	a8.peers[0].id = ok.cid;
 	a8.peers[0].fd = (int)fd;
 	a8.npeers = 1;
 	rx[0].start = rx[0].end = 0;

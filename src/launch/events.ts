@@ -18,7 +18,7 @@ export type MonitorEvent =
   | Base & { ev: "ready"; port: number }
   | Base & { ev: "exit"; status: number; calls: number }
   | Base & { ev: "divergence"; seq: number; call: string; reason: string; detail: string }
-  | Base & { ev: "fatal"; reason: string; call: string; nr: number }
+  | Base & { ev: "fatal"; reason: string; call: string; nr: number; detail: string }
   | Base & { ev: "log"; level: string; msg: string; nr: number };
 
 type Kind = "int" | "string";
@@ -29,7 +29,7 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   ready: { port: "int" },
   exit: { status: "int", calls: "int" },
   divergence: { seq: "int", call: "string", reason: "string", detail: "string" },
-  fatal: { reason: "string", call: "string", nr: "int" },
+  fatal: { reason: "string", call: "string", nr: "int", detail: "string" },
   log: { level: "string", msg: "string", nr: "int" },
 };
 

@@ -166,7 +166,8 @@ function watchTrouble(s: Session): Promise<RunEnd> {
         resolve({ kind: "divergence", by: self, stream, seq, call, reason, detail });
       } else if (e.ev === "fatal") {
         s.group.broadcast({ t: "fatal", variant: self, reason: e.reason, call: e.call });
-        resolve({ kind: "fatal", by: self, reason: fatalReason(e.reason), call: e.call });
+        const why = fatalReason(e.reason) + (e.detail ? `: ${e.detail}` : "");
+        resolve({ kind: "fatal", by: self, reason: why, call: e.call });
       }
     });
   });

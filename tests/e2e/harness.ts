@@ -190,7 +190,10 @@ export class Proc {
       stderr: "piped",
     }).spawn();
     this.pid = this.#child.pid;
-    this.#readers = [this.#collect(this.#child.stdout, this.#out), this.#collect(this.#child.stderr, this.#err)];
+    this.#readers = [
+      this.#collect(this.#child.stdout, this.#out),
+      this.#collect(this.#child.stderr, this.#err),
+    ];
     this.#exited = this.#child.status.then((s) => (this.#status = s));
   }
 
@@ -245,8 +248,10 @@ export class Proc {
    */
   async wait(timeoutMs: number): Promise<ProcResult> {
     const all = Promise.all([this.#exited, ...this.#readers]);
-    let timer: number | undefined;
-    const deadline = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"timeout">((
+      r,
+    ) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
     const first = await Promise.race([all, deadline]);
     clearTimeout(timer);
     if (first === "timeout") {
@@ -267,7 +272,10 @@ export class Proc {
   /** SIGTERM to the group, SIGKILL 2 s later; then stops reading its output. */
   async kill(): Promise<void> {
     this.signalGroup("SIGTERM");
-    const exited = await Promise.race([this.#exited.then(() => true), sleep(2000).then(() => false)]);
+    const exited = await Promise.race([
+      this.#exited.then(() => true),
+      sleep(2000).then(() => false),
+    ]);
     this.signalGroup("SIGKILL");
     if (!exited) await this.#exited;
     // Anything that left the group and still holds our pipes: stop waiting for it.
@@ -348,7 +356,9 @@ export async function startA8(o: A8Options): Promise<A8Started> {
   let leaderId: number;
   let config: string;
   if (o.config) {
-    if (!o.ids || o.leaderId === undefined) throw new Error("startA8: config needs ids and leaderId");
+    if (!o.ids || o.leaderId === undefined) {
+      throw new Error("startA8: config needs ids and leaderId");
+    }
     ids = o.ids;
     leaderId = o.leaderId;
     config = o.config;

@@ -60,7 +60,9 @@ if (NATIVE_ONLY) {
 async function runNativeScenario(sc: Scenario): Promise<ProcResult> {
   const tmp = await Deno.makeTempDir({ prefix: `a8-e2e-${sc.name}-native-` });
   try {
-    return await runNative([scenario(sc.name), ...(sc.tmpArg ? [tmp] : [])], { timeoutMs: ms(20000) });
+    return await runNative([scenario(sc.name), ...(sc.tmpArg ? [tmp] : [])], {
+      timeoutMs: ms(20000),
+    });
   } finally {
     await cleanup(tmp);
   }
@@ -97,7 +99,11 @@ async function checkA8(sc: Scenario, variants: number, native: ProcResult | null
         `variant ${v.id} exited ${v.code}, native ${native.code}\n${all}`,
       );
     }
-    assert.equal(text(run.leader.stdout), nativeOut, `the leader's stdout differs from native\n${all}`);
+    assert.equal(
+      text(run.leader.stdout),
+      nativeOut,
+      `the leader's stdout differs from native\n${all}`,
+    );
     for (const f of run.followers) {
       assert.equal(
         text(f.stdout),
@@ -111,7 +117,10 @@ async function checkA8(sc: Scenario, variants: number, native: ProcResult | null
       assert.equal(s.outcome, "ok", `variant ${v.id}: summary outcome ${s.outcome}: ${s.detail}`);
       assert.equal(s.exit_status, native.code, `variant ${v.id}: summary exit_status`);
       if (!v.leader) {
-        assert.ok(s.calls_checked > 0, `follower ${v.id}: summary calls_checked is ${s.calls_checked}`);
+        assert.ok(
+          s.calls_checked > 0,
+          `follower ${v.id}: summary calls_checked is ${s.calls_checked}`,
+        );
       }
       assert.ok(s.calls_seen > 0, `variant ${v.id}: summary calls_seen is ${s.calls_seen}`);
     }
@@ -126,18 +135,24 @@ for (const sc of SCENARIOS) {
   if (ONLY && !ONLY.includes(sc.name)) continue;
   Deno.test(`scenario ${sc.name}: native, a8 x2, a8 x3`, async (t) => {
     await buildScenarios();
-    let native: ProcResult | null = null;
+    let native = null as ProcResult | null;
     await t.step("native", async () => {
       const first = await runNativeScenario(sc);
       assert.equal(first.code, sc.status ?? 0, `native ${sc.name}: ${explain(first)}`);
       assert.ok(
-        text(first.stdout).endsWith(`${sc.name}: done${sc.name === "exec" ? ", exiting with 3" : ""}\n`),
+        text(first.stdout).endsWith(
+          `${sc.name}: done${sc.name === "exec" ? ", exiting with 3" : ""}\n`,
+        ),
         `native ${sc.name} did not print its last line: ${explain(first)}`,
       );
       // The comparison with a8 is only meaningful if the program is deterministic itself.
       const second = await runNativeScenario(sc);
       assert.equal(second.code, first.code, `second native run: ${explain(second)}`);
-      assert.equal(text(second.stdout), text(first.stdout), `${sc.name}'s output is not deterministic`);
+      assert.equal(
+        text(second.stdout),
+        text(first.stdout),
+        `${sc.name}'s output is not deterministic`,
+      );
       native = first;
     });
     await t.step({

@@ -1,0 +1,342 @@
+/**
+ * Real servers under a8, each variant on its own "host" (a network namespace made by
+ * scripts/netns.sh): lighttpd and nginx serve a generated docroot. First natively in the
+ * leader's namespace (the reference), then under a8 with 2 variants: curl from the leader's
+ * namespace fetches every file (and a missing one) and must get the same status and bytes as
+ * natively; wrk runs for 3 s against the leader; SIGTERM to the leader's agent must end every
+ * variant.
+ *
+ * Needs root (network namespaces). Without root the test is ignored and says so loudly.
+ * A8_E2E_NATIVE_ONLY=1 runs only the native steps.
+ */
+import {
+  a8Missing,
+  assert,
+  cleanup,
+  configToml,
+  describe,
+  ms,
+  Proc,
+  type ProcResult,
+  REPO_ROOT,
+  runNative,
+  startA8,
+  tail,
+  text,
+  waitA8,
+} from "./harness.ts";
+
+const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
+const IS_ROOT = Deno.uid() === 0;
+const PREFIX = Deno.env.get("A8_NETNS_PREFIX") ?? `a8s${Deno.pid % 100000}`;
+const VARIANTS = 2;
+const HTTP_PORT = 8080;
+const AGENT_PORT = 7772;
+const host = (i: number) => `${PREFIX}h${i}`;
+const addr = (i: number) => `10.88.0.${i}`;
+const LEADER_URL = `http://${addr(1)}:${HTTP_PORT}`;
+
+if (!IS_ROOT) {
+  console.warn(
+    "\nservers_test: SKIPPED: network namespaces need root (run the e2e tests as root, as CI does)\n",
+  );
+}
+
+interface Server {
+  name: string;
+  binary: string;
+  template: string;
+  argv(conf: string, tmp: string): string[];
+}
+
+const SERVERS: Server[] = [
+  {
+    name: "lighttpd",
+    binary: "/usr/sbin/lighttpd",
+    template: "lighttpd.conf",
+    argv: (conf) => ["/usr/sbin/lighttpd", "-D", "-f", conf],
+  },
+  {
+    name: "nginx",
+    binary: "/usr/sbin/nginx",
+    template: "nginx.conf",
+    argv: (conf, tmp) => ["/usr/sbin/nginx", "-p", `${tmp}/`, "-c", conf],
+  },
+];
+
+/** What the client fetches: path and the status expected. */
+const PATHS: [string, number][] = [
+  ["/", 200],
+  ["/small.html", 200],
+  ["/files/100k.bin", 200],
+  ["/files/2m.bin", 200],
+  ["/dir/", 200],
+  ["/dir/a.txt", 200],
+  ["/missing.html", 404],
+];
+
+function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+  return b;
+}
+
+async function makeDocroot(dir: string): Promise<void> {
+  await Deno.mkdir(`${dir}/files`, { recursive: true });
+  await Deno.mkdir(`${dir}/dir`);
+  await Deno.writeTextFile(`${dir}/index.html`, "<html><body><h1>a8 e2e</h1></body></html>\n");
+  await Deno.writeTextFile(
+    `${dir}/small.html`,
+    "<html><head><title>small</title></head><body>" + "hello a8 ".repeat(50) + "</body></html>\n",
+  );
+  await Deno.writeFile(`${dir}/files/100k.bin`, pattern(100 * 1024, 1));
+  await Deno.writeFile(`${dir}/files/2m.bin`, pattern(2 * 1024 * 1024, 2));
+  await Deno.writeTextFile(`${dir}/dir/a.txt`, "file a\n");
+  await Deno.writeTextFile(`${dir}/dir/b.txt`, "file b\n");
+  // Fixed times, so directory listings are the same whenever the docroot is made.
+  const t = new Date("2026-01-02T03:04:05Z");
+  for (
+    const f of [
+      "index.html",
+      "small.html",
+      "files/100k.bin",
+      "files/2m.bin",
+      "dir/a.txt",
+      "dir/b.txt",
+      "dir",
+      "files",
+    ]
+  ) {
+    await Deno.utime(`${dir}/${f}`, t, t);
+  }
+}
+
+async function writeConfig(server: Server, tmp: string, docroot: string): Promise<string> {
+  const template = await Deno.readTextFile(`${REPO_ROOT}/tests/e2e/servers/${server.template}`);
+  const values: Record<string, string> = {
+    DOCROOT: docroot,
+    TMP: tmp,
+    ADDR: addr(1),
+    PORT: String(HTTP_PORT),
+    USER: "root",
+  };
+  const conf = template.replace(/\{\{(\w+)\}\}/g, (_, k) => {
+    if (!(k in values)) throw new Error(`${server.template}: unknown placeholder {{${k}}}`);
+    return values[k];
+  });
+  const path = `${tmp}/${server.name}.conf`;
+  await Deno.writeTextFile(path, conf);
+  return path;
+}
+
+async function netns(...args: string[]): Promise<void> {
+  const r = await runNative([`${REPO_ROOT}/scripts/netns.sh`, ...args], { timeoutMs: 30000 });
+  if (r.code !== 0) {
+    throw new Error(`netns.sh ${args.join(" ")}: ${text(r.stdout)}${text(r.stderr)}`);
+  }
+}
+
+interface Fetched {
+  status: number;
+  body: Uint8Array;
+}
+
+/** curl in the leader's namespace. */
+async function fetch(path: string, outDir: string): Promise<Fetched> {
+  const out = `${outDir}/body-${path.replace(/\W/g, "_")}`;
+  const r = await runNative(
+    ["curl", "-s", "--max-time", "15", "-o", out, "-w", "%{http_code}", `${LEADER_URL}${path}`],
+    { netns: host(1), timeoutMs: ms(20000) },
+  );
+  const status = Number(text(r.stdout).trim());
+  let body = new Uint8Array();
+  try {
+    body = await Deno.readFile(out);
+  } catch { /* no body */ }
+  return { status: r.code === 0 ? status : -r.code, body };
+}
+
+/** Waits until the leader's address answers HTTP, or a watched process exits. */
+async function waitReady(procs: Proc[], what: string): Promise<void> {
+  const deadline = performance.now() + ms(20000);
+  while (performance.now() < deadline) {
+    const r = await runNative(
+      ["curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", `${LEADER_URL}/`],
+      { netns: host(1), timeoutMs: ms(5000) },
+    );
+    if (r.code === 0 && text(r.stdout).trim() !== "000") return;
+    const dead = procs.find((p) => p.exited);
+    if (dead) {
+      throw new Error(`${what}: ${dead.label} exited before serving:\n${tail(dead.stderrText())}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  throw new Error(`${what}: nothing answered at ${LEADER_URL} within 20 s`);
+}
+
+async function fetchAll(outDir: string): Promise<Map<string, Fetched>> {
+  await Deno.mkdir(outDir, { recursive: true });
+  const got = new Map<string, Fetched>();
+  for (const [path] of PATHS) got.set(path, await fetch(path, outDir));
+  return got;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+interface WrkResult {
+  requests: number;
+  socketErrors: number;
+  non2xx: number;
+  output: string;
+}
+
+async function wrk(path: string, seconds: number): Promise<WrkResult> {
+  const r: ProcResult = await runNative(
+    ["wrk", "-t1", "-c4", `-d${seconds}s`, "--timeout", "2s", `${LEADER_URL}${path}`],
+    { netns: host(1), timeoutMs: ms(20000) },
+  );
+  const output = text(r.stdout) + text(r.stderr);
+  if (r.code !== 0) throw new Error(`wrk failed (exit ${r.code}):\n${output}`);
+  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? "0");
+  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const socketErrors = m ? m.slice(1).reduce((s, x) => s + Number(x), 0) : 0;
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? "0");
+  return { requests, socketErrors, non2xx, output };
+}
+
+for (const server of SERVERS) {
+  Deno.test({
+    name: `server ${server.name}: native vs a8 with ${VARIANTS} variants on netns hosts`,
+    ignore: !IS_ROOT,
+    fn: async (t) => {
+      for (const tool of [server.binary, "/usr/bin/curl", "/usr/bin/wrk"]) {
+        await Deno.stat(tool).catch(() => {
+          throw new Error(`${tool} is missing: run scripts/setup.sh`);
+        });
+      }
+      const tmp = await Deno.makeTempDir({ prefix: `a8-e2e-${server.name}-` });
+      await Deno.chmod(tmp, 0o755);
+      const docroot = `${tmp}/docroot`;
+      await makeDocroot(docroot);
+      let ok = false;
+      try {
+        await netns("up", String(VARIANTS), PREFIX);
+        // Set by the native step (a cast, so TypeScript does not narrow it to null).
+        let native = null as Map<string, Fetched> | null;
+
+        const nativeOk = await t.step("native", async () => {
+          const dir = `${tmp}/native`;
+          await Deno.mkdir(dir);
+          const conf = await writeConfig(server, dir, docroot);
+          const proc = new Proc(`native ${server.name}`, server.argv(conf, dir), {
+            netns: host(1),
+          });
+          try {
+            await waitReady([proc], `native ${server.name}`);
+            const got = await fetchAll(`${dir}/fetched`);
+            for (const [path, status] of PATHS) {
+              assert.equal(got.get(path)!.status, status, `native ${server.name} GET ${path}`);
+            }
+            assert.ok(
+              sameBytes(
+                got.get("/files/2m.bin")!.body,
+                await Deno.readFile(`${docroot}/files/2m.bin`),
+              ),
+              `native ${server.name}: /files/2m.bin differs from the file`,
+            );
+            assert.match(text(got.get("/dir/")!.body), /a\.txt[\s\S]*b\.txt/, "directory listing");
+            // A short native load: checks wrk and its parsing, and gives a baseline to read.
+            const w = await wrk("/small.html", 1);
+            console.log(`${server.name} native: ${w.requests} requests in 1 s`);
+            assert.ok(w.requests > 0 && w.socketErrors === 0 && w.non2xx === 0, w.output);
+            native = got;
+          } finally {
+            proc.signal("SIGTERM");
+            const r = await proc.wait(ms(10000));
+            assert.ok(!r.timedOut, `native ${server.name} did not stop on SIGTERM`);
+          }
+        });
+
+        const a8Ok = await t.step({
+          name: `a8 with ${VARIANTS} variants`,
+          ignore: NATIVE_ONLY,
+          fn: async () => {
+            const reference = native;
+            if (!reference) {
+              throw new Error("the native run failed, so there is nothing to compare with");
+            }
+            const missing = await a8Missing();
+            if (missing) throw new Error(`cannot run a8: ${missing}`);
+            const dir = `${tmp}/a8`;
+            await Deno.mkdir(dir);
+            await Deno.chmod(dir, 0o755);
+            const conf = await writeConfig(server, dir, docroot);
+            const ids = Array.from({ length: VARIANTS }, (_, i) => i + 1);
+            const run = await startA8({
+              config: configToml({
+                variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
+              }),
+              ids,
+              leaderId: 1,
+              netns: host,
+              program: server.argv(conf, dir),
+              dir,
+            });
+            let stopped = false;
+            try {
+              await waitReady(run.variants.map((v) => v.proc), `${server.name} under a8`);
+              const got = await fetchAll(`${dir}/fetched`);
+              for (const [path] of PATHS) {
+                const a: Fetched = got.get(path)!;
+                const n: Fetched = reference.get(path)!;
+                assert.equal(a.status, n.status, `GET ${path}: status under a8 vs native`);
+                assert.ok(
+                  sameBytes(a.body, n.body),
+                  `GET ${path}: body under a8 (${a.body.length} bytes) differs from native (${n.body.length})`,
+                );
+              }
+              const w = await wrk("/small.html", 3);
+              console.log(`${server.name} under a8: ${w.requests} requests in 3 s`);
+              assert.ok(w.requests > 0, `wrk made no requests:\n${w.output}`);
+              assert.ok(
+                w.socketErrors <= 5,
+                `wrk saw ${w.socketErrors} socket errors:\n${w.output}`,
+              );
+              assert.equal(w.non2xx, 0, `wrk saw non-2xx responses:\n${w.output}`);
+              for (const v of run.variants) {
+                assert.ok(
+                  !v.proc.exited,
+                  `variant ${v.id} exited during the load:\n${v.proc.stderrText()}`,
+                );
+              }
+
+              // SIGTERM to the leader's agent ends the run on every variant.
+              run.leader.proc.signal("SIGTERM");
+              const result = await waitA8(run, ms(20000));
+              stopped = true;
+              const all = describe(result.variants);
+              for (const v of result.variants) {
+                assert.ok(!v.timedOut, `variant ${v.id} did not exit after SIGTERM\n${all}`);
+              }
+            } finally {
+              if (!stopped) {
+                await Promise.all(run.variants.map((v) => v.proc.kill()));
+              }
+            }
+          },
+        });
+        ok = nativeOk && (a8Ok || NATIVE_ONLY);
+      } finally {
+        await netns("down", PREFIX).catch((e) => console.error(e.message));
+        if (ok) await cleanup(tmp);
+        else console.log(`(server test files kept in ${tmp})`);
+      }
+    },
+  });
+}
