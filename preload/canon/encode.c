@@ -664,7 +664,7 @@ int a8_new_fds(const struct a8_call *c, long fds[8])
 
 	if (c->ret < 0)
 		return 0;
-	if (c->ci->flags & F_NEWFD)
+	if ((c->ci->flags | c->xflags) & F_NEWFD)
 		fds[n++] = c->ret;
 	for (i = 0; i < 6; i++)
 		if (c->ci->args[i].kind == AK_FDPAIR && c->a[i]) {

@@ -313,11 +313,6 @@ void a8_h_sigreturn(struct a8_call *c)
 	c->ret = A8_UC_RET(c->uc);
 }
 
-void a8_h_sigpending(struct a8_call *c)
-{
-	c->ret = a8_sys2(SYS_rt_sigpending, c->a[0], c->a[1]);
-}
-
 /* kill, tkill, tgkill: the leader sends, followers take its result; self-signals land here. */
 void a8_h_kill(struct a8_call *c)
 {
