@@ -301,3 +301,22 @@ bool a8_resume_from_exec(const char *s)
 	}
 	return true;
 }
+
+/*
+ * A peer stopped first (it found a divergence, or died): its agent tells ours, and ours stops
+ * this process with the peer's reason. Wait for that instead of reporting a second, vaguer
+ * cause; if no agent acts in time, stop with our own view.
+ */
+void a8_peer_stopped(bool diverged, const char *call, uint64_t seq, const char *why)
+{
+	struct timespec ts = { a8.timeout_ms / 1000, (a8.timeout_ms % 1000) * 1000000L };
+
+	a8_log(A8_LOG_INFO, 0, "%s at position %llu; waiting for the agent", why,
+	       (unsigned long long)seq);
+	a8_tx_flush();
+	while (a8_sys2(SYS_nanosleep, &ts, &ts) == -EINTR)
+		;
+	if (diverged)
+		a8_diverged("peer", call, seq, "%s", why);
+	a8_fatal("peer-lost", call, 0, "%s", why);
+}

@@ -77,11 +77,9 @@ static void wait_digests(struct a8_call *c, struct a8_step *s)
 				 "variant %u did not reach position %llu within %d ms",
 				 a8.peers[i].id, (unsigned long long)s->seq, a8.timeout_ms);
 		if (err)
-			a8_fatal("peer-lost", c->ci->name, c->nr, "variant %u is gone",
-				 a8.peers[i].id);
+			a8_peer_stopped(false, c->ci->name, s->seq, "a follower is gone");
 		if (h->type == A8_REC_DIVERGE)
-			a8_diverged("peer", c->ci->name, h->seq,
-				    "variant %u reported a divergence", a8.peers[i].id);
+			a8_peer_stopped(true, c->ci->name, h->seq, "a follower found a divergence");
 		if (h->type != A8_REC_DIGEST || h->seq != s->seq)
 			a8_fatal("protocol", c->ci->name, c->nr,
 				 "expected digest %llu from variant %u, got type %u seq %llu",
@@ -105,7 +103,7 @@ static void send_digest(struct a8_call *c, struct a8_step *s)
 	};
 
 	if (a8_link_send_now(0, &h, sizeof(h)))
-		a8_fatal("peer-lost", c->ci->name, c->nr, "the leader is gone");
+		a8_peer_stopped(false, c->ci->name, s->seq, "the leader is gone");
 }
 
 static void record_restart(struct a8_call *c, struct a8_step *s)
@@ -151,10 +149,9 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 		send_digest(c, s);
 	err = a8_rx_next(0, &h, -1);
 	if (err)
-		a8_fatal("peer-lost", c->ci->name, c->nr, "the leader is gone (at position %llu)",
-			 (unsigned long long)s->seq);
+		a8_peer_stopped(false, c->ci->name, s->seq, "the leader is gone");
 	if (h->type == A8_REC_DIVERGE)
-		a8_diverged("peer", c->ci->name, h->seq, "the leader reported a divergence");
+		a8_peer_stopped(true, c->ci->name, h->seq, "the leader found a divergence");
 	if (h->type != A8_REC_CALL || h->seq != s->seq)
 		a8_fatal("protocol", c->ci->name, c->nr,
 			 "expected the leader's record %llu, got type %u seq %llu",

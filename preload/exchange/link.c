@@ -275,9 +275,10 @@ void a8_tx_flush(void)
 	if (!tx_len)
 		return;
 	for (i = 0; i < a8.npeers; i++) {
-		if (write_all(a8.peers[i].fd, tx, tx_len))
-			a8_fatal("peer-lost", "", 0, "the data connection to variant %u broke",
-				 a8.peers[i].id);
+		if (write_all(a8.peers[i].fd, tx, tx_len)) {
+			tx_len = 0;
+			a8_peer_stopped(false, "", a8.seq, "a data connection broke");
+		}
 		if (a8.stats)
 			a8.stats->bytes_sent += tx_len;
 	}

@@ -84,4 +84,8 @@ __attribute__((noreturn)) void a8_fatal(const char *reason, const char *call, lo
 __attribute__((noreturn)) void a8_diverged(const char *reason, const char *call, uint64_t seq,
 					   const char *fmt, ...);
 
+/* A peer stopped first: wait for the agent to stop this process with the peer's reason. */
+__attribute__((noreturn)) void a8_peer_stopped(bool diverged, const char *call, uint64_t seq,
+					       const char *why);
+
 #endif
