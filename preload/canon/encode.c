@@ -17,6 +17,7 @@
 #include "a8/monitor.h"
 #include "core/util.h"
 #include "encode.h"
+#include "core/epoll.h"
 #include "kinds.h"
 #include "siphash.h"
 
@@ -174,10 +175,8 @@ static void in_epoll(struct enc *e, const struct a8_call *c, int i)
 {
 	const struct epoll_event *ev = (const struct epoll_event *)c->a[i];
 
-	if (feed_ptr_marker(e, (long)ev)) {
-		feed_u64(e, ev->events);
-		feed_u64(e, ev->data.u64);
-	}
+	if (feed_ptr_marker(e, (long)ev))
+		feed_u64(e, ev->events);	/* data is the program's cookie: see core/epoll.h */
 }
 
 static void in_pollfd(struct enc *e, const struct a8_call *c, int i)
@@ -418,9 +417,11 @@ static void out_epoll(const struct a8_call *c, int i)
 	}
 	k = a8_sec_reserve(A8_SEC_OUT, (uint32_t)(n * sizeof(*k)));
 	for (j = 0; j < n; j++) {
+		int fd = a8_epoll_fd_of((int)c->a[0], ev[j].data.u64);
+
 		k[j].events = ev[j].events;
-		k[j].pad = 0;
-		k[j].data = ev[j].data.u64;
+		k[j].pad = fd < 0 ? 0 : 1;
+		k[j].data = fd < 0 ? ev[j].data.u64 : (uint64_t)fd;
 	}
 }
 
@@ -581,8 +582,12 @@ static const char *ap_epoll(const struct a8_call *c, int i, const uint8_t *d, ui
 		return "more events than this variant's buffer";
 	for (j = 0; j < cnt; j++) {
 		memcpy(&k, d + j * sizeof(k), sizeof(k));
+		uint64_t data = k.data;
+
+		if (k.pad && !a8_epoll_data_of((int)c->a[0], (int)k.data, &data))
+			return "an event for an fd this variant never registered";
 		ev[j].events = k.events;
-		ev[j].data.u64 = k.data;
+		ev[j].data.u64 = data;
 	}
 	return NULL;
 }

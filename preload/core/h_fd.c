@@ -14,6 +14,8 @@
 #include "canon/kinds.h"
 #include "canon/table.h"
 #include "fdtab.h"
+#include "epoll.h"
+#include <sys/epoll.h>
 #include "stream.h"
 #include "util.h"
 
@@ -192,4 +194,15 @@ void a8_h_dup3(struct a8_call *c)
 		return;
 	}
 	c->ret = a8_sys2(SYS_fcntl, c->a[0], F_GETFD) < 0 ? -EBADF : c->a[0];
+}
+
+/* epoll_ctl: as its fd says, and each variant remembers its own cookie (epoll.h). */
+void a8_h_epoll_ctl(struct a8_call *c)
+{
+	const struct epoll_event *ev = (const struct epoll_event *)c->a[3];
+
+	c->route = a8_resolve_route_fd(c->a[0]);
+	a8_stream_call(c);
+	if (c->ret == 0 && !c->restart)
+		a8_epoll_note((int)c->a[0], (int)c->a[1], (int)c->a[2], ev ? ev->data.u64 : 0);
 }

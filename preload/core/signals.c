@@ -221,8 +221,11 @@ void a8_h_sigaction(struct a8_call *c)
 		c->ret = -EINVAL;
 		return;
 	}
-	if (sig == SIGSYS && act) {
-		c->ret = -EINVAL;	/* the interposer owns SIGSYS */
+	if (sig == SIGSYS) {
+		/* The interposer owns SIGSYS: the program's wish is kept, never installed. */
+		if (oact)
+			memset(oact, 0, sizeof(*oact));
+		c->ret = 0;
 		return;
 	}
 	if (oact) {

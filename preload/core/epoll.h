@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * epoll_event.data is the program's own cookie (often a pointer): different on every variant.
+ * Each monitor remembers which fd each cookie stands for, so the leader's events travel as
+ * fds and every follower turns them back into its own cookies.
+ */
+#ifndef A8_EPOLL_H
+#define A8_EPOLL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void a8_epoll_note(int epfd, int op, int fd, uint64_t data);
+/* Leader: the fd registered in epfd with this cookie; -1 if none. */
+int a8_epoll_fd_of(int epfd, uint64_t data);
+/* Follower: this variant's cookie for fd in epfd; false if none. */
+bool a8_epoll_data_of(int epfd, int fd, uint64_t *data);
+
+#endif
