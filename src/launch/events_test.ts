@@ -97,7 +97,16 @@ Deno.test("monitor log events are relayed through the agent's logger", async () 
 });
 
 Deno.test("parseEventLine checks each event's fields", () => {
-  const fatal = { ev: "fatal", stream: "0", pid: 1, vpid: 1, reason: "threads", call: "", nr: 56 };
+  const fatal = {
+    ev: "fatal",
+    stream: "0",
+    pid: 1,
+    vpid: 1,
+    reason: "threads",
+    call: "",
+    nr: 56,
+    detail: "threads are not supported yet",
+  };
   assert.deepEqual(parseEventLine(JSON.stringify(fatal)), { ok: true, event: fatal });
   const r = parseEventLine(JSON.stringify({ ...fatal, nr: undefined }));
   assert.deepEqual(r, { ok: false, problem: "event fatal: field nr missing or not int" });

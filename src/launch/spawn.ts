@@ -3,6 +3,7 @@
  * (docs/monitor-abi.md section 1), or natively for benchmarks. The program's stdio is the
  * agent's, so a variant behaves on its terminal as the program would alone.
  */
+import { monitorLibraryPath } from "./paths.ts";
 import type { LogLevel, Policy } from "../config/types.ts";
 
 export type Interposer = "sud" | "seccomp";
@@ -32,8 +33,7 @@ export interface MonitorSettings {
 
 /** `Deno.build.arch` is already the ISA name the build tree uses (x86_64, aarch64). */
 export function monitorLibrary(isa: string = Deno.build.arch): string {
-  const root = new URL("../..", import.meta.url);
-  return new URL(`build/${isa}/liba8.so`, root).pathname;
+  return monitorLibraryPath(isa);
 }
 
 export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Record<string, string> {
