@@ -71,13 +71,14 @@ int a8_resolve_route(const struct a8_call *c)
 	}
 }
 
-/* The program never reaches the monitor's own fds. */
+/* The program never reaches the monitor's range of fds (fdtab.h), on any variant. */
 static bool touches_monitor_fd(const struct a8_call *c)
 {
+	long base = a8_fd_reserved_base();
 	int i;
 
 	for (i = 0; i < 6; i++)
-		if (c->ci->args[i].kind == AK_FD && a8_fd_kind(c->a[i]) == FK_MON)
+		if (c->ci->args[i].kind == AK_FD && (int)c->a[i] >= base)
 			return true;
 	return false;
 }
@@ -94,6 +95,18 @@ static void run_handler(struct a8_call *c)
 	c->ci->handler(c);
 }
 
+static const char *const nr_names[] = {
+#include "nr_names.h"
+};
+
+/* The kernel's name of a call number on this ISA, for messages. */
+const char *a8_nr_name(long nr)
+{
+	if (nr >= 0 && nr < (long)(sizeof(nr_names) / sizeof(nr_names[0])) && nr_names[nr])
+		return nr_names[nr];
+	return "unknown";
+}
+
 typedef void (*route_fn)(struct a8_call *c);
 
 static const route_fn runner[] = {
@@ -107,8 +120,9 @@ void a8_dispatch(struct a8_call *c)
 
 	a8.stats->calls_seen++;
 	if (!n)
-		a8_fatal("unknown-call", "", c->nr,
-			 "system call %ld is not in a8's call table: a8 cannot monitor it", c->nr);
+		a8_fatal("unknown-call", a8_nr_name(c->nr), c->nr,
+			 "system call %s (%ld) is not in a8's call table: a8 cannot monitor it",
+			 a8_nr_name(c->nr), c->nr);
 	c->ci = n->ci;
 	c->alias = n->alias;
 	c->xflags = 0;

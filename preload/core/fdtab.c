@@ -13,7 +13,34 @@
 
 static unsigned char *kinds;
 static long cap;
-static int next_mon = A8_FD_MON_BASE;
+static int next_mon = -1;
+static long reserved = -1;
+
+int a8_fd_own_base(void)
+{
+	struct rlimit rl;
+
+	if (next_mon >= 0)
+		return next_mon;
+	next_mon = A8_FD_MON_BASE;
+	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
+	    rl.rlim_max < A8_FD_MON_BASE + 1024)
+		next_mon = rl.rlim_max > 1088 ? (int)rl.rlim_max - 64 : 1024;
+	if (reserved < 0)
+		reserved = next_mon;
+	return next_mon;
+}
+
+long a8_fd_reserved_base(void)
+{
+	return reserved >= 0 ? reserved : a8_fd_own_base();
+}
+
+void a8_fd_agree_base(long base)
+{
+	if (base > 0 && base < a8_fd_reserved_base())
+		reserved = base;
+}
 
 static int grow(long fd)
 {
@@ -63,10 +90,9 @@ static long dup_high(int fd)
 	struct rlimit rl, high;
 	long nfd;
 
+	a8_fd_own_base();
 	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) < 0)
 		return -EINVAL;
-	if (next_mon == A8_FD_MON_BASE && rl.rlim_max < A8_FD_MON_BASE + 1024)
-		next_mon = rl.rlim_max > 1088 ? (int)rl.rlim_max - 64 : 1024;
 	high = rl;
 	high.rlim_cur = rl.rlim_max;
 	a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &high, NULL);

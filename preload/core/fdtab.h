@@ -17,8 +17,15 @@ enum a8_fdkind {
 	FK_MON,		/* the monitor's own */
 };
 
-/* The monitor's fds are moved to [A8_FD_MON_BASE, ...). */
+/*
+ * The monitor's fds are moved to [A8_FD_MON_BASE, ...), or just under the hard fd limit when
+ * that is lower. Every variant refuses the program every fd at or above the lowest base of
+ * all variants (agreed at the data-plane hello), so a refusal is the same everywhere.
+ */
 #define A8_FD_MON_BASE 30000
+int a8_fd_own_base(void);
+long a8_fd_reserved_base(void);
+void a8_fd_agree_base(long base);
 
 int a8_fd_kind(long fd);
 int a8_fd_set(long fd, enum a8_fdkind kind);

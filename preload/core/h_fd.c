@@ -168,8 +168,8 @@ void a8_h_close_range(struct a8_call *c)
 	unsigned long first = (unsigned long)c->a[0], last = (unsigned long)c->a[1];
 
 	/* The monitor's fds sit above the program's range and stay open. */
-	if (last >= A8_FD_MON_BASE)
-		c->a[1] = last = A8_FD_MON_BASE - 1;
+	if (last >= (unsigned long)a8_fd_reserved_base())
+		c->a[1] = last = (unsigned long)a8_fd_reserved_base() - 1;
 	c->route = R_EVERY;
 	if (first > last) {
 		c->ret = 0;

@@ -24,4 +24,6 @@ void a8_ring_record(const struct a8_call *c, uint64_t seq, uint64_t digest,
 /* Fill in the result of the newest ring entry, if it is position seq. */
 void a8_ring_finish(uint64_t seq, long ret, uint32_t flags);
 
+const char *a8_nr_name(long nr);
+
 #endif

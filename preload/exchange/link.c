@@ -165,14 +165,11 @@ static const char *check_hello(const struct a8_hello *h)
 
 int a8_link_accept_followers(int lfd, int timeout_ms)
 {
+	long base = a8_fd_reserved_base();
 	int i;
 
 	for (i = 0; i < a8.nfollowers; i++) {
 		struct { struct a8_rec_hdr h; struct a8_hello hello; } in;
-		/* The follower learns the pids the program sees from the leader. */
-		struct a8_rec_hdr ok = { .len = sizeof(ok), .type = A8_REC_HELLO_OK,
-					 .cid = (uint16_t)a8.variant_id, .ret = a8.vpid,
-					 .digest = (uint64_t)a8.vppid };
 		const char *why;
 		long fd;
 		int err = wait_fd(lfd, POLLIN, timeout_ms);
@@ -193,11 +190,21 @@ int a8_link_accept_followers(int lfd, int timeout_ms)
 			continue;
 		}
 		set_nodelay((int)fd);
-		if (write_all((int)fd, (uint8_t *)&ok, sizeof(ok)))
-			return -EPIPE;
 		a8.peers[i].fd = (int)fd;
 		a8.peers[i].id = in.hello.variant_id;
 		rx[i].start = rx[i].end = 0;
+		if (in.hello.mon_base && in.hello.mon_base < base)
+			base = in.hello.mon_base;
+	}
+	a8_fd_agree_base(base);
+	/* Accepted only once every follower is here: all learn the same fd base. */
+	for (i = 0; i < a8.nfollowers; i++) {
+		struct a8_rec_hdr ok = { .len = sizeof(ok), .type = A8_REC_HELLO_OK,
+					 .cid = (uint16_t)a8.variant_id, .ret = a8.vpid,
+					 .digest = (uint64_t)a8.vppid, .seq = (uint64_t)base };
+
+		if (write_all(a8.peers[i].fd, (uint8_t *)&ok, sizeof(ok)))
+			return -EPIPE;
 	}
 	a8.npeers = a8.nfollowers;
 	return 0;
@@ -236,6 +243,7 @@ int a8_link_connect_leader(uint32_t addr, uint16_t port, int timeout_ms)
 	out.hello.variant_id = a8.variant_id;
 	out.hello.wire_version = A8_WIRE_VERSION;
 	out.hello.table_digest = a8_table_digest();
+	out.hello.mon_base = (uint32_t)a8_fd_reserved_base();
 	a8_sys3(SYS_getrandom, out.hello.nonce, 16, 0);
 	hello_mac(&out.hello);
 	if (write_all((int)fd, (uint8_t *)&out, sizeof(out)))
@@ -244,6 +252,7 @@ int a8_link_connect_leader(uint32_t addr, uint16_t port, int timeout_ms)
 		return -ECONNREFUSED;
 	a8.vpid = ok.ret;
 	a8.vppid = (long)ok.digest;
+	a8_fd_agree_base((long)ok.seq);
 	if (a8.stats)
 		a8.stats->vpid = (uint32_t)a8.vpid;
 	a8.peers[0].id = ok.cid;
@@ -412,6 +421,8 @@ int a8_rx_next(int peer, const struct a8_rec_hdr **hdr, int timeout_ms)
 
 int a8_link_send_now(int peer, const void *p, size_t n)
 {
+	if (a8.stats)
+		a8.stats->bytes_sent += n;
 	return write_all(a8.peers[peer].fd, p, n);
 }
 

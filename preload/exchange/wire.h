@@ -18,7 +18,8 @@ enum a8_rec_type {
 	A8_REC_DIGEST = 2,	/* follower -> leader: my digest at a synchronous call */
 	A8_REC_DIVERGE = 3,	/* either way: I found a divergence at seq */
 	A8_REC_HELLO = 4,	/* follower -> leader, first on a connection */
-	A8_REC_HELLO_OK = 5,	/* leader -> follower: hello accepted */
+	A8_REC_HELLO_OK = 5,	/* leader -> follower: hello accepted; cid = leader id, ret = vpid,
+				 * digest = vppid, seq = the lowest monitor fd base of all variants */
 };
 
 enum a8_rec_flag {
@@ -51,6 +52,8 @@ struct a8_hello {
 	uint32_t variant_id;
 	uint32_t wire_version;
 	uint64_t table_digest;
+	uint32_t mon_base;	/* where this monitor's own fds start (fdtab.h) */
+	uint32_t pad;
 	uint8_t nonce[16];
 	uint64_t mac;		/* siphash(key, everything above) */
 };

@@ -165,8 +165,9 @@ function watchTrouble(s: Session): Promise<RunEnd> {
         s.group.broadcast({ t: "divergence", variant: self, stream, seq, call, reason, detail });
         resolve({ kind: "divergence", by: self, stream, seq, call, reason, detail });
       } else if (e.ev === "fatal") {
-        s.group.broadcast({ t: "fatal", variant: self, reason: e.reason, call: e.call });
+        // Peers print the same sentence: the reason with the monitor's detail.
         const why = fatalReason(e.reason) + (e.detail ? `: ${e.detail}` : "");
+        s.group.broadcast({ t: "fatal", variant: self, reason: why, call: e.call });
         resolve({ kind: "fatal", by: self, reason: why, call: e.call });
       }
     });

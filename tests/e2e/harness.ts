@@ -83,6 +83,7 @@ export interface ConfigOptions {
   leaderId?: number;
   key?: string;
   policy?: "outputs" | "lockstep";
+  interposer?: "auto" | "sud" | "seccomp";
   /** Extra top-level `key = value` lines (they go before the tables). */
   extraTop?: string;
   /** Extra tables, e.g. "[timeouts]\nconnect_ms = 5000" (they go at the end). */
@@ -96,6 +97,7 @@ export function configToml(o: ConfigOptions): string {
     `leader_id = ${o.leaderId ?? o.variants[0].id}`,
     `key = ${JSON.stringify(o.key ?? TEST_KEY)}`,
     `policy = ${JSON.stringify(o.policy ?? "outputs")}`,
+    `interposer = ${JSON.stringify(o.interposer ?? "auto")}`,
   ];
   if (o.extraTop) lines.push(o.extraTop.trim());
   for (const v of o.variants) {
@@ -319,6 +321,7 @@ export interface A8Options {
   dir?: string;
   extraArgs?: string[];
   policy?: "outputs" | "lockstep";
+  interposer?: "auto" | "sud" | "seccomp";
 }
 
 export interface VariantRun {
@@ -366,7 +369,7 @@ export async function startA8(o: A8Options): Promise<A8Started> {
     const n = o.variants ?? 2;
     ids = Array.from({ length: n }, (_, i) => i + 1);
     leaderId = 1;
-    config = localConfig(n, { policy: o.policy });
+    config = localConfig(n, { policy: o.policy, interposer: o.interposer });
   }
   const configPath = `${dir}/a8.toml`;
   await Deno.writeTextFile(configPath, config);

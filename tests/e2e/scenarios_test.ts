@@ -26,6 +26,8 @@ import {
 
 interface Scenario {
   name: string;
+  /** The seccomp interposer refuses it (execve): tested in refusals_test.ts instead. */
+  noSeccomp?: boolean;
   /** Gets a fresh temp dir as its only argument. */
   tmpArg?: boolean;
   /** Expected exit status (0 unless the program exits otherwise on purpose). */
@@ -40,12 +42,13 @@ const SCENARIOS: Scenario[] = [
   { name: "epoll" },
   { name: "poll" },
   { name: "fork_wait" },
-  { name: "exec", status: 3 },
+  { name: "exec", status: 3, noSeccomp: true },
   { name: "signals" },
   { name: "clock" },
   { name: "random" },
   { name: "bigio", tmpArg: true },
   { name: "manyfds", tmpArg: true },
+  { name: "monitor_fds" },
 ];
 
 const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
@@ -73,7 +76,14 @@ function explain(r: ProcResult): string {
     `stdout:\n${tail(text(r.stdout), 30)}\nstderr:\n${tail(text(r.stderr))}`;
 }
 
-async function checkA8(sc: Scenario, variants: number, native: ProcResult | null) {
+interface RunShape {
+  variants: number;
+  policy?: "outputs" | "lockstep";
+  interposer?: "sud" | "seccomp";
+}
+
+async function checkA8(sc: Scenario, shape: RunShape, native: ProcResult | null) {
+  const variants = shape.variants;
   if (!native) throw new Error("the native run failed, so there is nothing to compare with");
   const missing = await a8Missing();
   if (missing) throw new Error(`cannot run a8: ${missing}`);
@@ -89,6 +99,8 @@ async function checkA8(sc: Scenario, variants: number, native: ProcResult | null
       program: [scenario(sc.name), ...(sc.tmpArg ? [work] : [])],
       dir: tmp,
       timeoutMs: ms(30000),
+      policy: shape.policy,
+      interposer: shape.interposer,
     });
     const all = describe(run.variants);
     const nativeOut = text(native.stdout);
@@ -133,7 +145,7 @@ async function checkA8(sc: Scenario, variants: number, native: ProcResult | null
 
 for (const sc of SCENARIOS) {
   if (ONLY && !ONLY.includes(sc.name)) continue;
-  Deno.test(`scenario ${sc.name}: native, a8 x2, a8 x3`, async (t) => {
+  Deno.test(`scenario ${sc.name}: native, then under a8`, async (t) => {
     await buildScenarios();
     let native = null as ProcResult | null;
     await t.step("native", async () => {
@@ -158,12 +170,24 @@ for (const sc of SCENARIOS) {
     await t.step({
       name: "a8 with 2 variants",
       ignore: NATIVE_ONLY,
-      fn: () => checkA8(sc, 2, native),
+      fn: () => checkA8(sc, { variants: 2 }, native),
     });
     await t.step({
       name: "a8 with 3 variants",
       ignore: NATIVE_ONLY,
-      fn: () => checkA8(sc, 3, native),
+      fn: () => checkA8(sc, { variants: 3 }, native),
     });
+    await t.step({
+      name: "a8 with 2 variants, lockstep policy",
+      ignore: NATIVE_ONLY,
+      fn: () => checkA8(sc, { variants: 2, policy: "lockstep" }, native),
+    });
+    if (!sc.noSeccomp) {
+      await t.step({
+        name: "a8 with 2 variants, seccomp interposer",
+        ignore: NATIVE_ONLY,
+        fn: () => checkA8(sc, { variants: 2, interposer: "seccomp" }, native),
+      });
+    }
   });
 }

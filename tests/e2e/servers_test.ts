@@ -17,14 +17,21 @@ import {
   describe,
   ms,
   Proc,
-  type ProcResult,
-  REPO_ROOT,
   runNative,
   startA8,
-  tail,
   text,
   waitA8,
 } from "./harness.ts";
+import {
+  makeDocroot,
+  netns,
+  type Server,
+  SERVERS,
+  waitHttp,
+  writeServerConfig,
+  wrk as runWrk,
+  type WrkResult,
+} from "./http_servers.ts";
 
 const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
 const IS_ROOT = Deno.uid() === 0;
@@ -42,28 +49,6 @@ if (!IS_ROOT) {
   );
 }
 
-interface Server {
-  name: string;
-  binary: string;
-  template: string;
-  argv(conf: string, tmp: string): string[];
-}
-
-const SERVERS: Server[] = [
-  {
-    name: "lighttpd",
-    binary: "/usr/sbin/lighttpd",
-    template: "lighttpd.conf",
-    argv: (conf) => ["/usr/sbin/lighttpd", "-D", "-f", conf],
-  },
-  {
-    name: "nginx",
-    binary: "/usr/sbin/nginx",
-    template: "nginx.conf",
-    argv: (conf, tmp) => ["/usr/sbin/nginx", "-p", `${tmp}/`, "-c", conf],
-  },
-];
-
 /** What the client fetches: path and the status expected. */
 const PATHS: [string, number][] = [
   ["/", 200],
@@ -75,69 +60,8 @@ const PATHS: [string, number][] = [
   ["/missing.html", 404],
 ];
 
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    b[i] = x >>> 24;
-  }
-  return b;
-}
-
-async function makeDocroot(dir: string): Promise<void> {
-  await Deno.mkdir(`${dir}/files`, { recursive: true });
-  await Deno.mkdir(`${dir}/dir`);
-  await Deno.writeTextFile(`${dir}/index.html`, "<html><body><h1>a8 e2e</h1></body></html>\n");
-  await Deno.writeTextFile(
-    `${dir}/small.html`,
-    "<html><head><title>small</title></head><body>" + "hello a8 ".repeat(50) + "</body></html>\n",
-  );
-  await Deno.writeFile(`${dir}/files/100k.bin`, pattern(100 * 1024, 1));
-  await Deno.writeFile(`${dir}/files/2m.bin`, pattern(2 * 1024 * 1024, 2));
-  await Deno.writeTextFile(`${dir}/dir/a.txt`, "file a\n");
-  await Deno.writeTextFile(`${dir}/dir/b.txt`, "file b\n");
-  // Fixed times, so directory listings are the same whenever the docroot is made.
-  const t = new Date("2026-01-02T03:04:05Z");
-  for (
-    const f of [
-      "index.html",
-      "small.html",
-      "files/100k.bin",
-      "files/2m.bin",
-      "dir/a.txt",
-      "dir/b.txt",
-      "dir",
-      "files",
-    ]
-  ) {
-    await Deno.utime(`${dir}/${f}`, t, t);
-  }
-}
-
-async function writeConfig(server: Server, tmp: string, docroot: string): Promise<string> {
-  const template = await Deno.readTextFile(`${REPO_ROOT}/tests/e2e/servers/${server.template}`);
-  const values: Record<string, string> = {
-    DOCROOT: docroot,
-    TMP: tmp,
-    ADDR: addr(1),
-    PORT: String(HTTP_PORT),
-    USER: "root",
-  };
-  const conf = template.replace(/\{\{(\w+)\}\}/g, (_, k) => {
-    if (!(k in values)) throw new Error(`${server.template}: unknown placeholder {{${k}}}`);
-    return values[k];
-  });
-  const path = `${tmp}/${server.name}.conf`;
-  await Deno.writeTextFile(path, conf);
-  return path;
-}
-
-async function netns(...args: string[]): Promise<void> {
-  const r = await runNative([`${REPO_ROOT}/scripts/netns.sh`, ...args], { timeoutMs: 30000 });
-  if (r.code !== 0) {
-    throw new Error(`netns.sh ${args.join(" ")}: ${text(r.stdout)}${text(r.stderr)}`);
-  }
+function writeConfig(server: Server, tmp: string, docroot: string): Promise<string> {
+  return writeServerConfig(server, tmp, docroot, { address: addr(1), port: HTTP_PORT });
 }
 
 interface Fetched {
@@ -161,21 +85,8 @@ async function fetch(path: string, outDir: string): Promise<Fetched> {
 }
 
 /** Waits until the leader's address answers HTTP, or a watched process exits. */
-async function waitReady(procs: Proc[], what: string): Promise<void> {
-  const deadline = performance.now() + ms(20000);
-  while (performance.now() < deadline) {
-    const r = await runNative(
-      ["curl", "-s", "--max-time", "2", "-o", "/dev/null", "-w", "%{http_code}", `${LEADER_URL}/`],
-      { netns: host(1), timeoutMs: ms(5000) },
-    );
-    if (r.code === 0 && text(r.stdout).trim() !== "000") return;
-    const dead = procs.find((p) => p.exited);
-    if (dead) {
-      throw new Error(`${what}: ${dead.label} exited before serving:\n${tail(dead.stderrText())}`);
-    }
-    await new Promise((res) => setTimeout(res, 200));
-  }
-  throw new Error(`${what}: nothing answered at ${LEADER_URL} within 20 s`);
+function waitReady(procs: Proc[], what: string): Promise<void> {
+  return waitHttp(`${LEADER_URL}/`, host(1), procs, what);
 }
 
 async function fetchAll(outDir: string): Promise<Map<string, Fetched>> {
@@ -189,25 +100,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-interface WrkResult {
-  requests: number;
-  socketErrors: number;
-  non2xx: number;
-  output: string;
-}
-
-async function wrk(path: string, seconds: number): Promise<WrkResult> {
-  const r: ProcResult = await runNative(
-    ["wrk", "-t1", "-c4", `-d${seconds}s`, "--timeout", "2s", `${LEADER_URL}${path}`],
-    { netns: host(1), timeoutMs: ms(20000) },
-  );
-  const output = text(r.stdout) + text(r.stderr);
-  if (r.code !== 0) throw new Error(`wrk failed (exit ${r.code}):\n${output}`);
-  const requests = Number(/(\d+) requests in/.exec(output)?.[1] ?? "0");
-  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
-  const socketErrors = m ? m.slice(1).reduce((s, x) => s + Number(x), 0) : 0;
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? "0");
-  return { requests, socketErrors, non2xx, output };
+function wrk(path: string, seconds: number): Promise<WrkResult> {
+  return runWrk(`${LEADER_URL}${path}`, { netns: host(1), connections: 4, seconds });
 }
 
 for (const server of SERVERS) {
