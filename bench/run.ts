@@ -677,7 +677,10 @@ const result: Json = {
   machine: await machineInfo(),
   settings: {
     policy: POLICY,
-    interposer: INTERPOSER,
+    interposer: INTERPOSER === "auto"
+      // What "auto" picks (src/cli/run.ts): SUD on x86_64, seccomp elsewhere.
+      ? `auto (${ISA === "x86_64" ? "sud" : "seccomp"})`
+      : INTERPOSER,
     variants: 2,
     call_iterations: ITERATIONS,
     call_rounds: CALL_ROUNDS,

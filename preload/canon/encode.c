@@ -352,7 +352,10 @@ static void out_iov(const struct a8_call *c, int i)
 	}
 }
 
-/* sockaddr / sockopt value with a socklen_t * naming its length. */
+/*
+ * sockaddr / sockopt value with a socklen_t * naming its length. The kernel reports the full
+ * length even when it truncated the copy: only what fit in the buffer is real.
+ */
 static void out_sized(const struct a8_call *c, int i)
 {
 	const socklen_t *lenp = (const socklen_t *)c->a[c->ci->args[i].p];
@@ -361,7 +364,7 @@ static void out_sized(const struct a8_call *c, int i)
 		put_absent();
 		return;
 	}
-	a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], *lenp);
+	a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], *lenp < c->cap[i] ? *lenp : c->cap[i]);
 }
 
 static void out_len(const struct a8_call *c, int i)
@@ -384,7 +387,7 @@ static void out_msg(const struct a8_call *c, int i)
 		return;
 	}
 	left = filled(c, iov_total(m->msg_iov, (long)m->msg_iovlen));
-	meta.namelen = m->msg_name ? m->msg_namelen : 0;
+	meta.namelen = m->msg_name ? (m->msg_namelen < c->cap[i] ? m->msg_namelen : c->cap[i]) : 0;
 	meta.controllen = m->msg_control ? (uint32_t)m->msg_controllen : 0;
 	meta.flags = (uint32_t)m->msg_flags;
 	meta.datalen = (uint32_t)left;
@@ -475,6 +478,21 @@ static const out_fn out_of[] = {
 	[AK_POLLFD] = out_pollfd,   [AK_FDSET] = out_fdset,	[AK_FDPAIR] = out_fdpair,
 	[AK_STAT] = out_stat,	    [AK_OPTVAL] = out_sized,	[AK_AKLAST] = NULL,
 };
+
+void a8_note_capacities(struct a8_call *c)
+{
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		unsigned k = c->ci->args[i].kind;
+
+		c->cap[i] = 0;
+		if ((k == AK_ADDR_OUT || k == AK_OPTVAL) && c->a[c->ci->args[i].p])
+			c->cap[i] = *(const socklen_t *)c->a[c->ci->args[i].p];
+		else if (k == AK_MSG_OUT && c->a[i])
+			c->cap[i] = ((const struct msghdr *)c->a[i])->msg_namelen;
+	}
+}
 
 void a8_put_outputs(const struct a8_call *c)
 {

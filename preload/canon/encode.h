@@ -15,6 +15,8 @@
 
 /* Keyed digest of the canonical inputs; the first bytes of the encoding go to blob. */
 uint64_t a8_digest_call(const struct a8_call *c, uint8_t *blob, uint32_t *blob_len);
+/* Leader, before the call runs: remember the output capacities the kernel overwrites. */
+void a8_note_capacities(struct a8_call *c);
 /* Leader: append one section per output argument of a call that ran. */
 void a8_put_outputs(const struct a8_call *c);
 /* Follower: copy the leader's outputs into this variant's memory; 0 or a reason. */

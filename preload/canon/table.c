@@ -45,10 +45,13 @@ static struct a8_alias aliases[] = {
 };
 #undef ALIAS
 
-/* The maps and constants, parsed from the same rows with other meanings of N and K. */
-struct mapent { int native; long value; };
-#define N(i) { (i), 0 }
-#define K(v) { -1, (long)(v) }
+/*
+ * The maps and constants, parsed from the same rows with other meanings of N and K. An entry
+ * a row does not list is all zeros: the constant 0.
+ */
+struct mapent { int native_plus1; long value; };
+#define N(i) { (i) + 1, 0 }
+#define K(v) { 0, (long)(v) }
 #define ALIAS(nat, canon, ...) { __VA_ARGS__ },
 static const struct mapent alias_maps[][6] = {
 #include "aliases.def"
@@ -86,13 +89,15 @@ void a8_table_init(void)
 		index_native(call_nr[i], &calls[i], NULL);
 		a8_siphash_update(&h, calls[i].name, strlen(calls[i].name) + 1);
 		a8_siphash_update(&h, &calls[i].route, 1);
+		a8_siphash_update(&h, &calls[i].flags, sizeof(calls[i].flags));
 		a8_siphash_update(&h, calls[i].args, sizeof(calls[i].args));
 	}
 	for (i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
 		for (j = 0; j < 6; j++) {
 			const struct mapent *m = &alias_maps[i][j];
 
-			aliases[i].argmap[j] = m->native >= 0 ? (uint8_t)m->native : A8_MAP_CONST;
+			aliases[i].argmap[j] = m->native_plus1 ? (uint8_t)(m->native_plus1 - 1) :
+								 A8_MAP_CONST;
 			aliases[i].consts[j] = m->value;
 		}
 		index_native(aliases[i].nr, &calls[aliases[i].cid], &aliases[i]);

@@ -304,8 +304,10 @@ void a8_stream_call(struct a8_call *c)
 	if (a8.role == A8_ROLE_LEADER) {
 		struct a8_rec_hdr *h;
 
-		if (replicate)
+		if (replicate) {
 			clamp_leader_reads(c);
+			a8_note_capacities(c);
+		}
 		c->ret = a8_exec_call(c);
 		note_fds(c, replicate);
 		h = a8_step_record(c, &s, replicate);

@@ -367,6 +367,7 @@ static void test_addr_truncated(void)
 	int ok = 1;
 
 	memset(lmem, 's', sizeof(lmem));		/* "secret": memory after the buffer */
+	a8_note_capacities(&lead);		/* as the leader does before the call */
 	memcpy(lmem, "\x02\x00\x1f\x90", 4);	/* AF_INET, port 8080: what fits */
 	llen = sizeof(struct sockaddr_in);	/* the kernel's full length */
 	lead.ret = 6;
@@ -399,6 +400,7 @@ static void test_msg_name_truncated(void)
 	const char *why;
 
 	memset(lname, 's', sizeof(lname));
+	a8_note_capacities(&lead);
 	memcpy(lname, "\x0a\x00\x1f\x90", 4);	/* AF_INET6, port 8080: what fits */
 	lm.msg_namelen = sizeof(struct sockaddr_in6);	/* the kernel's full length */
 	lead.ret = 7;

@@ -23,6 +23,8 @@ struct a8_call {
 	long a[6];				/* canonical arguments (through the alias) */
 	int route;				/* resolved route: R_EVERY, R_LEADER, ... */
 	uint16_t xflags;			/* F_* added to the row's by a handler */
+	uint32_t cap[6];			/* leader: output capacities the kernel
+						 * overwrites with full lengths (socklen) */
 	const struct a8_callinfo *ci;		/* canonical row */
 	const struct a8_alias *alias;		/* how the native call maps to it, or NULL */
 	void *uc;				/* signal frame, NULL for a direct entry */
