@@ -103,7 +103,7 @@ static char **build_env(char *const *envp, char *state)
 	int n = 0, i;
 
 	for (i = 0; envp && envp[i] && n < ENV_MAX - 64; i++)
-		if (strncmp(envp[i], "A8_", 3) && strncmp(envp[i], "LD_PRELOAD=", 11))
+		if (!a8_env_is_ours(envp[i]))
 			env[n++] = envp[i];
 	for (i = 0; a8_saved_env[i] && n < ENV_MAX - 2; i++)
 		env[n++] = a8_saved_env[i];

@@ -50,22 +50,34 @@ static const char *env(const char *name)
 	return v ? v : "";
 }
 
-/* Keep the A8_* variables for execve, and take them out of the program's sight. */
+/* The variables the agent sets (docs/monitor-abi.md); the program's own A8_* are its own. */
+static const char *const agent_vars[] = {
+	"A8_ID=", "A8_LEADER=", "A8_FOLLOWERS=", "A8_RUN_ID=", "A8_KEY=", "A8_AGENT_SOCK=",
+	"A8_RUN_DIR=", "A8_DATA_ADDR=", "A8_LEADER_DATA=", "A8_POLICY=", "A8_INTERPOSER=",
+	"A8_BATCH=", "A8_TIMEOUT_MS=", "A8_LOG=", "A8_LOCAL_PATHS=", "A8_STATE=", "LD_PRELOAD=",
+};
+
+bool a8_env_is_ours(const char *entry)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(agent_vars) / sizeof(agent_vars[0]); i++)
+		if (!strncmp(entry, agent_vars[i], strlen(agent_vars[i])))
+			return true;
+	return false;
+}
+
+/*
+ * Keep what the agent put in the environment (A8_* and LD_PRELOAD) for the next execve, and
+ * take it out of the program's sight: the program sees the environment it would natively.
+ */
 static void take_env(void)
 {
 	int n = 0, i;
 
 	for (i = 0; environ[i] && n < 31; i++)
-		if (!strncmp(environ[i], "A8_", 3) && strncmp(environ[i], "A8_STATE=", 9))
+		if (a8_env_is_ours(environ[i]) && strncmp(environ[i], "A8_STATE=", 9))
 			saved_env_store[n++] = strdup(environ[i]);
-	saved_env_store[n++] = strdup("LD_PRELOAD=") ;
-	if (getenv("LD_PRELOAD")) {
-		size_t len = strlen(getenv("LD_PRELOAD")) + 12;
-		char *s = malloc(len);
-
-		snprintf(s, len, "LD_PRELOAD=%s", getenv("LD_PRELOAD"));
-		saved_env_store[n - 1] = s;
-	}
 	saved_env_store[n] = NULL;
 	a8_saved_env = saved_env_store;
 	for (i = 0; saved_env_store[i]; i++) {
@@ -73,7 +85,7 @@ static void take_env(void)
 		const char *eq = strchr(saved_env_store[i], '=');
 		size_t len = eq ? (size_t)(eq - saved_env_store[i]) : 0;
 
-		if (!len || len >= sizeof(name) || !strncmp(saved_env_store[i], "LD_PRELOAD", 10))
+		if (!len || len >= sizeof(name))
 			continue;
 		memcpy(name, saved_env_store[i], len);
 		name[len] = 0;

@@ -12,4 +12,7 @@ bool a8_resume_from_exec(const char *state);
 /* Patch the vDSO so time calls become real, interposed calls. */
 void a8_vdso_patch(void);
 
+/* Is this environment entry one the agent set for the monitor? */
+bool a8_env_is_ours(const char *entry);
+
 #endif
