@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "a8/raw.h"
 #include "canon/encode.h"
@@ -272,13 +273,35 @@ void a8_step_follow(struct a8_call *c, struct a8_step *s, bool replicated)
 	a8_ring_finish(s->seq, c->ret, A8_RING_LEADER_RESULT);
 }
 
+/* Keep the scatter list under the limit: whole iovecs, at least one. */
+static void clamp_iov(struct a8_call *c, int i)
+{
+	const struct iovec *iov = (const struct iovec *)c->a[i];
+	long cnt = c->a[c->ci->args[i].p], k, total = 0;
+
+	for (k = 0; iov && k < cnt; k++) {
+		total += (long)iov[k].iov_len;
+		if (total > A8_LEADER_READ_MAX && k > 0) {
+			c->a[c->ci->args[i].p] = k;
+			return;
+		}
+	}
+}
+
+/*
+ * A read may return less than asked: the leader asks for at most A8_LEADER_READ_MAX so that
+ * its record stays within what a follower accepts (A8_REC_MAX).
+ */
 static void clamp_leader_reads(struct a8_call *c)
 {
 	int i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 6; i++) {
 		if (c->ci->args[i].kind == AK_OUT && c->a[c->ci->args[i].p] > A8_LEADER_READ_MAX)
 			c->a[c->ci->args[i].p] = A8_LEADER_READ_MAX;
+		if (c->ci->args[i].kind == AK_IOV_OUT)
+			clamp_iov(c, i);
+	}
 }
 
 static void note_fds(struct a8_call *c, bool replicated)
