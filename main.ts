@@ -28,6 +28,16 @@ async function dispatch(argv: string[]): Promise<number> {
   return await (await load())(rest);
 }
 
+/** A bug in a8 itself: say so plainly, with the stack for the bug report, and exit 70. */
+async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (e) {
+    console.error(`a8: internal error (a bug in a8): ${e instanceof Error ? e.stack : e}`);
+    return EXIT.internal;
+  }
+}
+
 if (import.meta.main) {
-  Deno.exit(await dispatch(Deno.args));
+  Deno.exit(await main(Deno.args));
 }

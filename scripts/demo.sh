@@ -82,8 +82,10 @@ tmp=$(mktemp -d /tmp/a8-demo.XXXXXX)
 chmod 755 "$tmp"
 
 say "a8 demo: lighttpd as two variants, each on its own host (a network namespace)"
-say "host: $(./a8 doctor | tail -n 1)"
-./a8 doctor >/dev/null || fail "a8 doctor says this host cannot run a8 (run ./a8 doctor)"
+doctor_rc=0
+./a8 doctor >"$tmp/doctor.txt" 2>&1 || doctor_rc=$?
+say "host: $(tail -n 1 "$tmp/doctor.txt")"
+((doctor_rc == 0)) || { cat "$tmp/doctor.txt" >&2; fail "this host cannot run a8 (see ./a8 doctor)"; }
 
 # --- hosts and config ----------------------------------------------------------------------
 "$root/scripts/netns.sh" up 2 "$prefix" >"$tmp/netns.log" 2>&1 || fail "cannot make the namespaces"

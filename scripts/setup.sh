@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs everything a8 needs on a fresh Debian 12 machine: Debian packages,
-# Deno (from the npm registry, into .tools/), then builds the monitor.
+# Installs everything a8 needs on a fresh Debian 12 machine: Debian packages and
+# Deno (from the npm registry, into .tools/). `make build` then builds the monitor.
 # Idempotent: a second run only checks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,6 +9,10 @@ cd "$here"
 DENO_VERSION=2.9.5   # arm64 builds on npm stop at 2.9.5: keep both ISAs on one version
 APT_PACKAGES=(build-essential curl iproute2 lighttpd nginx-light wrk strace python3
               ca-certificates)
+
+# npm fetches Deno. Debian's npm package only when no npm is there: a Node.js from
+# elsewhere (nodesource) ships its own npm and conflicts with Debian's.
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

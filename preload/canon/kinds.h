@@ -29,6 +29,7 @@ enum a8_flag {
 	F_FLUSH = 1 << 5,	/* the leader sends its batch right after the call */
 	F_NOCHECK = 1 << 6,	/* arguments are not compared (they legitimately differ) */
 	F_NORESTART = 1 << 7,	/* never restarted after a handler, even with SA_RESTART */
+	F_WRITEOPEN = 1 << 8,	/* an output when its open flags (arg 2) write or create */
 };
 
 enum a8_argkind {

@@ -17,7 +17,8 @@ static bool local_path(const char *p)
 {
 	const char *s = a8.local_paths;
 
-	if (!p || p[0] != '/')
+	/* A prefix match means nothing once the path climbs back out with "..". */
+	if (!p || p[0] != '/' || strstr(p, "/.."))
 		return false;
 	while (*s) {
 		const char *e = strchr(s, ':');

@@ -23,6 +23,8 @@ bool a8_is_sync(const struct a8_call *c)
 
 	if (f & F_CODE || a8.policy == A8_POLICY_LOCKSTEP)
 		return true;
+	if (f & F_WRITEOPEN && c->a[2] & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND))
+		return true;
 	return f & F_OUTPUT;
 }
 

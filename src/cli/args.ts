@@ -20,7 +20,7 @@ its host.
 
 options:
   --id N               this host's variant id (required)
-  --report-dir DIR     where summary.json and divergence.json go (default: a8-report/)
+  --report-dir DIR     write summary.json (and divergence.json) there (default: none)
   --log-level L        error | warn | info | debug (default: the config's log.level)
   --log-format F       text | json (default: text)
   -v, --verbose        log level info; -vv: debug

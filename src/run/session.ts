@@ -89,7 +89,7 @@ function settings(s: Session): MonitorSettings {
     interposer: s.interposer,
     batchBytes: c.batchBytes,
     syncMs: c.timeouts.syncMs,
-    logLevel: c.log.level,
+    logLevel: s.log.level, // -v and --log-level reach the monitors too
     localPaths: c.localPaths,
   };
 }

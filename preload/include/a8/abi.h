@@ -29,7 +29,7 @@ struct a8_ring_entry {
 	uint32_t blob_len;        /* bytes of canonical encoding kept (<= A8_RING_BLOB) */
 	uint32_t flags;           /* A8_RING_* */
 	uint8_t blob[A8_RING_BLOB];
-};                                /* 192 bytes */
+};                                /* 168 bytes */
 
 #define A8_RING_LEADER_RESULT 1   /* ret came from the leader */
 #define A8_RING_LOCAL 2           /* ran on this variant */
