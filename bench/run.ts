@@ -52,6 +52,7 @@ const { values: opt } = parseArgs({
     seconds: { type: "string" },
     rounds: { type: "string" },
     connections: { type: "string", default: "10" },
+    path: { type: "string", default: "/small.html" },
     policy: { type: "string", default: "outputs" },
     interposer: { type: "string", default: "auto" },
     servers: { type: "string", default: SERVERS.map((s) => s.name).join(",") },
@@ -70,6 +71,7 @@ if (opt.help) {
   --seconds S          wrk duration per round (default 5; quick 3)
   --rounds N           wrk rounds per server and mode (default 3; quick 1)
   --connections C      wrk connections (default 10; one wrk thread)
+  --path P             what wrk fetches (default /small.html; also /files/100k.bin, /files/2m.bin)
   --policy P           a8 policy: outputs | lockstep (default outputs)
   --interposer I       a8 interposer: auto | sud | seccomp (default auto)
   --servers LIST       comma-separated: lighttpd,nginx (default both)
@@ -263,7 +265,7 @@ const addr = (i: number) => `10.88.0.${i}`;
 /** Variants on hosts 1 and 2; wrk and curl on host 3, so the client is on neither variant. */
 const CLIENT = 3;
 const URL_BASE = `http://${addr(1)}:${HTTP_PORT}`;
-const PATH = "/small.html";
+const PATH = opt.path!;
 const CLK_TCK = Number((await tryText(["getconf", "CLK_TCK"])) || "100");
 
 interface ProcCpu {
@@ -706,6 +708,13 @@ const jsonPath = `${opt.out}/latest.json`;
 const svgPath = `${opt.out}/latest.svg`;
 await Deno.writeTextFile(jsonPath, JSON.stringify(result, null, 2) + "\n");
 await Deno.writeTextFile(svgPath, renderSvg(result));
+// In the repo's own style, so `deno fmt --check` (make check) stays clean after a run.
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "--quiet", jsonPath, svgPath],
+  cwd: REPO_ROOT,
+  stdout: "null",
+  stderr: "null",
+}).output().catch(() => {});
 log(`\nwrote ${jsonPath} and ${svgPath} (${result.duration_s} s)`);
 if (anomalies.length) {
   log(

@@ -65,7 +65,8 @@ export function renderSvg(r: Json): string {
 
   const W = 980, left = 190, right = 250, top = 70, rowH = 24, groupH = 30;
   const plotW = W - left - right;
-  const x = (v: number) => left + ((Math.log10(v) - lmin) / (lmax - lmin)) * plotW;
+  const x = (v: number) =>
+    Math.round((left + ((Math.log10(v) - lmin) / (lmax - lmin)) * plotW) * 10) / 10;
   const groups = [...new Set(all.map((b) => b.group))];
   const H = top + groups.length * groupH + all.length * rowH + 50;
 

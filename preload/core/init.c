@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 
 #include "a8/raw.h"
 #include "canon/table.h"
@@ -331,4 +332,17 @@ void a8_peer_stopped(bool diverged, const char *call, uint64_t seq, const char *
 	if (diverged)
 		a8_diverged("peer", call, seq, "%s", why);
 	a8_fatal("peer-lost", call, 0, "%s", why);
+}
+
+/*
+ * The leader's side of this stream closed without a last record: its process was killed by a
+ * signal nothing can catch (SIGKILL), or its monitor stopped (its agent reports why). Die the
+ * same way; the parents' wait4 replication and the agents carry on from there.
+ */
+void a8_leader_vanished(const char *call, uint64_t seq)
+{
+	a8_log(A8_LOG_INFO, 0, "the leader's process ended at %s (position %llu); ending this one",
+	       call, (unsigned long long)seq);
+	a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGKILL);
+	a8_peer_stopped(false, call, seq, "the leader is gone");
 }

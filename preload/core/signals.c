@@ -40,12 +40,27 @@ static uint64_t restore_trap = ~0ULL;
  */
 #define FATAL_DEFAULT (BIT(SIGHUP) | BIT(SIGINT) | BIT(SIGQUIT) | BIT(SIGUSR1) | BIT(SIGUSR2) | \
 		       BIT(SIGPIPE) | BIT(SIGALRM) | BIT(SIGTERM) | BIT(SIGIO) | BIT(SIGPROF) | \
-		       BIT(SIGVTALRM) | BIT(SIGXCPU) | BIT(SIGXFSZ) | BIT(SIGPWR))
+		       BIT(SIGVTALRM) | BIT(SIGXCPU) | BIT(SIGXFSZ) | BIT(SIGPWR) | CRASHES)
+/* A crash on the leader is a stream event too: a follower that did not crash there diverged. */
+#define CRASHES (BIT(SIGSEGV) | BIT(SIGBUS) | BIT(SIGFPE) | BIT(SIGILL) | BIT(SIGTRAP) | \
+		 BIT(SIGABRT))
 
 static bool synchronous_fault(int sig, const siginfo_t *si)
 {
 	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
 				   sig == SIGILL || sig == SIGTRAP);
+}
+
+/*
+ * Leader: the program faulted with no handler of its own. The followers learn it before the
+ * process dies; a follower that reaches that point without the same fault has diverged.
+ */
+static void a8_record_crash(int sig)
+{
+	struct a8_rec_hdr *h = a8_rec_begin(A8_REC_CRASH, (uint16_t)sig, a8.seq);
+
+	a8_rec_end(h);
+	a8_tx_flush();
 }
 
 /* The program never handled sig: die of it the kernel's way. */
@@ -87,6 +102,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	if (synchronous_fault(sig, si)) {
+		if (prog[sig].handler == SIG_DFL && a8.role == A8_ROLE_LEADER)
+			a8_record_crash(sig);
 		call_program(sig, si, uc);
 		return;
 	}

@@ -152,9 +152,14 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 		send_digest(c, s);
 	err = a8_rx_next(0, &h, -1);
 	if (err)
-		a8_peer_stopped(false, c->ci->name, s->seq, "the leader is gone");
+		a8_leader_vanished(c->ci->name, s->seq);
 	if (h->type == A8_REC_DIVERGE)
 		a8_peer_stopped(true, c->ci->name, h->seq, "the leader found a divergence");
+	if (h->type == A8_REC_CRASH)
+		a8_diverged("signal", c->ci->name, s->seq,
+			    "the leader's program died of signal %u after position %llu; this "
+			    "variant reached %s without it", h->cid, (unsigned long long)h->seq,
+			    c->ci->name);
 	if (h->type != A8_REC_CALL || h->seq != s->seq)
 		a8_fatal("protocol", c->ci->name, c->nr,
 			 "expected the leader's record %llu, got type %u seq %llu",

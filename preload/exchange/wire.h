@@ -20,6 +20,8 @@ enum a8_rec_type {
 	A8_REC_HELLO = 4,	/* follower -> leader, first on a connection */
 	A8_REC_HELLO_OK = 5,	/* leader -> follower: hello accepted; cid = leader id, ret = vpid,
 				 * digest = vppid, seq = the lowest monitor fd base of all variants */
+	A8_REC_CRASH = 6,	/* leader -> follower: the program died of a fault (cid = signal)
+				 * after position seq */
 };
 
 enum a8_rec_flag {

@@ -39,6 +39,8 @@ export interface SessionResult {
 }
 
 /** After a monitor exits with its own status, how long its event may lag behind. */
+/** How long a program may run on after a peer's ended (see outlived). */
+const OUTLIVE_GRACE_MS = 2000;
 const EVENT_GRACE_MS = 1000;
 
 export async function runSession(s: Session): Promise<SessionResult> {
@@ -48,7 +50,7 @@ export async function runSession(s: Session): Promise<SessionResult> {
   const handle = started;
   const stopSignals = forwardStops(s, handle);
   try {
-    const first = await Promise.race([trouble, handle.status]);
+    const first = await Promise.race([trouble, handle.status, outlived(s, handle)]);
     if ("kind" in first) {
       await stopProgram(handle);
       return { end: first, programStatus: null };
@@ -67,6 +69,40 @@ export async function runSession(s: Session): Promise<SessionResult> {
   } finally {
     stopSignals();
   }
+}
+
+/**
+ * A peer's program ended (its agent sent `exit`) and ours goes on: normal for a moment (a
+ * follower catches up with the leader's last calls), a divergence if it lasts. This is how a
+ * variant that died of a signal nobody could catch (SIGKILL, a crash) is told from the rest.
+ */
+async function outlived(s: Session, handle: ProgramHandle): Promise<RunEnd> {
+  const e = await s.group.waitFor((e) => e.kind === "message" && e.msg.t === "exit", Infinity);
+  if (!e || e.kind !== "message" || e.msg.t !== "exit") return new Promise(() => {});
+  const grace = Math.min(OUTLIVE_GRACE_MS, s.config.timeouts.shutdownMs);
+  if ((await withTimeout(handle.status, grace)) !== TIMEOUT) return new Promise(() => {});
+  const status = e.msg.status;
+  const detail = `variant ${e.from}'s program ended (status ${status}) and this variant's ` +
+    `was still running ${grace} ms later`;
+  const end: RunEnd = {
+    kind: "divergence",
+    by: s.self.id,
+    stream: "0",
+    seq: -1,
+    call: "exit",
+    reason: "exit-status",
+    detail,
+  };
+  s.group.broadcast({
+    t: "divergence",
+    variant: s.self.id,
+    stream: "0",
+    seq: -1,
+    call: "exit",
+    reason: "exit-status",
+    detail,
+  });
+  return end;
 }
 
 async function stopProgram(handle: ProgramHandle): Promise<void> {

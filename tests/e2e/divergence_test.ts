@@ -124,3 +124,36 @@ Deno.test("threads: a8 refuses a program that starts a thread", async (t) => {
     }
   });
 });
+
+/*
+ * A variant that crashes where the others do not (the signature of an attack that worked on
+ * one memory layout) is a divergence, whether it is the leader or a follower.
+ */
+for (const crasher of [1, 2]) {
+  Deno.test(`crash of variant ${crasher} alone is a divergence on every variant`, async () => {
+    await buildScenarios();
+    await requireA8();
+    const dir = await Deno.makeTempDir({ prefix: "a8-e2e-crash-" });
+    let ok = false;
+    try {
+      const run = await runA8({
+        variants: 2,
+        program: [scenario("crash")],
+        env: (id): Record<string, string> => (id === crasher ? { CRASH_HERE: "1" } : {}),
+        dir,
+        timeoutMs: ms(30000),
+      });
+      const all = describe(run.variants);
+      for (const v of run.variants) {
+        assert.equal(v.code, EXIT_DIVERGENCE, `variant ${v.id} exited ${v.code}\n${all}`);
+        assert.ok(!text(v.stdout).includes("crash: done"), `variant ${v.id} went on\n${all}`);
+        const s = await readSummary(v);
+        assert.equal(s.outcome, "divergence", `variant ${v.id}: outcome ${s.outcome}\n${all}`);
+      }
+      ok = true;
+    } finally {
+      if (ok) await cleanup(dir);
+      else console.log(`(a8 run files kept in ${dir})`);
+    }
+  });
+}

@@ -90,4 +90,7 @@ __attribute__((noreturn)) void a8_diverged(const char *reason, const char *call,
 __attribute__((noreturn)) void a8_peer_stopped(bool diverged, const char *call, uint64_t seq,
 					       const char *why);
 
+/* Follower: the leader's process ended without a word (SIGKILL): end this one alike. */
+__attribute__((noreturn)) void a8_leader_vanished(const char *call, uint64_t seq);
+
 #endif
