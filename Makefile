@@ -19,8 +19,8 @@ monitor:
 scenarios:
 	@$(MAKE) -s -C tests/scenarios BUILD=$(CURDIR)/$(BUILD)/scenarios
 
-# Unit tests (Deno and C), then end-to-end tests with real programs.
-test: build
+# Format, lint and type gates, unit tests (C and Deno), then end-to-end tests with real programs.
+test: build check
 	@$(MAKE) -s -C preload BUILD=$(CURDIR)/$(BUILD) test
 	@$(DENO) test -A --quiet src/ tests/
 
