@@ -319,6 +319,18 @@ function cpuDelta(
   return ticks / CLK_TCK;
 }
 
+/** The largest VmHWM (peak RSS) among the processes named `comm` in a namespace, in MiB. */
+async function peakRss(ns: string, comm: string): Promise<number | null> {
+  let peak: number | null = null;
+  for (const [pid, p] of await nsCpu(ns)) {
+    if (p.comm !== comm) continue;
+    const status = await Deno.readTextFile(`/proc/${pid}/status`).catch(() => "");
+    const kb = Number(/VmHWM:\s*(\d+) kB/.exec(status)?.[1] ?? NaN);
+    if (Number.isFinite(kb)) peak = Math.max(peak ?? 0, round(kb / 1024, 1));
+  }
+  return peak;
+}
+
 /** The leader's run dir (/tmp/a8-<run id>-<id>), found by a stats file naming one of `pids`. */
 async function findRunDir(id: number, pids: Set<number>): Promise<string | null> {
   for await (const e of Deno.readDir("/tmp")) {
@@ -349,6 +361,10 @@ interface ModeResult {
   all_cpu_us_per_req?: number;
   /** Busy share of the whole machine (all cores) while wrk ran. */
   machine_busy: number;
+  /** Peak resident memory (VmHWM) of the biggest program process: server / leader, MiB. */
+  peak_rss_mib?: number | null;
+  /** a8 only: the same for the follower's program. */
+  follower_peak_rss_mib?: number | null;
   /** a8 only: the leader's monitored system calls per request. */
   leader_calls_per_req?: number | null;
   failed?: boolean;
@@ -442,6 +458,18 @@ async function loadRounds(
     res.leader_calls_per_req = rounds.every((x) => x.leader_calls !== null) && requests > 0
       ? round(sum("leader_calls") / requests, 1)
       : null;
+  }
+  res.peak_rss_mib = await peakRss(namespaces[0], server.name);
+  if (mode === "a8") {
+    res.follower_peak_rss_mib = await peakRss(namespaces[1], server.name);
+    const l = res.peak_rss_mib ?? 0, f = res.follower_peak_rss_mib ?? 0;
+    if (f > 256 && f > 4 * l) {
+      anomaly(`${server.name} a8: the follower's program grew to ${f} MiB peak RSS`, {
+        leader_peak_rss_mib: l,
+        follower_peak_rss_mib: f,
+        note: "the leader's program peaked at the figure above; the same program, same load",
+      });
+    }
   }
   if (failed) res.failed = true;
   return res;
@@ -628,6 +656,16 @@ function printTable(r: Json): void {
       fmt(s.a8.all_cpu_us_per_req, 2),
       fmt(s.all_cpu_per_req_ratio, 2),
     ]);
+    for (
+      const [who, v] of [["leader", s.a8.peak_rss_mib], ["follower", s.a8.follower_peak_rss_mib]]
+    ) {
+      rows.push([
+        `${name} ${who} peak RSS (MiB)`,
+        fmt(s.native.peak_rss_mib, 1),
+        fmt(v, 1),
+        fmt(ratio(v, s.native.peak_rss_mib), 2),
+      ]);
+    }
   }
   const head: [string, string, string, string] = ["figure", "native", "a8", "a8/native"];
   const w = [0, 1, 2, 3].map((i) => Math.max(...[head, ...rows].map((x) => x[i].length)));

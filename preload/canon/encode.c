@@ -20,6 +20,7 @@
 #include "core/epoll.h"
 #include "kinds.h"
 #include "siphash.h"
+#include "flags.h"
 
 /* Inputs -------------------------------------------------------------------------------- */
 
@@ -57,6 +58,25 @@ typedef void (*in_fn)(struct enc *e, const struct a8_call *c, int i);
 static void in_value(struct enc *e, const struct a8_call *c, int i)
 {
 	feed_u64(e, (uint64_t)c->a[i]);
+}
+
+/* Bits that mean the same on every ISA pass through; the others are looked up. */
+unsigned long a8_oflags_canon(unsigned long native)
+{
+	unsigned long out = native;
+	int k;
+
+	for (k = 0; k < A8_OFLAG_MAP_N; k++)
+		out &= ~a8_oflag_map[k].native;
+	for (k = 0; k < A8_OFLAG_MAP_N; k++)
+		if (native & a8_oflag_map[k].native)
+			out |= a8_oflag_map[k].canon;
+	return out;
+}
+
+static void in_oflags(struct enc *e, const struct a8_call *c, int i)
+{
+	feed_u64(e, a8_oflags_canon((unsigned long)c->a[i]));
 }
 
 static void in_str(struct enc *e, const struct a8_call *c, int i)
@@ -217,6 +237,7 @@ static const in_fn in_of[] = {
 	[AK_MSG_OUT] = in_capacity,	[AK_SIGSET] = in_sigset,  [AK_EPOLL_IN] = in_epoll,
 	[AK_EPOLL_OUT] = in_capacity,	[AK_POLLFD] = in_pollfd,  [AK_FDSET] = in_fdset,
 	[AK_FDPAIR] = in_capacity,	[AK_STAT] = in_capacity,  [AK_OPTVAL] = in_capacity,
+	[AK_OFLAGS] = in_oflags,
 };
 
 uint64_t a8_digest_call(const struct a8_call *c, uint8_t *blob, uint32_t *blob_len)

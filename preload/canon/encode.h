@@ -13,6 +13,8 @@
 #include "a8/monitor.h"
 #include "exchange/link.h"
 
+/* open(2) flags in canonical (x86_64) values. */
+unsigned long a8_oflags_canon(unsigned long native);
 /* Keyed digest of the canonical inputs; the first bytes of the encoding go to blob. */
 uint64_t a8_digest_call(const struct a8_call *c, uint8_t *blob, uint32_t *blob_len);
 /* Leader, before the call runs: remember the output capacities the kernel overwrites. */

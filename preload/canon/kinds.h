@@ -60,6 +60,7 @@ enum a8_argkind {
 	AK_FDPAIR,	/* int[2] of new fds out */
 	AK_STAT,	/* struct stat out (layout differs per ISA) */
 	AK_OPTVAL,	/* getsockopt value out, socklen_t * in arg p */
+	AK_OFLAGS,	/* open(2) flags: compared in canonical (x86_64) values */
 	AK_AKLAST,
 };
 
