@@ -258,6 +258,21 @@ async function benchCalls(tmp: string): Promise<Json> {
 // 2 + 3. Servers: throughput and CPU per request
 
 const PREFIX = `a8b${Deno.pid % 100000}`;
+/** What Ctrl-C must not leave behind: started processes (each its own group) and the hosts. */
+const live = new Set<Proc>();
+let netnsUp = false;
+Deno.addSignalListener("SIGINT", () => {
+  for (const p of live) if (!p.exited) p.signalGroup("SIGKILL");
+  if (netnsUp) {
+    new Deno.Command(`${REPO_ROOT}/scripts/netns.sh`, {
+      args: ["down", PREFIX],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+  }
+  console.log("\nbench: interrupted");
+  Deno.exit(130);
+});
 const HTTP_PORT = 8080;
 const AGENT_PORT = 7772;
 const host = (i: number) => `${PREFIX}h${i}`;
@@ -484,6 +499,7 @@ async function benchNative(server: Server, tmp: string): Promise<ModeResult> {
     port: HTTP_PORT,
   });
   const proc = new Proc(`native ${server.name}`, server.argv(conf, dir), { netns: host(1) });
+  live.add(proc);
   try {
     await waitHttp(`${URL_BASE}/`, host(CLIENT), [proc], `native ${server.name}`);
     return await loadRounds(
@@ -521,6 +537,7 @@ async function benchA8(server: Server, tmp: string): Promise<ModeResult> {
     program: server.argv(conf, dir),
     dir,
   });
+  for (const v of run.variants) live.add(v.proc);
   let result: ModeResult | null = null;
   let error: Error | null = null;
   try {
@@ -596,6 +613,7 @@ async function benchServers(tmp: string): Promise<Json> {
   await makeDocroot(`${tmp}/docroot`);
   const out: Json = {};
   await netns("up", "3", PREFIX);
+  netnsUp = true;
   try {
     for (const server of SERVER_LIST) {
       log(
@@ -614,6 +632,7 @@ async function benchServers(tmp: string): Promise<Json> {
     }
   } finally {
     await netns("down", PREFIX).catch((e) => console.error(e.message));
+    netnsUp = false;
   }
   return out;
 }

@@ -361,18 +361,25 @@ struct a8_rx *a8_rx_of(int peer)
 	return &rx[peer];
 }
 
-/* Read more bytes into rx[peer]; 0, -ETIMEDOUT or -EPIPE. */
+/*
+ * Read more bytes into rx[peer]; 0, -ETIMEDOUT or -EPIPE. Consumed bytes are dropped first
+ * (the buffer only grows for a record larger than it), so memory stays at the largest record.
+ */
 static int fill(int peer, size_t need, int timeout_ms)
 {
 	struct a8_rx *b = &rx[peer];
 	int fd = a8.peers[peer].fd;
+	size_t want = need > 65536 ? need : 65536;
 
-	if (b->start && b->cap - b->end < need) {
+	if (b->start == b->end) {
+		b->start = b->end = 0;
+	} else if (b->start && b->cap - b->end < want) {
 		memmove(b->buf, b->buf + b->start, b->end - b->start);
 		b->end -= b->start;
 		b->start = 0;
 	}
-	grow(&b->buf, &b->cap, b->end, b->end + need + 65536);
+	if (b->cap - b->end < want)
+		grow(&b->buf, &b->cap, b->end, b->end + want);
 	for (;;) {
 		long r = a8_sys3(SYS_read, fd, b->buf + b->end, b->cap - b->end);
 
