@@ -55,6 +55,7 @@ const { values: opt } = parseArgs({
     path: { type: "string", default: "/small.html" },
     policy: { type: "string", default: "outputs" },
     interposer: { type: "string", default: "auto" },
+    spin: { type: "string", default: "0" },
     servers: { type: "string", default: SERVERS.map((s) => s.name).join(",") },
     "skip-calls": { type: "boolean", default: false },
     "skip-servers": { type: "boolean", default: false },
@@ -74,6 +75,7 @@ if (opt.help) {
   --path P             what wrk fetches (default /small.html; also /files/100k.bin, /files/2m.bin)
   --policy P           a8 policy: outputs | lockstep (default outputs)
   --interposer I       a8 interposer: auto | sud | seccomp (default auto)
+  --spin N             the config's spin_reads (default 0)
   --servers LIST       comma-separated: lighttpd,nginx (default both)
   --skip-calls, --skip-servers
   --out DIR            where latest.json and latest.svg go (default bench/results)`);
@@ -100,6 +102,11 @@ const POLICY = opt.policy as "outputs" | "lockstep";
 if (!["outputs", "lockstep"].includes(POLICY)) {
   console.error(`bench: --policy must be outputs or lockstep`);
   Deno.exit(64);
+}
+const SPIN = Number(opt.spin);
+if (!Number.isInteger(SPIN) || SPIN < 0) {
+  console.error("bench: --spin must be a whole number >= 0");
+  Deno.exit(2);
 }
 const INTERPOSER = opt.interposer as "auto" | "sud" | "seccomp";
 if (!["auto", "sud", "seccomp"].includes(INTERPOSER)) {
@@ -211,7 +218,11 @@ async function benchCalls(tmp: string): Promise<Json> {
   const dir = `${tmp}/calls-a8`;
   await Deno.mkdir(dir);
   const res = await runA8({
-    config: localConfig(2, { policy: POLICY, interposer: INTERPOSER }),
+    config: localConfig(2, {
+      policy: POLICY,
+      interposer: INTERPOSER,
+      extraTop: `spin_reads = ${SPIN}`,
+    }),
     ids: [1, 2],
     leaderId: 1,
     program: argv,
@@ -530,6 +541,7 @@ async function benchA8(server: Server, tmp: string): Promise<ModeResult> {
       variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
       policy: POLICY,
       interposer: INTERPOSER,
+      extraTop: `spin_reads = ${SPIN}`,
     }),
     ids,
     leaderId: 1,
@@ -736,6 +748,7 @@ const result: Json = {
   machine: await machineInfo(),
   settings: {
     policy: POLICY,
+    spin_reads: SPIN,
     interposer: INTERPOSER === "auto"
       // What "auto" picks (src/cli/run.ts): SUD on x86_64, seccomp elsewhere.
       ? `auto (${ISA === "x86_64" ? "sud" : "seccomp"})`

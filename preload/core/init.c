@@ -56,6 +56,7 @@ static const char *const agent_vars[] = {
 	"A8_ID=", "A8_LEADER=", "A8_FOLLOWERS=", "A8_RUN_ID=", "A8_KEY=", "A8_AGENT_SOCK=",
 	"A8_RUN_DIR=", "A8_DATA_ADDR=", "A8_LEADER_DATA=", "A8_POLICY=", "A8_INTERPOSER=",
 	"A8_BATCH=", "A8_TIMEOUT_MS=", "A8_LOG=", "A8_LOCAL_PATHS=", "A8_STATE=", "LD_PRELOAD=",
+	"A8_SPIN=",
 };
 
 bool a8_env_is_ours(const char *entry)
@@ -120,6 +121,11 @@ static int parse_settings(void)
 	a8.batch_bytes = (size_t)atol(env("A8_BATCH"));
 	if (a8.batch_bytes < 4096)
 		a8.batch_bytes = 65536;
+	if (getenv("A8_SPIN")) {
+		extern int a8_spin_reads;
+
+		a8_spin_reads = atoi(env("A8_SPIN"));
+	}
 	a8.timeout_ms = atoi(env("A8_TIMEOUT_MS"));
 	if (a8.timeout_ms <= 0)
 		a8.timeout_ms = 30000;

@@ -18,6 +18,7 @@ key = "a8-demo-key-change-me-before-use"
 policy = "outputs"     # lockstep | outputs
 interposer = "auto"    # auto | sud | seccomp
 batch_bytes = 65536    # 4096..16777216
+spin_reads = 0         # retries before a monitor sleeps for its peer (see README)
 
 # Files under these prefixes are opened by each variant locally instead of by the leader.
 local_paths = [

@@ -51,6 +51,7 @@ const TOP_KEYS = [
   "policy",
   "interposer",
   "batch_bytes",
+  "spin_reads",
   "local_paths",
   "variants",
   "timeouts",
@@ -103,6 +104,7 @@ export function parseConfig(text: string, path: string): Config {
   const policy = v.oneOf(doc, "policy", POLICIES, "outputs");
   const interposer = v.oneOf(doc, "interposer", INTERPOSERS, "auto");
   const batchBytes = v.integer(doc, "batch_bytes", BATCH_BYTES_MIN, BATCH_BYTES_MAX, 65536);
+  const spinReads = v.integer(doc, "spin_reads", 0, 1_000_000, 0);
   const localPaths = v.localPaths(doc);
   const variants = v.variants(doc);
   const leaderId = v.integer(doc, "leader_id", 1, Number.MAX_SAFE_INTEGER, null);
@@ -123,6 +125,7 @@ export function parseConfig(text: string, path: string): Config {
     policy,
     interposer,
     batchBytes,
+    spinReads,
     localPaths,
     timeouts,
     log: { level },

@@ -40,6 +40,7 @@ Deno.test("a minimal config gets every default", () => {
   assert.equal(c.policy, "outputs");
   assert.equal(c.interposer, "auto");
   assert.equal(c.batchBytes, 65536);
+  assert.equal(c.spinReads, 0);
   assert.deepEqual(c.localPaths, DEFAULT_LOCAL_PATHS);
   assert.deepEqual(c.timeouts, {
     connectMs: 10000,
@@ -99,6 +100,7 @@ Deno.test("type and range errors point at the key's line", () => {
   );
   assertError(GOOD.replace("leader_id = 1", "leader_id = 1.5"), 1, "leader_id", /integer/);
   assertError(`batch_bytes = 100\n${GOOD}`, 1, "batch_bytes", /4096\.\.16777216, got 100/);
+  assertError(`spin_reads = -1\n${GOOD}`, 1, "spin_reads", /0\.\.1000000, got -1/);
   assertError(`${GOOD}[timeouts]\nsync_ms = -1\n`, 12, "timeouts.sync_ms", /integer 1\.\./);
   assertError(`${GOOD}[log]\nlevel = "verbose"\n`, 12, "log.level", /one of error/);
   assertError(`policy = "lockstp"\n${GOOD}`, 1, "policy", /did you mean "lockstep"/);

@@ -16,6 +16,7 @@ export function normalizedConfig(c: Config): Record<string, unknown> {
     policy: c.policy,
     interposer: c.interposer,
     batch_bytes: c.batchBytes,
+    spin_reads: c.spinReads,
     local_paths: [...c.localPaths],
     variants: [...c.variants]
       .sort((a, b) => a.id - b.id)

@@ -40,6 +40,12 @@ export interface Config {
   interposer: InterposerChoice;
   /** Bytes of leader results a monitor batches before sending. */
   batchBytes: number;
+  /**
+   * Non-blocking retries a monitor makes before it sleeps waiting for its peer. Spinning saves
+   * a wake-up per round trip when every variant has a core of its own; with more processes
+   * than cores it costs throughput (bench/README.md).
+   */
+  spinReads: number;
   /** Path prefixes whose files each variant opens locally (libraries and the like). */
   localPaths: string[];
   timeouts: Timeouts;

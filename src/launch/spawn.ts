@@ -26,6 +26,7 @@ export interface MonitorSettings {
   policy: Policy;
   interposer: Interposer;
   batchBytes: number;
+  spinReads: number;
   syncMs: number;
   logLevel: LogLevel;
   localPaths: string[];
@@ -49,6 +50,7 @@ export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Reco
     A8_POLICY: m.policy,
     A8_INTERPOSER: m.interposer,
     A8_BATCH: String(m.batchBytes),
+    A8_SPIN: String(m.spinReads),
     A8_TIMEOUT_MS: String(m.syncMs),
     A8_LOG: m.logLevel,
     A8_LOCAL_PATHS: m.localPaths.join(":"),

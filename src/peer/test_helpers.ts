@@ -27,6 +27,7 @@ export function testConfig(n: number, edit: (c: Config) => void = () => {}): Con
     policy: "lockstep",
     interposer: "auto",
     batchBytes: 65536,
+    spinReads: 0,
     localPaths: ["/usr/lib"],
     timeouts: {
       connectMs: 3000,

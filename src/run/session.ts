@@ -124,6 +124,7 @@ function settings(s: Session): MonitorSettings {
     policy: c.policy,
     interposer: s.interposer,
     batchBytes: c.batchBytes,
+    spinReads: c.spinReads,
     syncMs: c.timeouts.syncMs,
     logLevel: s.log.level, // -v and --log-level reach the monitors too
     localPaths: c.localPaths,
