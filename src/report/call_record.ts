@@ -20,7 +20,7 @@ export interface CallRecord {
   flags: string[];
   /** The kept canonical encoding, hex. */
   blob_hex: string;
-  /** The same bytes with unprintable ones as `.`; null when mostly binary. */
+  /** The text in those bytes (from the first printable run, others as `.`); null if none. */
   blob_text: string | null;
 }
 
@@ -43,9 +43,13 @@ export function toCallRecord(e: RingEntry): CallRecord {
 
 /** Text when at least 3/4 of the bytes are printable ASCII (a path, a message). */
 export function printable(bytes: Uint8Array): string | null {
-  if (bytes.length === 0) return null;
   const isPrint = (b: number) => b >= 0x20 && b < 0x7f;
-  const good = bytes.filter(isPrint).length;
-  if (good * 4 < bytes.length * 3) return null;
-  return String.fromCharCode(...[...bytes].map((b) => (isPrint(b) ? b : 0x2e)));
+  // The canonical encoding starts with binary fields (call id, values): what people want to
+  // read is the text after them, such as a path or the data written.
+  const start = bytes.findIndex((_, i) =>
+    i + 3 <= bytes.length && bytes.subarray(i, i + 3).every(isPrint)
+  );
+  if (start < 0) return null;
+  const text = String.fromCharCode(...[...bytes.subarray(start)].map((b) => isPrint(b) ? b : 0x2e));
+  return text.replace(/\.+$/, "");
 }

@@ -98,7 +98,11 @@ Deno.test("call records are JSON-safe and mark leader results", () => {
   assert.equal(r.blob_text, null);
 });
 
-Deno.test("printable keeps text, masks stray bytes, refuses binary", () => {
-  assert.equal(printable(enc.encode("/tmp/x\0")), "/tmp/x.");
+Deno.test("printable shows the text after the binary header, refuses pure binary", () => {
+  assert.equal(printable(enc.encode("/tmp/x\0")), "/tmp/x");
+  assert.equal(
+    printable(new Uint8Array([1, 0, 9, 0, ...enc.encode("tag: v1\n"), 15, 0])),
+    "tag: v1",
+  );
   assert.equal(printable(new Uint8Array([1, 2, 3, 0x41])), null);
 });
