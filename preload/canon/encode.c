@@ -3,6 +3,7 @@
  * Canonical encoding (encode.h). One function per argument kind for inputs and for outputs,
  * chosen from tables indexed by the kind: adding a kind is adding a row to each.
  */
+#include <errno.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -130,11 +131,8 @@ static void in_iov(struct enc *e, const struct a8_call *c, int i)
  * A socket address compares by what it names, not by its bytes: programs pass buffers longer
  * than the address with uninitialized bytes after it (sockaddr_un path, sin_zero).
  */
-static void in_addr(struct enc *e, const struct a8_call *c, int i)
+static void feed_sockaddr(struct enc *e, const struct sockaddr *sa, size_t n)
 {
-	size_t n = clamp_len(c->a[c->ci->args[i].p]);
-	const struct sockaddr *sa = (const struct sockaddr *)c->a[i];
-
 	if (!feed_ptr_marker(e, (long)sa) || n < sizeof(sa->sa_family))
 		return;
 	feed_u64(e, sa->sa_family);
@@ -163,6 +161,11 @@ static void in_addr(struct enc *e, const struct a8_call *c, int i)
 	}
 }
 
+static void in_addr(struct enc *e, const struct a8_call *c, int i)
+{
+	feed_sockaddr(e, (const struct sockaddr *)c->a[i], clamp_len(c->a[c->ci->args[i].p]));
+}
+
 static void in_len(struct enc *e, const struct a8_call *c, int i)
 {
 	if (feed_ptr_marker(e, c->a[i]))
@@ -176,13 +179,12 @@ static void in_msg(struct enc *e, const struct a8_call *c, int i)
 
 	if (!feed_ptr_marker(e, (long)m))
 		return;
-	if (feed_ptr_marker(e, (long)m->msg_name))
-		feed(e, m->msg_name, m->msg_namelen);
+	feed_sockaddr(e, m->msg_name, m->msg_namelen);
 	for (k = 0; k < m->msg_iovlen; k++)
 		feed(e, m->msg_iov[k].iov_base, m->msg_iov[k].iov_len);
 	if (feed_ptr_marker(e, (long)m->msg_control))
 		feed(e, m->msg_control, m->msg_controllen);
-	feed_u64(e, (uint64_t)m->msg_flags);
+	/* msg_flags is ignored by sendmsg and often left uninitialized. */
 }
 
 static void in_sigset(struct enc *e, const struct a8_call *c, int i)
@@ -338,7 +340,8 @@ static void out_buf4(const struct a8_call *c, int i)
 
 static void out_struct(const struct a8_call *c, int i)
 {
-	if (c->ret >= 0 && c->a[i])
+	/* An interrupted sleep writes the time left: the retry loop uses it. */
+	if ((c->ret >= 0 || c->ret == -EINTR) && c->a[i])
 		a8_sec_put(A8_SEC_OUT, (const void *)c->a[i], c->ci->args[i].p);
 	else
 		put_absent();
@@ -702,7 +705,28 @@ const char *a8_apply_outputs(const struct a8_call *c, struct a8_sec_reader *r)
 	return NULL;
 }
 
-int a8_new_fds(const struct a8_call *c, long fds[8])
+/* fds passed over a unix socket (nginx hands its workers' channels around this way). */
+static int received_fds(const struct msghdr *m, long fds[A8_NEWFD_MAX], int n)
+{
+	const struct cmsghdr *cm;
+
+	if (!m->msg_control || m->msg_controllen < sizeof(struct cmsghdr))
+		return n;
+	for (cm = CMSG_FIRSTHDR((struct msghdr *)m); cm; cm = CMSG_NXTHDR((struct msghdr *)m,
+								  (struct cmsghdr *)cm)) {
+		const int *p = (const int *)CMSG_DATA(cm);
+		size_t k, cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < cnt && n < A8_NEWFD_MAX; k++)
+			fds[n++] = p[k];
+	}
+	return n;
+}
+
+int a8_new_fds(const struct a8_call *c, long fds[A8_NEWFD_MAX])
 {
 	int n = 0, i;
 
@@ -710,10 +734,13 @@ int a8_new_fds(const struct a8_call *c, long fds[8])
 		return 0;
 	if ((c->ci->flags | c->xflags) & F_NEWFD)
 		fds[n++] = c->ret;
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 6; i++) {
 		if (c->ci->args[i].kind == AK_FDPAIR && c->a[i]) {
 			fds[n++] = ((int *)c->a[i])[0];
 			fds[n++] = ((int *)c->a[i])[1];
 		}
+		if (c->ci->args[i].kind == AK_MSG_OUT && c->a[i])
+			n = received_fds((const struct msghdr *)c->a[i], fds, n);
+	}
 	return n;
 }

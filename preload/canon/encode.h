@@ -23,7 +23,8 @@ void a8_note_capacities(struct a8_call *c);
 void a8_put_outputs(const struct a8_call *c);
 /* Follower: copy the leader's outputs into this variant's memory; 0 or a reason. */
 const char *a8_apply_outputs(const struct a8_call *c, struct a8_sec_reader *r);
-/* New fds the call made (result fd, fd pairs); returns how many, up to 8. */
-int a8_new_fds(const struct a8_call *c, long fds[8]);
+#define A8_NEWFD_MAX 64
+/* New fds the call made (result fd, fd pairs, fds received in SCM_RIGHTS); how many. */
+int a8_new_fds(const struct a8_call *c, long fds[A8_NEWFD_MAX]);
 
 #endif

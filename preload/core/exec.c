@@ -60,8 +60,8 @@ static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 {
 	int n = snprintf(buf, cap,
 			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-			 "peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid,
-			 a8.nchildren, (unsigned long long)digest, rxfd);
+			 "base=%ld;peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid,
+			 a8.nchildren, (unsigned long long)digest, rxfd, a8_fd_reserved_base());
 	int i;
 
 	for (i = 0; i < a8.npeers && n < (int)cap; i++)

@@ -108,10 +108,9 @@ int a8_fd_hide(int fd)
 	if (fd < 0)
 		return fd;
 	nfd = dup_high(fd);
+	a8_sys1(SYS_close, fd);
 	if (nfd < 0)
 		return (int)nfd;
-	a8_sys1(SYS_close, fd);
-	next_mon = (int)nfd + 1;
 	a8_fd_set(fd, FK_NONE);
 	a8_fd_set(nfd, FK_MON);
 	return (int)nfd;

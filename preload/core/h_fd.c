@@ -151,6 +151,24 @@ void a8_h_prctl(struct a8_call *c)
 	run_cmd(c, r, 1);
 }
 
+/*
+ * A follower's own end of a copy the leader ran: a local fd used without an offset pointer
+ * moves as the leader's did, or the follower's next read of it would see other bytes.
+ */
+static void follow_offsets(struct a8_call *c)
+{
+	int i;
+
+	if (a8.role != A8_ROLE_FOLLOWER || c->route != R_LEADER || c->ret <= 0)
+		return;
+	for (i = 0; i < 6; i++) {
+		bool no_offset = i + 1 >= 6 || c->ci->args[i + 1].kind != AK_INOUTS || !c->a[i + 1];
+
+		if (c->ci->args[i].kind == AK_FD && a8_fd_kind(c->a[i]) == FK_LOCAL && no_offset)
+			a8_sys3(SYS_lseek, c->a[i], c->ret, SEEK_CUR);
+	}
+}
+
 /* sendfile, copy_file_range, splice: the leader's if either end is replicated. */
 void a8_h_sendfile(struct a8_call *c)
 {
@@ -161,6 +179,8 @@ void a8_h_sendfile(struct a8_call *c)
 		if (c->ci->args[i].kind == AK_FD && a8_fd_kind(c->a[i]) == FK_REPL)
 			c->route = R_LEADER;
 	a8_stream_call(c);
+	if (!c->restart)
+		follow_offsets(c);
 }
 
 void a8_h_close_range(struct a8_call *c)

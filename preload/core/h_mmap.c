@@ -84,6 +84,10 @@ void a8_h_mmap(struct a8_call *c)
 	}
 	c->ret = a8_raw_syscall6(c->nr, c->args[0], c->args[1], c->args[2], c->args[3],
 				 c->args[4], c->args[5]);
+	if (!is_error(c->ret) && backed_bytes(c) > A8_REC_MAX - 4096)
+		a8_fatal("refused", "mmap", c->nr,
+			 "a %zu-byte mapping of a file only the leader opens is larger than a record "
+			 "(%u bytes): add its directory to local_paths", backed_bytes(c), A8_REC_MAX);
 	h = a8_step_record(c, &s, false);
 	if (!is_error(c->ret))
 		a8_sec_put(A8_SEC_OUT, (const void *)c->ret, (uint32_t)backed_bytes(c));

@@ -166,6 +166,11 @@ static int join_root(void)
 	int lfd, err;
 
 	strcpy(a8.stream, "0");
+	/*
+	 * The variant's processes form one process group, so the agent can stop them all,
+	 * including a child forked after the last event it saw. Every variant does the same.
+	 */
+	a8_sys2(SYS_setpgid, 0, 0);
 	a8.vpid = a8_sys0(SYS_getpid);
 	a8.vppid = a8_sys0(SYS_getppid);
 	a8_stats_open(true);
@@ -275,13 +280,16 @@ bool a8_resume_from_exec(const char *s)
 {
 	char peers[256] = "", fds[60000] = "";
 	unsigned long long seq, digest;
+	long base;
 	int rxfd, n = 0;
 	const char *p;
 
 	if (sscanf(s, "stream=%31[^;];seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-		   "peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid, &a8.vppid,
-		   &a8.nchildren, &digest, &rxfd, peers, fds) < 7)
+		   "base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid, &a8.vppid,
+		   &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)
 		return false;
+	/* The fd range all variants agreed on stays agreed across the image change. */
+	a8_fd_agree_base(base);
 	a8.seq = seq;
 	for (p = peers; *p && n < A8_MAX_FOLLOWERS; n++) {
 		int fd;

@@ -60,6 +60,21 @@ static long child_take(long vpid)
 	return -1;
 }
 
+/* Follower: the local pid behind a pid the program knows (the leader's numbering). */
+long a8_pid_local(long vpid)
+{
+	size_t i;
+
+	if (a8.role != A8_ROLE_FOLLOWER || vpid <= 0)
+		return vpid;
+	if (vpid == a8.vpid)
+		return a8_sys0(SYS_getpid);
+	for (i = 0; i < nchild; i++)
+		if (children[i].vpid == vpid)
+			return children[i].pid;
+	return vpid;
+}
+
 void a8_h_getpid(struct a8_call *c)
 {
 	c->ret = a8.vpid;
@@ -106,6 +121,8 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	} else {
 		err = a8_link_connect_leader(a8.leader_addr, port, a8.timeout_ms);
 	}
+	if (err && a8.role == A8_ROLE_FOLLOWER)
+		a8_leader_vanished("clone", 0);	/* the leader's child died before we met */
 	if (err)
 		a8_fatal("peer-lost", "clone", c->nr, "child stream %s: no data connection (%d)",
 			 a8.stream, err);

@@ -15,4 +15,7 @@ void a8_vdso_patch(void);
 /* Is this environment entry one the agent set for the monitor? */
 bool a8_env_is_ours(const char *entry);
 
+/* Follower: the local pid behind a pid in the leader's numbering (unchanged if unknown). */
+long a8_pid_local(long vpid);
+
 #endif

@@ -30,8 +30,12 @@ static struct a8_sigrec queue[QMAX];
 static volatile int qlen;
 volatile int a8_sig_queued;
 static volatile int deliver_now[NSIG_K];
-static volatile unsigned long restore_mask;
-static volatile int restore_valid;
+/*
+ * The mask the program returns to after each signal's handler: per signal, since a handler
+ * may make calls that deliver another signal before it returns.
+ */
+static volatile unsigned long restore_mask[NSIG_K];
+static unsigned long trap_mask;
 static uint64_t restore_trap = ~0ULL;
 
 /*
@@ -76,16 +80,27 @@ static void die_by(int sig)
 	a8_sys1(SYS_exit_group, 128 + sig);
 }
 
+static long install(int sig, const struct progact *a);
+
 static void call_program(int sig, siginfo_t *si, void *uc)
 {
 	struct progact *a = &prog[sig];
 
-	if (a->handler == SIG_DFL)
+	void *handler = a->handler;
+	unsigned long flags = a->flags;
+
+	if (handler == SIG_DFL)
 		die_by(sig);
-	if (a->flags & SA_SIGINFO)
-		((void (*)(int, siginfo_t *, void *))a->handler)(sig, si, uc);
+	if (flags & SA_RESETHAND) {
+		/* One delivery, then the default, as the kernel would (the monitor strips the flag). */
+		a->handler = SIG_DFL;
+		a->flags = 0;
+		install(sig, a);
+	}
+	if (flags & SA_SIGINFO)
+		((void (*)(int, siginfo_t *, void *))handler)(sig, si, uc);
 	else
-		((void (*)(int))a->handler)(sig);
+		((void (*)(int))handler)(sig);
 }
 
 /*
@@ -95,10 +110,11 @@ static void call_program(int sig, siginfo_t *si, void *uc)
 static void trampoline(int sig, siginfo_t *si, void *uc)
 {
 	if (deliver_now[sig]) {
+		unsigned long back = restore_mask[sig];
+
 		deliver_now[sig] = 0;
 		call_program(sig, si, uc);
-		if (restore_valid)
-			A8_UC_SIGMASK(uc) = restore_mask;
+		A8_UC_SIGMASK(uc) = back;
 		return;
 	}
 	if (synchronous_fault(sig, si)) {
@@ -154,9 +170,9 @@ void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
 	/* The first delivery of a trap records the mask the program returns to. */
 	if (restore_trap != a8.stats->calls_seen) {
 		restore_trap = a8.stats->calls_seen;
-		restore_mask = A8_UC_SIGMASK(c->uc);
-		restore_valid = 1;
+		trap_mask = A8_UC_SIGMASK(c->uc);
 	}
+	restore_mask[s->signo] = trap_mask;
 	deliver_now[s->signo] = 1;
 	if (prog[s->signo].handler == SIG_DFL)
 		a8_tx_flush();	/* the followers must learn of it before this process dies */
@@ -232,7 +248,7 @@ void a8_h_sigaction(struct a8_call *c)
 	int sig = (int)c->a[0];
 	const struct a8_ksigaction *act = (const void *)c->a[1];
 	struct a8_ksigaction *oact = (void *)c->a[2];
-	struct progact next;
+	struct progact next = { 0 };
 
 	if (sig <= 0 || sig >= NSIG_K || c->a[3] != 8) {
 		c->ret = -EINVAL;
@@ -245,22 +261,20 @@ void a8_h_sigaction(struct a8_call *c)
 		c->ret = 0;
 		return;
 	}
-	if (oact) {
-		if (!prog[sig].handler && !prog[sig].flags)
-			a8_sys4(SYS_rt_sigaction, sig, NULL, oact, 8);
-		else {
-			oact->handler = prog[sig].handler;
-			oact->flags = prog[sig].flags;
-			oact->mask = prog[sig].mask;
-			oact->restorer = a8_sigreturn_restorer;
-		}
+	if (act) {	/* read before oact is written: they may be the same memory */
+		next.handler = act->handler;
+		next.flags = act->flags;
+		next.mask = act->mask;
+	}
+	if (oact) {	/* the program's view, never the trampoline */
+		oact->handler = prog[sig].handler;
+		oact->flags = prog[sig].flags;
+		oact->mask = prog[sig].mask;
+		oact->restorer = a8_sigreturn_restorer;
 	}
 	c->ret = 0;
 	if (!act)
 		return;
-	next.handler = act->handler;
-	next.flags = act->flags;
-	next.mask = act->mask;
 	c->ret = install(sig, &next);
 	if (!c->ret)
 		prog[sig] = next;
@@ -363,9 +377,11 @@ void a8_signals_init(void)
 	for (sig = 1; sig < NSIG_K; sig++) {
 		struct a8_ksigaction cur;
 
-		if (!(BIT(sig) & FATAL_DEFAULT) || a8_sys4(SYS_rt_sigaction, sig, NULL, &cur, 8))
+		if (a8_sys4(SYS_rt_sigaction, sig, NULL, &cur, 8))
 			continue;
-		if (cur.handler != SIG_DFL)
+		/* Inherited dispositions (nohup's SIG_IGN) are the program's own. */
+		prog[sig].handler = cur.handler == SIG_IGN ? SIG_IGN : SIG_DFL;
+		if (!(BIT(sig) & FATAL_DEFAULT) || cur.handler != SIG_DFL)
 			continue;
 		prog[sig].handler = SIG_DFL;
 		prog[sig].flags = 0;

@@ -11,6 +11,7 @@
 #include "canon/kinds.h"
 #include "canon/table.h"
 #include "fdtab.h"
+#include "proc.h"
 #include "signals.h"
 #include "stream.h"
 #include "util.h"
@@ -28,6 +29,16 @@ bool a8_is_sync(const struct a8_call *c)
 	return f & F_OUTPUT;
 }
 
+/* A follower runs the call on its own processes, not the leader's numbers. */
+static void local_pids(struct a8_call *c)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (c->ci->args[i].kind == AK_PID)
+			c->a[i] = a8_pid_local(c->a[i]);
+}
+
 long a8_exec_call(struct a8_call *c)
 {
 	long nr = a8_call_nr(c->ci->cid);
@@ -36,6 +47,8 @@ long a8_exec_call(struct a8_call *c)
 
 	if (nr < 0)
 		nr = c->nr;
+	if (a8.role == A8_ROLE_FOLLOWER)
+		local_pids(c);
 	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK) || !c->uc)
 		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 	/* Open the program's signals while it may block, so a signal interrupts it. */
@@ -187,7 +200,7 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 struct a8_rec_hdr *a8_step_record(struct a8_call *c, struct a8_step *s, bool replicate)
 {
 	struct a8_rec_hdr *h = a8_rec_begin(A8_REC_CALL, c->ci->cid, s->seq);
-	long fds[8];
+	long fds[A8_NEWFD_MAX];
 	int n, i;
 
 	h->digest = s->digest;
@@ -313,7 +326,7 @@ static void clamp_leader_reads(struct a8_call *c)
 
 static void note_fds(struct a8_call *c, bool replicated)
 {
-	long fds[8];
+	long fds[A8_NEWFD_MAX];
 	int n = a8_new_fds(c, fds), i;
 
 	for (i = 0; i < n; i++)

@@ -223,24 +223,23 @@ int a8_link_connect_leader(uint32_t addr, uint16_t port, int timeout_ms)
 				   .sin_addr.s_addr = addr };
 	struct { struct a8_rec_hdr h; struct a8_hello hello; } out;
 	struct a8_rec_hdr ok;
-	long fd = -1, r = -1;
-	int waited = 0;
+	long fd, r;
 
-	/* The leader's listener exists before its port is announced; retry only on refusal. */
-	while (waited <= timeout_ms) {
-		fd = a8_sys3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return (int)fd;
-		fd = a8_fd_hide((int)fd);
-		r = a8_sys3(SYS_connect, fd, &sin, sizeof(sin));
-		if (r == 0)
-			break;
+	/*
+	 * The leader's listener exists before its port is announced (a fork record, or the
+	 * agent's start message), so a refusal means the leader's process is gone: no retry.
+	 */
+	fd = a8_sys3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (int)fd;
+	fd = a8_fd_hide((int)fd);
+	if (fd < 0)
+		return (int)fd;
+	r = a8_sys3(SYS_connect, fd, &sin, sizeof(sin));
+	if (r) {
 		a8_sys1(SYS_close, fd);
-		a8_sleep_ms(20);
-		waited += 20;
-	}
-	if (r)
 		return (int)r;
+	}
 	set_nodelay((int)fd);
 	memset(&out, 0, sizeof(out));
 	out.h.len = sizeof(out);

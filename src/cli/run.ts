@@ -134,10 +134,11 @@ export async function main(args: string[]): Promise<number> {
   await events.close();
 
   if (opts.reportDir) {
-    const stats = await readRunStats(runDir).catch(() => ({
-      streams: [],
-      totals: emptyCounters(),
-    }));
+    const stats = await readRunStats(runDir).catch((e) => {
+      log.warn("cannot read the monitors' stats", { error: String(e) });
+      return { streams: [], totals: emptyCounters(), skipped: [] };
+    });
+    for (const s of stats.skipped) log.info("unreadable stats file", { file: s });
     await writeSummary(
       opts.reportDir,
       buildSummary({
@@ -178,7 +179,7 @@ async function writeRefusal(opts: RunArgs, outcome: Outcome, detail: string, sta
       exitStatus: null,
       outcome,
       durationMs: performance.now() - started,
-      stats: { streams: [], totals: emptyCounters() },
+      stats: { streams: [], totals: emptyCounters(), skipped: [] },
       detail,
     }),
   );

@@ -116,7 +116,10 @@ export function spawnProgram(o: SpawnOptions): ProgramHandle {
   const killTree = (signal: Deno.Signal) => {
     // Children first, so none is re-parented and keeps running after the root is gone.
     const all = [...(o.pids?.() ?? [])].filter((p) => p !== pid);
-    for (const p of [...all, pid]) {
+    // The monitored root leads its own process group (the monitor makes it so): a child
+    // forked after the last event we saw is in it too.
+    const group = o.monitor ? [-pid] : [];
+    for (const p of [...group, ...all, pid]) {
       try {
         Deno.kill(p, signal);
       } catch {

@@ -59,6 +59,8 @@ export interface StreamStats extends StreamCounters {
 export interface RunStats {
   streams: StreamStats[];
   totals: StreamCounters;
+  /** Files that could not be read (name: why), e.g. of a process killed as it started. */
+  skipped: string[];
 }
 
 export class StatsError extends Error {
@@ -164,9 +166,17 @@ export function emptyCounters(): StreamCounters {
 export async function readRunStats(runDir: string): Promise<RunStats> {
   const dir = `${runDir}/stats`;
   const streams: StreamStats[] = [];
+  const skipped: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (e.isFile && e.name.endsWith(".bin")) streams.push(await readStats(`${dir}/${e.name}`));
+      if (!e.isFile || !e.name.endsWith(".bin")) continue;
+      try {
+        streams.push(await readStats(`${dir}/${e.name}`));
+      } catch (err) {
+        // A process killed while it was creating its file leaves it short: count the rest.
+        if (!(err instanceof StatsError)) throw err;
+        skipped.push(`${e.name}: ${err.message}`);
+      }
     }
   } catch (e) {
     // No stats directory: the program never got as far as the monitor's constructor.
@@ -177,7 +187,7 @@ export async function readRunStats(runDir: string): Promise<RunStats> {
   for (const s of streams) {
     for (const k of Object.keys(totals) as (keyof StreamCounters)[]) totals[k] += s[k];
   }
-  return { streams, totals };
+  return { streams, totals, skipped };
 }
 
 /** "0" < "0.1" < "0.2" < "0.10": numeric per component, parents first. */

@@ -62,7 +62,7 @@ Deno.test("a run with no stats (refused early) still summarizes", () => {
     outcome: "refused",
     detail: "statically linked",
     durationMs: 0,
-    stats: { streams: [], totals: emptyCounters() },
+    stats: { streams: [], totals: emptyCounters(), skipped: [] },
   });
   assert.equal(s.calls_seen, 0);
   assert.equal(s.detail, "statically linked");

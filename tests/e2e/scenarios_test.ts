@@ -49,6 +49,7 @@ const SCENARIOS: Scenario[] = [
   { name: "bigio", tmpArg: true },
   { name: "manyfds", tmpArg: true },
   { name: "monitor_fds" },
+  { name: "edge_cases" },
 ];
 
 const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
