@@ -145,6 +145,11 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 	c->ret = -ENOSYS;
 	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, 0);
 	if (a8.role == A8_ROLE_LEADER) {
+		/* Followers send their digest of a synchronous call whatever happens next. */
+		if (a8_is_sync(c)) {
+			a8_tx_flush();
+			wait_digests(c, s);
+		}
 		if (a8_sig_due()) {
 			/* Signals that came while the program ran: handlers first, then the call. */
 			record_restart(c, s);
@@ -153,12 +158,8 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 			a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
 			return false;
 		}
-		if (a8_is_sync(c)) {
+		if ((c->ci->flags | c->xflags) & F_BLOCK)
 			a8_tx_flush();
-			wait_digests(c, s);
-		} else if ((c->ci->flags | c->xflags) & F_BLOCK) {
-			a8_tx_flush();
-		}
 		return true;
 	}
 	if (a8_is_sync(c))
