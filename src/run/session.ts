@@ -266,13 +266,20 @@ async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
  * the peers are told, so the run ends with one status everywhere.
  */
 function forwardStops(s: Session, handle: ProgramHandle): () => void {
+  let escalation: ReturnType<typeof setTimeout> | undefined;
   const term = () => {
     try {
       Deno.kill(handle.pid, "SIGTERM");
     } catch {
       // already gone
     }
+    // A program that ignores SIGTERM (or hangs) is stopped for good after shutdown_ms.
+    escalation ??= setTimeout(() => {
+      s.log.warn("the program ignored SIGTERM: killing it", { after_ms: limit });
+      handle.killTree("SIGKILL");
+    }, limit);
   };
+  const limit = s.config.timeouts.shutdownMs;
   const onSignal = (sig: "SIGINT" | "SIGTERM") => () => {
     s.log.warn("stopping the program", { signal: sig });
     if (s.leader) term();
@@ -284,6 +291,7 @@ function forwardStops(s: Session, handle: ProgramHandle): () => void {
     if (s.leader && e.kind === "message" && e.msg.t === "stop") term();
   });
   return () => {
+    if (escalation !== undefined) clearTimeout(escalation);
     off();
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   };
