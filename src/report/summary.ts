@@ -31,11 +31,8 @@ export interface SummaryInput {
   detail?: string;
 }
 
-export interface StreamSummary {
-  stream: string;
-  pid: number;
-  vpid: number;
-  seq: number;
+/** The monitor's counters, as summary.json names them (per stream and in total). */
+export interface SummaryCounters {
   calls_seen: number;
   calls_checked: number;
   calls_replicated: number;
@@ -46,7 +43,14 @@ export interface StreamSummary {
   bytes_received: number;
 }
 
-export interface Summary {
+export interface StreamSummary extends SummaryCounters {
+  stream: string;
+  pid: number;
+  vpid: number;
+  seq: number;
+}
+
+export interface Summary extends SummaryCounters {
   variant: number;
   leader: boolean;
   run_id: string;
@@ -55,20 +59,12 @@ export interface Summary {
   outcome: Outcome;
   detail: string | null;
   duration_ms: number;
-  calls_seen: number;
-  calls_checked: number;
-  calls_replicated: number;
-  calls_local: number;
-  divergences: number;
-  signals: number;
-  bytes_sent: number;
-  bytes_received: number;
   checkpoints: number;
   rollbacks: number;
   streams: StreamSummary[];
 }
 
-function counters(c: StreamCounters) {
+function counters(c: StreamCounters): SummaryCounters {
   return {
     calls_seen: c.callsSeen,
     calls_checked: c.callsChecked,

@@ -8,7 +8,6 @@ import {
   a8Missing,
   assert,
   buildScenarios,
-  cleanup,
   describe,
   ms,
   readDivergence,
@@ -17,6 +16,7 @@ import {
   runNative,
   scenario,
   text,
+  withRunDir,
 } from "./harness.ts";
 
 const EXIT_DIVERGENCE = 86;
@@ -37,9 +37,7 @@ for (const variants of [2, 3]) {
     });
     await t.step(`a8 with ${variants} variants`, async () => {
       await requireA8();
-      const dir = await Deno.makeTempDir({ prefix: "a8-e2e-diverge-" });
-      let ok = false;
-      try {
+      await withRunDir("a8-e2e-diverge-", async (dir) => {
         // runA8 throws (after killing everything) if any agent is still running at the end.
         const run = await runA8({
           variants,
@@ -76,11 +74,7 @@ for (const variants of [2, 3]) {
           );
           assert.ok(d.stream === "0", `variant ${id}'s report names stream ${d.stream}, want "0"`);
         }
-        ok = true;
-      } finally {
-        if (ok) await cleanup(dir);
-        else console.log(`(a8 run files kept in ${dir})`);
-      }
+      });
     });
   });
 }
@@ -94,9 +88,7 @@ Deno.test("threads: a8 refuses a program that starts a thread", async (t) => {
   });
   await t.step("a8 with 2 variants", async () => {
     await requireA8();
-    const dir = await Deno.makeTempDir({ prefix: "a8-e2e-threads-" });
-    let ok = false;
-    try {
+    await withRunDir("a8-e2e-threads-", async (dir) => {
       const run = await runA8({
         variants: 2,
         program: [scenario("threads")],
@@ -117,11 +109,7 @@ Deno.test("threads: a8 refuses a program that starts a thread", async (t) => {
         );
         assert.ok(!text(v.stdout).includes("thread ran"), `variant ${v.id} ran the thread\n${all}`);
       }
-      ok = true;
-    } finally {
-      if (ok) await cleanup(dir);
-      else console.log(`(a8 run files kept in ${dir})`);
-    }
+    });
   });
 });
 
@@ -133,9 +121,7 @@ for (const crasher of [1, 2]) {
   Deno.test(`crash of variant ${crasher} alone is a divergence on every variant`, async () => {
     await buildScenarios();
     await requireA8();
-    const dir = await Deno.makeTempDir({ prefix: "a8-e2e-crash-" });
-    let ok = false;
-    try {
+    await withRunDir("a8-e2e-crash-", async (dir) => {
       const run = await runA8({
         variants: 2,
         program: [scenario("crash")],
@@ -150,10 +136,6 @@ for (const crasher of [1, 2]) {
         const s = await readSummary(v);
         assert.equal(s.outcome, "divergence", `variant ${v.id}: outcome ${s.outcome}\n${all}`);
       }
-      ok = true;
-    } finally {
-      if (ok) await cleanup(dir);
-      else console.log(`(a8 run files kept in ${dir})`);
-    }
+    });
   });
 }

@@ -495,4 +495,18 @@ export async function cleanup(dir: string): Promise<void> {
   await Deno.remove(dir, { recursive: true }).catch(() => {});
 }
 
+/** Runs fn in a fresh temp dir: removed when fn succeeds, kept (and named) when it fails. */
+export async function withRunDir<T>(prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix });
+  let ok = false;
+  try {
+    const result = await fn(dir);
+    ok = true;
+    return result;
+  } finally {
+    if (ok) await cleanup(dir);
+    else console.log(`(a8 run files kept in ${dir})`);
+  }
+}
+
 export { assert };

@@ -7,13 +7,13 @@ import {
   a8Missing,
   assert,
   buildScenarios,
-  cleanup,
   describe,
   ms,
   readSummary,
   runA8,
   scenario,
   text,
+  withRunDir,
 } from "./harness.ts";
 
 const EXIT_MONITOR_FATAL = 87;
@@ -49,9 +49,7 @@ for (const r of REFUSALS) {
     await buildScenarios();
     const missing = await a8Missing();
     if (missing) throw new Error(`cannot run a8: ${missing}`);
-    const dir = await Deno.makeTempDir({ prefix: "a8-e2e-refusal-" });
-    let ok = false;
-    try {
+    await withRunDir("a8-e2e-refusal-", async (dir) => {
       const run = await runA8({
         variants: 2,
         program: r.program,
@@ -67,10 +65,6 @@ for (const r of REFUSALS) {
         const s = await readSummary(v);
         assert.equal(s.outcome, "monitor-fatal", `variant ${v.id}: outcome ${s.outcome}`);
       }
-      ok = true;
-    } finally {
-      if (ok) await cleanup(dir);
-      else console.log(`(a8 run files kept in ${dir})`);
-    }
+    });
   });
 }
