@@ -4,20 +4,24 @@ BUILD      := build/$(ISA)
 DENO       := .tools/deno
 export PATH := $(CURDIR)/.tools:$(PATH)
 
-.PHONY: all setup build monitor scenarios test test-unit test-c test-e2e demo bench check clean
+.PHONY: all setup build monitor scenarios servers test test-unit test-c test-e2e demo bench check clean
 
 all: build
 
 setup:
 	@./scripts/setup.sh
 
-build: setup monitor scenarios
+build: setup monitor scenarios servers
 
 monitor:
 	@$(MAKE) -s -C preload BUILD=$(CURDIR)/$(BUILD)
 
 scenarios:
 	@$(MAKE) -s -C tests/scenarios BUILD=$(CURDIR)/$(BUILD)/scenarios
+
+# Test servers (tests/servers/*.c, e.g. vuln_server) into build/<isa>/.
+servers:
+	@$(MAKE) -s -C tests/servers BUILD=$(CURDIR)/$(BUILD)
 
 # Format, lint and type gates, unit tests (C and Deno), then end-to-end tests with real programs.
 test: build check

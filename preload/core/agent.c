@@ -19,7 +19,8 @@
 #include "fdtab.h"
 #include "util.h"
 
-int a8_agent_connect(void)
+/* A new connection of this process to the agent; the old one (if any) is let go. */
+int a8_agent_open(void)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	long fd;
@@ -40,6 +41,15 @@ int a8_agent_connect(void)
 		return -ECONNREFUSED;
 	}
 	a8.agent_fd = (int)fd;
+	return 0;
+}
+
+int a8_agent_connect(void)
+{
+	int err = a8_agent_open();
+
+	if (err || a8.agent_fd < 0)
+		return err;
 	a8_agent_event("hello", "\"abi\":%d,\"isa\":\"%s\",\"interposer\":\"%s\",\"policy\":\"%s\"",
 		       A8_ABI_VERSION, A8_ISA,
 		       a8.interposer == A8_INTERPOSE_SUD ? "sud" : "seccomp",

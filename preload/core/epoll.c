@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 /* The epoll cookie table (epoll.h): a flat array, grown with mmap; servers register few fds
  * per epoll instance compared to the events they read, and lookups scan from the newest. */
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
+
+#include "a8/raw.h"
 
 #include "epoll.h"
 #include "exchange/link.h"
 
 struct reg {
 	int epfd, fd;
+	uint32_t events;
 	uint64_t data;
 };
 
@@ -41,7 +45,7 @@ static struct reg *add(void)
 	return &regs[nregs++];
 }
 
-void a8_epoll_note(int epfd, int op, int fd, uint64_t data)
+void a8_epoll_note(int epfd, int op, int fd, uint32_t events, uint64_t data)
 {
 	struct reg *r = find_fd(epfd, fd);
 
@@ -54,7 +58,55 @@ void a8_epoll_note(int epfd, int op, int fd, uint64_t data)
 		r = add();
 	r->epfd = epfd;
 	r->fd = fd;
+	r->events = events;
 	r->data = data;
+}
+
+/* The kernel drops a closed fd from every interest set (one reference is the usual case). */
+void a8_epoll_forget_fd(int fd)
+{
+	size_t i;
+
+	for (i = nregs; i-- > 0;)
+		if (regs[i].fd == fd || regs[i].epfd == fd)
+			regs[i] = regs[--nregs];
+}
+
+static void rebuild_one(int epfd)
+{
+	long flags = a8_sys2(SYS_fcntl, epfd, F_GETFD);
+	long nfd = a8_sys1(SYS_epoll_create1, EPOLL_CLOEXEC);
+	size_t i;
+
+	if (flags < 0 || nfd < 0) {
+		if (nfd >= 0)
+			a8_sys1(SYS_close, nfd);
+		return;
+	}
+	for (i = 0; i < nregs; i++) {
+		struct epoll_event ev = { .events = regs[i].events, .data.u64 = regs[i].data };
+
+		if (regs[i].epfd == epfd)
+			a8_sys4(SYS_epoll_ctl, nfd, EPOLL_CTL_ADD, regs[i].fd, &ev);
+	}
+	a8_sys3(SYS_dup3, nfd, epfd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	a8_sys1(SYS_close, nfd);
+}
+
+/*
+ * An epoll instance is shared with the process that died after the checkpoint, with the
+ * interest set it left: put a new instance with the checkpoint's set at the same number.
+ */
+void a8_epoll_rebuild(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < nregs; i++) {
+		for (j = 0; j < i && regs[j].epfd != regs[i].epfd; j++)
+			;
+		if (j == i)
+			rebuild_one(regs[i].epfd);
+	}
 }
 
 int a8_epoll_fd_of(int epfd, uint64_t data)

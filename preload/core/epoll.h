@@ -10,7 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-void a8_epoll_note(int epfd, int op, int fd, uint64_t data);
+void a8_epoll_note(int epfd, int op, int fd, uint32_t events, uint64_t data);
+void a8_epoll_forget_fd(int fd);
+/* Leader after a rollback: each instance gets the interest set it had at the checkpoint. */
+void a8_epoll_rebuild(void);
 /* Leader: the fd registered in epfd with this cookie; -1 if none. */
 int a8_epoll_fd_of(int epfd, uint64_t data);
 /* Follower: this variant's cookie for fd in epfd; false if none. */

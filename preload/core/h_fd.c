@@ -224,5 +224,6 @@ void a8_h_epoll_ctl(struct a8_call *c)
 	c->route = a8_resolve_route_fd(c->a[0]);
 	a8_stream_call(c);
 	if (c->ret == 0 && !c->restart)
-		a8_epoll_note((int)c->a[0], (int)c->a[1], (int)c->a[2], ev ? ev->data.u64 : 0);
+		a8_epoll_note((int)c->a[0], (int)c->a[1], (int)c->a[2], ev ? ev->events : 0,
+			      ev ? ev->data.u64 : 0);
 }

@@ -15,6 +15,7 @@
 #include <signal.h>
 
 #include "a8/raw.h"
+#include "ckpt/ckpt.h"
 #include "canon/table.h"
 #include "exchange/link.h"
 #include "fdtab.h"
@@ -56,7 +57,7 @@ static const char *const agent_vars[] = {
 	"A8_ID=", "A8_LEADER=", "A8_FOLLOWERS=", "A8_RUN_ID=", "A8_KEY=", "A8_AGENT_SOCK=",
 	"A8_RUN_DIR=", "A8_DATA_ADDR=", "A8_LEADER_DATA=", "A8_POLICY=", "A8_INTERPOSER=",
 	"A8_BATCH=", "A8_TIMEOUT_MS=", "A8_LOG=", "A8_LOCAL_PATHS=", "A8_STATE=", "LD_PRELOAD=",
-	"A8_SPIN=",
+	"A8_SPIN=", "A8_CKPT=", "A8_CKPT_CALLS=", "A8_CKPT_MS=", "A8_FAULT_P=", "A8_FAULT_SEED=",
 };
 
 bool a8_env_is_ours(const char *entry)
@@ -199,6 +200,7 @@ __attribute__((constructor(101))) static void a8_constructor(void)
 		a8_log(A8_LOG_ERROR, 0, "incomplete A8_* settings: start programs with a8 run");
 		a8_sys1(SYS_exit_group, A8_EXIT_FATAL);
 	}
+	a8_ckpt_init();
 	take_env();
 	a8_table_init();
 	if (open_placeholder() < 0)
@@ -271,6 +273,9 @@ void a8_diverged(const char *reason, const char *call, uint64_t seq, const char 
 	va_start(ap, fmt);
 	stop_event("divergence", reason, call, 0, seq, fmt, ap);
 	va_end(ap);
+	/* With checkpoints the agents may roll back: they end this process either way. */
+	if (a8_ckpt_enabled())
+		a8_sleep_ms(a8.timeout_ms);
 	a8_sys1(SYS_exit_group, A8_EXIT_DIVERGENCE);
 	__builtin_unreachable();
 }
@@ -310,6 +315,9 @@ bool a8_resume_from_exec(const char *s)
 	a8_fd_deserialize(fds);
 	a8_stats_open(false);
 	a8_agent_connect();
+	/* Copies of the previous image cannot stand for this one. */
+	if (a8_ckpt_enabled() && !strcmp(a8.stream, "0"))
+		a8_agent_event("checkpoint-drop", "\"why\":\"execve\"");
 	if (rxfd >= 0) {
 		struct a8_rx *b = a8_rx_of(0);
 		long size = a8_sys3(SYS_lseek, rxfd, 0, SEEK_END);

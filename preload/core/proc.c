@@ -16,6 +16,7 @@
 #include "a8/raw.h"
 #include "arch.h"
 #include "canon/table.h"
+#include "ckpt/ckpt.h"
 #include "exchange/link.h"
 #include "fdtab.h"
 #include "interpose/interpose.h"
@@ -65,10 +66,13 @@ long a8_pid_local(long vpid)
 {
 	size_t i;
 
-	if (a8.role != A8_ROLE_FOLLOWER || vpid <= 0)
+	if (vpid <= 0)
 		return vpid;
+	/* A leader resumed from a checkpoint copy has a pid of its own, too. */
 	if (vpid == a8.vpid)
 		return a8_sys0(SYS_getpid);
+	if (a8.role != A8_ROLE_FOLLOWER)
+		return vpid;
 	for (i = 0; i < nchild; i++)
 		if (children[i].vpid == vpid)
 			return children[i].pid;
@@ -102,6 +106,7 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	int i, err;
 
 	a8_interpose_rearm_child();
+	a8_ckpt_in_child();
 	for (i = 0; i < a8.npeers; i++)
 		a8_sys1(SYS_close, a8.peers[i].fd);
 	a8.npeers = 0;
@@ -170,6 +175,7 @@ void a8_h_clone(struct a8_call *c)
 			a8_fatal("internal", "clone", c->nr, "no data listener for a child (%d)", lfd);
 	}
 	a8.nchildren++;
+	a8_ckpt_child_born();
 	r = a8_sys5(SYS_clone, flags, 0, c->a[2], c->a[3], c->a[4]);
 	if (r == 0) {
 		become_child(c, a8.role == A8_ROLE_LEADER ? a8_sys0(SYS_getpid) : s.rec->ret,
@@ -201,13 +207,18 @@ void a8_h_wait4(struct a8_call *c)
 	struct a8_step s;
 
 	c->route = R_LEADER;
+	a8_replay_check(a8.seq + 1);	/* the role below is the one step_begin will use */
 	if (a8.role == A8_ROLE_LEADER) {
 		a8_stream_call(c);
+		if (c->ret > 0)
+			a8_ckpt_child_reaped();
 		return;
 	}
 	if (!a8_step_begin(c, &s))
 		return;
 	a8.stats->calls_replicated++;
+	if (s.rec->ret > 0)
+		a8_ckpt_child_reaped();
 	/* Reap this variant's own child that matches the one the leader reaped. */
 	if (s.rec->ret > 0) {
 		long pid = child_take(s.rec->ret);

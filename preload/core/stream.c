@@ -10,6 +10,8 @@
 #include "canon/encode.h"
 #include "canon/kinds.h"
 #include "canon/table.h"
+#include "ckpt/ckpt.h"
+#include "epoll.h"
 #include "fdtab.h"
 #include "proc.h"
 #include "signals.h"
@@ -47,8 +49,7 @@ long a8_exec_call(struct a8_call *c)
 
 	if (nr < 0)
 		nr = c->nr;
-	if (a8.role == A8_ROLE_FOLLOWER)
-		local_pids(c);
+	local_pids(c);
 	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK) || !c->uc)
 		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 	/* Open the program's signals while it may block, so a signal interrupts it. */
@@ -133,40 +134,94 @@ static void record_restart(struct a8_call *c, struct a8_step *s)
 	a8_rec_end(h);
 }
 
+/* Run position s->seq again from the start: this process is a copy resumed at it. */
+static bool again(struct a8_call *c, struct a8_step *s)
+{
+	a8.seq = s->seq - 1;
+	return a8_step_begin(c, s);
+}
+
+static bool leader_begin(struct a8_call *c, struct a8_step *s)
+{
+	/* Followers send their digest of a synchronous call whatever happens next. */
+	if (a8_is_sync(c)) {
+		a8_tx_flush();
+		wait_digests(c, s);
+	}
+	if (a8_ckpt_due(c) && a8_ckpt_leader(c, s->seq))
+		return again(c, s);
+	if (a8_sig_due()) {
+		/* Signals that came while the program ran: handlers first, then the call. */
+		record_restart(c, s);
+		a8_sig_deliver_queued(c);
+		c->restart = true;
+		a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
+		return false;
+	}
+	if ((c->ci->flags | c->xflags) & F_BLOCK)
+		a8_tx_flush();
+	return true;
+}
+
+/* A resumed leader replaying its log: check the followers, take the recorded result. */
+static const struct a8_rec_hdr *replayed_record(struct a8_call *c, struct a8_step *s)
+{
+	const struct a8_rec_hdr *h = NULL;
+
+	if (a8_is_sync(c))
+		wait_digests(c, s);
+	if (a8_replay_next(s->seq, &h))
+		a8_diverged("replay", c->ci->name, s->seq,
+			    "after the rollback the program did not repeat its calls (%s here)",
+			    c->ci->name);
+	a8_tx_flush();
+	return h;
+}
+
+/* Follower: the leader's record for this position (taking a checkpoint it announces). */
+static const struct a8_rec_hdr *leader_record(struct a8_call *c, struct a8_step *s,
+					      bool *resumed)
+{
+	const struct a8_rec_hdr *h;
+
+	*resumed = false;
+	if (a8_is_sync(c))
+		send_digest(c, s);
+	for (;;) {
+		if (a8_rx_next(0, &h, -1))
+			a8_leader_vanished(c->ci->name, s->seq);
+		if (h->type != A8_REC_CKPT || h->seq != s->seq)
+			return h;
+		if (a8_ckpt_follower(c, s->seq, h->epoch)) {
+			*resumed = true;
+			return NULL;
+		}
+	}
+}
+
 bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 {
 	const struct a8_rec_hdr *h;
-	int err;
+	bool resumed;
 
 	s->seq = ++a8.seq;
 	s->digest = a8_digest_call(c, s->blob, &s->blob_len);
 	s->rec = NULL;
 	a8.stats->calls_checked++;
 	c->ret = -ENOSYS;
+	if (a8_fault_now())
+		s->digest ^= 0xa8;	/* [faults]: this variant diverges here on purpose */
 	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, 0);
-	if (a8.role == A8_ROLE_LEADER) {
-		/* Followers send their digest of a synchronous call whatever happens next. */
-		if (a8_is_sync(c)) {
-			a8_tx_flush();
-			wait_digests(c, s);
-		}
-		if (a8_sig_due()) {
-			/* Signals that came while the program ran: handlers first, then the call. */
-			record_restart(c, s);
-			a8_sig_deliver_queued(c);
-			c->restart = true;
-			a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
-			return false;
-		}
-		if ((c->ci->flags | c->xflags) & F_BLOCK)
-			a8_tx_flush();
-		return true;
+	a8_replay_check(s->seq);
+	if (a8.role == A8_ROLE_LEADER)
+		return leader_begin(c, s);
+	if (a8_replaying()) {
+		h = replayed_record(c, s);
+	} else {
+		h = leader_record(c, s, &resumed);
+		if (resumed)
+			return again(c, s);
 	}
-	if (a8_is_sync(c))
-		send_digest(c, s);
-	err = a8_rx_next(0, &h, -1);
-	if (err)
-		a8_leader_vanished(c->ci->name, s->seq);
 	if (h->type == A8_REC_DIVERGE)
 		a8_peer_stopped(true, c->ci->name, h->seq, "the leader found a divergence");
 	if (h->type == A8_REC_CRASH)
@@ -214,6 +269,8 @@ struct a8_rec_hdr *a8_step_record(struct a8_call *c, struct a8_step *s, bool rep
 
 		nf[1] = (a8_sys2(SYS_fcntl, fds[i], F_GETFD) & FD_CLOEXEC) ? 1 : 0;
 		a8_sec_put(A8_SEC_NEWFD, nf, sizeof(nf));
+		if (replicate)
+			a8_log_newfd(s->seq, (int)fds[i]);
 	}
 	return h;
 }
@@ -242,6 +299,19 @@ void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
 		a8_sig_deliver_queued(c);
 }
 
+/* Replay: the real fd the dead process's call made goes back at its number. */
+static bool install_kept(int fd, int cloexec)
+{
+	int held = a8_replay_take_fd(a8.seq, fd);
+	long r;
+
+	if (held < 0)
+		return false;
+	r = a8_sys3(SYS_dup3, held, fd, cloexec ? O_CLOEXEC : 0);
+	a8_sys1(SYS_close, held);
+	return r == fd;
+}
+
 static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replicated)
 {
 	const uint8_t *d;
@@ -265,6 +335,8 @@ static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replic
 		if (n != sizeof(nf))
 			a8_fatal("protocol", c->ci->name, c->nr, "bad new-fd section");
 		memcpy(nf, d, sizeof(nf));
+		if (a8_replaying() && install_kept(nf[0], nf[1]))
+			continue;
 		if (a8_fd_placeholder(nf[0], nf[1]) < 0)
 			a8_diverged("result", c->ci->name, a8.seq,
 				    "cannot hold fd %d where the leader has one", nf[0]);
@@ -332,8 +404,26 @@ static void note_fds(struct a8_call *c, bool replicated)
 
 	for (i = 0; i < n; i++)
 		a8_fd_set(fds[i], replicated ? FK_REPL : FK_LOCAL);
-	if ((c->ci->flags | c->xflags) & F_CLOSEFD && c->ret == 0)
+	if ((c->ci->flags | c->xflags) & F_CLOSEFD && c->ret == 0) {
 		a8_fd_set(c->a[0], FK_NONE);
+		a8_epoll_forget_fd((int)c->a[0]);
+	}
+}
+
+/* Leader: which of its own fds a call used, and whether it took input from it (replay.c). */
+static void log_fd_use(const struct a8_call *c, uint64_t seq)
+{
+	bool input = false;
+	int i;
+
+	if (c->ci->args[0].kind != AK_FD)
+		return;
+	for (i = 1; i < 6 && c->ret > 0; i++) {
+		int k = c->ci->args[i].kind;
+
+		input |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
+	}
+	a8_log_fd_use(seq, c->a[0], input);
 }
 
 void a8_stream_call(struct a8_call *c)
@@ -354,6 +444,8 @@ void a8_stream_call(struct a8_call *c)
 		}
 		c->ret = a8_exec_call(c);
 		note_fds(c, replicate);
+		if (replicate)
+			log_fd_use(c, s.seq);
 		h = a8_step_record(c, &s, replicate);
 		a8_step_commit(c, &s, h);
 		return;
@@ -361,7 +453,10 @@ void a8_stream_call(struct a8_call *c)
 	if (!replicate)
 		c->ret = a8_exec_call(c);
 	else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
-		a8_sys1(SYS_close, c->a[0]);	/* the placeholder */
+		a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's real fd) */
 	a8_step_follow(c, &s, replicate);
 	note_fds(c, replicate);
+	/* A replaying leader logs again what it replays: a second rollback needs it too. */
+	if (replicate && a8_replaying())
+		log_fd_use(c, s.seq);
 }

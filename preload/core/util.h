@@ -14,6 +14,7 @@ void a8_json_escape(char *out, size_t cap, const char *s);
 
 /* Events to the agent (docs/monitor-abi.md section 2). */
 int a8_agent_connect(void);
+int a8_agent_open(void);
 __attribute__((format(printf, 2, 3)))
 void a8_agent_event(const char *ev, const char *fmt, ...);
 /* The stats file of this process's stream. */

@@ -12,6 +12,7 @@
 #include "a8/monitor.h"
 #include "canon/siphash.h"
 #include "canon/table.h"
+#include "ckpt/ckpt.h"
 #include "core/fdtab.h"
 #include "core/util.h"
 #include "link.h"
@@ -289,6 +290,7 @@ void a8_tx_flush(void)
 
 	if (!tx_len)
 		return;
+	a8_log_tx(tx, tx_len);
 	for (i = 0; i < a8.npeers; i++) {
 		if (write_all(a8.peers[i].fd, tx, tx_len)) {
 			tx_len = 0;

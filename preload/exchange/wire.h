@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#define A8_WIRE_VERSION 1
+#define A8_WIRE_VERSION 2
 #define A8_REC_MAX (64u << 20)	/* a record larger than this is a protocol error */
 
 enum a8_rec_type {
@@ -22,6 +22,8 @@ enum a8_rec_type {
 				 * digest = vppid, seq = the lowest monitor fd base of all variants */
 	A8_REC_CRASH = 6,	/* leader -> follower: the program died of a fault (cid = signal)
 				 * after position seq */
+	A8_REC_CKPT = 7,	/* leader -> follower: checkpoint epoch before position seq */
+	A8_REC_CKPT_ACK = 8,	/* follower -> leader: my copy for position seq exists */
 };
 
 enum a8_rec_flag {

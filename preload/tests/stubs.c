@@ -32,6 +32,9 @@ STUB_HANDLER(a8_h_sigprocmask) STUB_HANDLER(a8_h_sigsuspend) STUB_HANDLER(a8_h_s
 STUB_HANDLER(a8_h_epoll_ctl)
 #undef STUB_HANDLER
 
+/* The replay log (ckpt/replay.c): the data plane feeds it; nothing to log in unit tests. */
+WEAK void a8_log_tx(const void *p, size_t n) { (void)p; (void)n; }
+
 static void say(const char *what, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "stub %s: ", what);

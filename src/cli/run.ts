@@ -16,7 +16,7 @@ import { connectPeers, monitorKey, PeerError } from "../peer/mod.ts";
 import { buildSummary, type Outcome, writeSummary } from "../report/summary.ts";
 import { describe, exitCode, type RunEnd, summaryOutcome } from "../run/outcome.ts";
 import { reportDivergence } from "../run/report_data.ts";
-import { runSession } from "../run/session.ts";
+import { runSession, type SessionResult } from "../run/session.ts";
 import { parseRunArgs, RUN_USAGE, type RunArgs, UsageError } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
 import { checkHost } from "./host_checks.ts";
@@ -92,6 +92,7 @@ export async function main(args: string[]): Promise<number> {
 
   let end: RunEnd;
   let programStatus: number | null = null;
+  let survival: SessionResult["survival"];
   try {
     const r = await runSession({
       config,
@@ -108,6 +109,7 @@ export async function main(args: string[]): Promise<number> {
     });
     end = r.end;
     programStatus = r.programStatus;
+    survival = r.survival;
   } catch (e) {
     if (!(e instanceof SpawnError)) throw e;
     end = { kind: "fatal", by: self.id, reason: e.message, call: "" };
@@ -151,6 +153,7 @@ export async function main(args: string[]): Promise<number> {
         durationMs: performance.now() - started,
         stats,
         detail: end.kind === "exited" ? undefined : describe(end, self.id),
+        survival,
       }),
     );
   }

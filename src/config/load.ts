@@ -5,8 +5,11 @@
  */
 import { parse, TomlError } from "smol-toml";
 import {
+  type Checkpoint,
+  type CheckpointEngine,
   type Config,
   ConfigError,
+  type Faults,
   type InterposerChoice,
   type LogLevel,
   type Policy,
@@ -35,15 +38,27 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
   shutdownMs: 10_000,
 };
 
+export const DEFAULT_CHECKPOINT: Readonly<Checkpoint> = {
+  engine: "none",
+  everyCalls: 1000,
+  everyMs: 200,
+  retries: 1,
+};
+
+export const DEFAULT_FAULTS: Readonly<Faults> = { divergenceProbability: 0, seed: 0 };
+
 export const BATCH_BYTES_MIN = 4096;
 export const BATCH_BYTES_MAX = 16 * 1024 * 1024;
 export const KEY_MIN_LENGTH = 16;
 /** An hour: anything longer is a typo (seconds where milliseconds were meant, or worse). */
 const TIMEOUT_MAX_MS = 3_600_000;
+/** More rollbacks than this for one divergence only delay dropping the connection behind it. */
+const CHECKPOINT_RETRIES_MAX = 10;
 
 const POLICIES: readonly Policy[] = ["lockstep", "outputs"];
 const INTERPOSERS: readonly InterposerChoice[] = ["auto", "sud", "seccomp"];
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
+const CHECKPOINT_ENGINES: readonly CheckpointEngine[] = ["none", "fork", "criu"];
 
 const TOP_KEYS = [
   "leader_id",
@@ -56,6 +71,8 @@ const TOP_KEYS = [
   "variants",
   "timeouts",
   "log",
+  "checkpoint",
+  "faults",
 ];
 const VARIANT_KEYS = ["id", "address", "port"];
 const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
@@ -66,6 +83,8 @@ const TIMEOUT_KEYS: Record<string, keyof Timeouts> = {
   shutdown_ms: "shutdownMs",
 };
 const LOG_KEYS = ["level"];
+const CHECKPOINT_KEYS = ["engine", "every_calls", "every_ms", "retries"];
+const FAULT_KEYS = ["divergence_probability", "seed"];
 
 export async function loadConfig(path: string): Promise<Config> {
   let text: string;
@@ -116,6 +135,8 @@ export function parseConfig(text: string, path: string): Config {
   const log = v.table(doc, "log");
   v.knownKeys(log, "log", LOG_KEYS);
   const level = v.oneOf(log, "log.level", LOG_LEVELS, "warn");
+  const checkpoint = v.checkpoint(doc);
+  const faults = v.faults(doc);
 
   const config: Config = {
     path,
@@ -129,6 +150,8 @@ export function parseConfig(text: string, path: string): Config {
     localPaths,
     timeouts,
     log: { level },
+    checkpoint,
+    faults,
     digest: "",
   };
   config.digest = configDigest(normalizedConfig(config));
@@ -190,6 +213,22 @@ class Validator {
     if (typeof x !== "number" || !Number.isInteger(x) || x < min || x > max) {
       const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `${min}..${max}`;
       this.fail(field, `must be an integer ${range}, got ${show(x)}`);
+    }
+    return x;
+  }
+
+  /** A finite number in `min..max` (a TOML integer or float). */
+  number(
+    obj: Record<string, unknown>,
+    field: string,
+    min: number,
+    max: number,
+    fallback: number,
+  ): number {
+    const x = this.get(obj, field);
+    if (x === undefined) return fallback;
+    if (typeof x !== "number" || !Number.isFinite(x) || x < min || x > max) {
+      this.fail(field, `must be a number ${min}..${max}, got ${show(x)}`);
     }
     return x;
   }
@@ -266,6 +305,35 @@ class Validator {
       );
     }
     return out;
+  }
+
+  checkpoint(doc: Record<string, unknown>): Checkpoint {
+    const t = this.table(doc, "checkpoint");
+    this.knownKeys(t, "checkpoint", CHECKPOINT_KEYS);
+    const d = DEFAULT_CHECKPOINT;
+    const most = Number.MAX_SAFE_INTEGER;
+    return {
+      engine: this.oneOf(t, "checkpoint.engine", CHECKPOINT_ENGINES, d.engine),
+      everyCalls: this.integer(t, "checkpoint.every_calls", 1, most, d.everyCalls),
+      everyMs: this.integer(t, "checkpoint.every_ms", 1, most, d.everyMs),
+      retries: this.integer(t, "checkpoint.retries", 0, CHECKPOINT_RETRIES_MAX, d.retries),
+    };
+  }
+
+  faults(doc: Record<string, unknown>): Faults {
+    const t = this.table(doc, "faults");
+    this.knownKeys(t, "faults", FAULT_KEYS);
+    const d = DEFAULT_FAULTS;
+    return {
+      divergenceProbability: this.number(
+        t,
+        "faults.divergence_probability",
+        0,
+        1,
+        d.divergenceProbability,
+      ),
+      seed: this.integer(t, "faults.seed", 0, Number.MAX_SAFE_INTEGER, d.seed),
+    };
   }
 }
 

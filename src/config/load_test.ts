@@ -50,6 +50,8 @@ Deno.test("a minimal config gets every default", () => {
     shutdownMs: 10000,
   });
   assert.equal(c.log.level, "warn");
+  assert.deepEqual(c.checkpoint, { engine: "none", everyCalls: 1000, everyMs: 200, retries: 1 });
+  assert.deepEqual(c.faults, { divergenceProbability: 0, seed: 0 });
   assert.deepEqual(c.variants, [
     { id: 1, address: "127.0.0.1", port: 7772 },
     { id: 2, address: "127.0.0.1", port: 7773 },
@@ -77,6 +79,62 @@ level = "debug"
   assert.equal(d.interposer, "seccomp");
   assert.equal(d.batchBytes, 4096);
   assert.deepEqual(d.localPaths, ["/opt/"]);
+});
+
+Deno.test("[checkpoint] and [faults] take explicit values", () => {
+  const c = parseConfig(
+    `${GOOD}[checkpoint]
+engine = "fork"
+every_calls = 1
+every_ms = 50
+retries = 0
+[faults]
+divergence_probability = 0.01
+seed = 7
+`,
+    "cfg.toml",
+  );
+  assert.deepEqual(c.checkpoint, { engine: "fork", everyCalls: 1, everyMs: 50, retries: 0 });
+  assert.deepEqual(c.faults, { divergenceProbability: 0.01, seed: 7 });
+  const edges = parseConfig(
+    `${GOOD}[checkpoint]\nengine = "criu"\nretries = 10\n[faults]\ndivergence_probability = 1\n`,
+    "cfg.toml",
+  );
+  assert.equal(edges.checkpoint.engine, "criu");
+  assert.equal(edges.checkpoint.retries, 10);
+  assert.equal(edges.checkpoint.everyCalls, 1000);
+  assert.deepEqual(edges.faults, { divergenceProbability: 1, seed: 0 });
+});
+
+Deno.test("[checkpoint] and [faults] errors name the field", () => {
+  assertError(
+    `${GOOD}[checkpoint]\nengine = "forc"\n`,
+    12,
+    "checkpoint.engine",
+    /must be one of none \| fork \| criu, got "forc" \(did you mean "fork"\?\)/,
+  );
+  assertError(`${GOOD}[checkpoint]\nengine = 1\n`, 12, "checkpoint.engine", /got 1$/);
+  assertError(
+    `${GOOD}[checkpoint]\nevery_calls = -5\n`,
+    12,
+    "checkpoint.every_calls",
+    /must be an integer >= 1, got -5/,
+  );
+  assertError(`${GOOD}[checkpoint]\nevery_ms = 0\n`, 12, "checkpoint.every_ms", />= 1, got 0/);
+  assertError(`${GOOD}[checkpoint]\nevery_ms = 2.5\n`, 12, "checkpoint.every_ms", /got 2\.5/);
+  assertError(`${GOOD}[checkpoint]\nretries = 11\n`, 12, "checkpoint.retries", /0\.\.10, got 11/);
+  assertError(`${GOOD}[checkpoint]\nretries = -1\n`, 12, "checkpoint.retries", /0\.\.10/);
+  for (const p of ["1.5", "-0.1", "nan", "inf", '"0.1"']) {
+    assertError(
+      `${GOOD}[faults]\ndivergence_probability = ${p}\n`,
+      12,
+      "faults.divergence_probability",
+      /must be a number 0\.\.1, got /,
+    );
+  }
+  assertError(`${GOOD}[faults]\nseed = -1\n`, 12, "faults.seed", /integer >= 0, got -1/);
+  assertError(`${GOOD}[faults]\nseed = 0.5\n`, 12, "faults.seed", /integer >= 0/);
+  assertError(`checkpoint = "fork"\n${GOOD}`, 1, "checkpoint", /must be a table/);
 });
 
 Deno.test("TOML syntax errors carry the parser's line", () => {
@@ -115,6 +173,30 @@ Deno.test("unknown keys are named, with a suggestion when one is close", () => {
   assertError(GOOD.replace("port = 7773", "prot = 7773"), 10, "variants[1].prot", /"port"/);
   assertError(`${GOOD}[timeouts]\nsync = 5\n`, 12, "timeouts.sync", /did you mean "sync_ms"/);
   assertError(`zzzzzzzzz = 1\n${GOOD}`, 1, "zzzzzzzzz", /unknown key \(known: leader_id/);
+  assertError(
+    `${GOOD}[faults]\ndivergence_probabilty = 0.1\n`,
+    12,
+    "faults.divergence_probabilty",
+    /unknown key \(did you mean "divergence_probability"\?\)/,
+  );
+  assertError(
+    `${GOOD}[faults]\nqqqqqqq = 1\n`,
+    12,
+    "faults.qqqqqqq",
+    /known: divergence_probability, seed/,
+  );
+  assertError(
+    `${GOOD}[checkpoint]\nevery_call = 5\n`,
+    12,
+    "checkpoint.every_call",
+    /"every_calls"/,
+  );
+  assertError(
+    `${GOOD}[chekpoint]\nengine = "fork"\n`,
+    11,
+    "chekpoint",
+    /did you mean "checkpoint"/,
+  );
 });
 
 Deno.test("missing required fields point at the enclosing table's header", () => {
@@ -174,7 +256,8 @@ port = 7772
   const b = parseConfig(`leader_id = 1\n${reordered}`, "/b.toml");
   assert.equal(a.digest, b.digest);
   const withDefaultsSpelled = parseConfig(
-    `policy = "outputs"\n${GOOD}[log]\nlevel = "warn"\n`,
+    `policy = "outputs"\n${GOOD}[log]\nlevel = "warn"\n[checkpoint]\nengine = "none"\n` +
+      `[faults]\ndivergence_probability = 0.0\nseed = 0\n`,
     "c",
   );
   assert.equal(a.digest, withDefaultsSpelled.digest);
@@ -189,6 +272,12 @@ Deno.test("the digest changes when any agreed field changes", () => {
     `batch_bytes = 4096\n${GOOD}`,
     `local_paths = ["/usr/lib/"]\n${GOOD}`,
     `${GOOD}[timeouts]\nsync_ms = 1000\n`,
+    `${GOOD}[checkpoint]\nengine = "fork"\n`,
+    `${GOOD}[checkpoint]\nengine = "criu"\n`,
+    `${GOOD}[checkpoint]\nevery_calls = 10\n`,
+    `${GOOD}[checkpoint]\nretries = 2\n`,
+    `${GOOD}[faults]\ndivergence_probability = 0.5\n`,
+    `${GOOD}[faults]\nseed = 3\n`,
   ];
   const digests = variantsOf.map((t) => parseConfig(t, "cfg.toml").digest);
   for (const d of digests) assert.notEqual(d, base);

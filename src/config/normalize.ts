@@ -29,6 +29,16 @@ export function normalizedConfig(c: Config): Record<string, unknown> {
       shutdown_ms: c.timeouts.shutdownMs,
     },
     log: { level: c.log.level },
+    checkpoint: {
+      engine: c.checkpoint.engine,
+      every_calls: c.checkpoint.everyCalls,
+      every_ms: c.checkpoint.everyMs,
+      retries: c.checkpoint.retries,
+    },
+    faults: {
+      divergence_probability: c.faults.divergenceProbability,
+      seed: c.faults.seed,
+    },
   };
 }
 

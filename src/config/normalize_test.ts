@@ -44,6 +44,13 @@ Deno.test("differences name the TOML field, variants by id", () => {
   const three = norm(`${BASE}[[variants]]\nid = 3\naddress = "10.0.0.3"\nport = 1\n`);
   assert.deepEqual(configDifferences(a, three), ["variants[id=3]"]);
   assert.deepEqual(configDifferences(a, norm(`local_paths = ["/opt/"]\n${BASE}`)), ["local_paths"]);
+  assert.deepEqual(
+    configDifferences(
+      a,
+      norm(`${BASE}[checkpoint]\nengine = "fork"\n[faults]\ndivergence_probability = 0.1\n`),
+    ),
+    ["checkpoint.engine", "faults.divergence_probability"],
+  );
 });
 
 Deno.test("differences survive a hostile or malformed peer view", () => {

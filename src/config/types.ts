@@ -6,6 +6,8 @@
 export type Policy = "lockstep" | "outputs";
 export type InterposerChoice = "auto" | "sud" | "seccomp";
 export type LogLevel = "error" | "warn" | "info" | "debug";
+/** How a monitor saves the state it may roll back to: not at all, a forked copy, or CRIU. */
+export type CheckpointEngine = "none" | "fork" | "criu";
 
 export interface VariantConfig {
   /** Unique positive id; the leader is the variant whose id is `leaderId`. */
@@ -29,6 +31,41 @@ export interface Timeouts {
   shutdownMs: number;
 }
 
+/**
+ * Checkpoints let a8 roll every variant back to a common earlier state after a divergence and
+ * keep serving (dropping the connection whose input diverged) instead of stopping the run.
+ */
+export interface Checkpoint {
+  /** `none` keeps the old behaviour: a divergence ends the run. */
+  engine: CheckpointEngine;
+  /**
+   * A checkpoint is taken at a quiescent point (the program about to block in epoll, poll,
+   * select or sigsuspend, so no call of its own is half done) once this many checked calls or
+   * `everyMs` have passed since the last one; after 4x this many calls without a quiescent
+   * point, one is forced. The interval trades the cost of copying against the replay after a
+   * rollback.
+   */
+  everyCalls: number;
+  /** The time half of that rule, in milliseconds. */
+  everyMs: number;
+  /**
+   * Rollbacks that replay a divergence that repeats, before the connection whose input caused
+   * it is dropped: one retry tells a transient divergence from one the input provokes.
+   */
+  retries: number;
+}
+
+/**
+ * Deliberate divergences, to measure the cost of recovery and to test it without an exploit:
+ * a follower's monitor diverges on purpose at a checked call with this probability.
+ */
+export interface Faults {
+  /** Probability per checked call, 0..1; 0 (the default) injects nothing. */
+  divergenceProbability: number;
+  /** Seed of the draw, so a measurement or a test can be repeated. */
+  seed: number;
+}
+
 export interface Config {
   /** Absolute path of the file it came from (for messages). */
   path: string;
@@ -50,6 +87,8 @@ export interface Config {
   localPaths: string[];
   timeouts: Timeouts;
   log: { level: LogLevel };
+  checkpoint: Checkpoint;
+  faults: Faults;
   /**
    * sha256 (hex) of the normalized config (normalize.ts): every field above except `path` and
    * `key`, in a fixed order. Agents compare it at the handshake; the key is proven equal by

@@ -19,7 +19,17 @@ export type MonitorEvent =
   | Base & { ev: "exit"; status: number; calls: number }
   | Base & { ev: "divergence"; seq: number; call: string; reason: string; detail: string }
   | Base & { ev: "fatal"; reason: string; call: string; nr: number; detail: string }
-  | Base & { ev: "log"; level: string; msg: string; nr: number };
+  | Base & { ev: "log"; level: string; msg: string; nr: number }
+  /** A frozen checkpoint copy registered (on a connection of its own: see EventServer.copy). */
+  | Base & { ev: "checkpoint"; epoch: number; seq: number }
+  /** The live process took checkpoint `epoch`; `us` is how long its fork took. */
+  | Base & { ev: "checkpoint-taken"; epoch: number; seq: number; us: number }
+  /** The copies can no longer stand for the process (it forked or exec'd). */
+  | Base & { ev: "checkpoint-drop"; why: string }
+  /** A copy became the live process; the leader's listens for followers on `port`. */
+  | Base & { ev: "resumed"; epoch: number; port: number }
+  /** Made by the agent: the connection of a process that said hello or resumed closed. */
+  | Base & { ev: "gone" };
 
 type Kind = "int" | "string";
 const BASE: Record<string, Kind> = { stream: "string", pid: "int", vpid: "int" };
@@ -31,6 +41,11 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   divergence: { seq: "int", call: "string", reason: "string", detail: "string" },
   fatal: { reason: "string", call: "string", nr: "int", detail: "string" },
   log: { level: "string", msg: "string", nr: "int" },
+  checkpoint: { epoch: "int", seq: "int" },
+  "checkpoint-taken": { epoch: "int", seq: "int", us: "int" },
+  "checkpoint-drop": { why: "string" },
+  resumed: { epoch: "int", port: "int" },
+  gone: {},
 };
 
 export type ParsedLine = { ok: true; event: MonitorEvent } | { ok: false; problem: string };
@@ -71,6 +86,8 @@ export class EventServer {
   readonly #readers = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   readonly #pids = new Set<number>();
+  /** Connections of frozen checkpoint copies, by pid: the agent writes their commands. */
+  readonly #copies = new Map<number, Deno.Conn>();
 
   private constructor(path: string, listener: Deno.Listener, log: Logger) {
     this.path = path;
@@ -88,6 +105,30 @@ export class EventServer {
   /** Real pids of every process whose monitor said hello: what `killTree` signals. */
   get pids(): ReadonlySet<number> {
     return this.#pids;
+  }
+
+  /**
+   * Tells the frozen copy `pid` to resume (docs/monitor-abi.md section 4). False when its
+   * connection is gone (the copy died).
+   */
+  async resumeCopy(pid: number, mode: number, seq: number, port: number): Promise<boolean> {
+    const conn = this.#copies.get(pid);
+    if (!conn) return false;
+    const line = new TextEncoder().encode(`resume ${mode} ${seq} ${port}\n`);
+    try {
+      let off = 0;
+      while (off < line.length) off += await conn.write(line.subarray(off));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Lets a copy go: it ends when its connection closes. */
+  dropCopy(pid: number): void {
+    const conn = this.#copies.get(pid);
+    this.#copies.delete(pid);
+    if (conn) closeQuietly(conn);
   }
 
   on(cb: (e: MonitorEvent) => void): () => void {
@@ -136,6 +177,8 @@ export class EventServer {
   async #read(conn: Deno.Conn): Promise<void> {
     const decoder = new TextDecoder();
     let buf = "";
+    /** The process on this connection, once it said who it is; told as gone at the end. */
+    const who: { e?: MonitorEvent } = {};
     const chunk = new Uint8Array(16 * 1024);
     for (;;) {
       const n = await conn.read(chunk).catch(() => null);
@@ -143,7 +186,7 @@ export class EventServer {
       buf += decoder.decode(chunk.subarray(0, n), { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
-        this.#line(buf.slice(0, nl));
+        this.#line(buf.slice(0, nl), conn, who);
         buf = buf.slice(nl + 1);
       }
       if (buf.length > MAX_LINE) {
@@ -151,11 +194,16 @@ export class EventServer {
         break;
       }
     }
-    if (buf.trim()) this.#line(buf);
+    if (buf.trim()) this.#line(buf, conn, who);
     closeQuietly(conn);
+    if (who.e && this.#copies.get(who.e.pid) === conn) this.#copies.delete(who.e.pid);
+    if (who.e) {
+      const { stream, pid, vpid } = who.e;
+      this.#events.push({ ev: "gone", stream, pid, vpid });
+    }
   }
 
-  #line(line: string): void {
+  #line(line: string, conn: Deno.Conn, who: { e?: MonitorEvent }): void {
     if (!line.trim()) return;
     const r = parseEventLine(line);
     if (!r.ok) {
@@ -166,7 +214,9 @@ export class EventServer {
       return;
     }
     const e = r.event;
-    if (e.ev === "hello") this.#pids.add(e.pid);
+    if (e.ev === "hello" || e.ev === "resumed") this.#pids.add(e.pid);
+    if (e.ev === "hello" || e.ev === "resumed" || e.ev === "checkpoint") who.e = e;
+    if (e.ev === "checkpoint") this.#copies.set(e.pid, conn);
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
   }

@@ -4,7 +4,7 @@
  * agent's, so a variant behaves on its terminal as the program would alone.
  */
 import { monitorLibraryPath } from "./paths.ts";
-import type { LogLevel, Policy } from "../config/types.ts";
+import type { Checkpoint, Faults, LogLevel, Policy } from "../config/types.ts";
 
 export type Interposer = "sud" | "seccomp";
 
@@ -30,6 +30,10 @@ export interface MonitorSettings {
   syncMs: number;
   logLevel: LogLevel;
   localPaths: string[];
+  /** When to checkpoint (config `[checkpoint]`); rollback retries are the agents' business. */
+  checkpoint: Pick<Checkpoint, "engine" | "everyCalls" | "everyMs">;
+  /** Deliberate divergences (config `[faults]`). */
+  faults: Faults;
 }
 
 /** `Deno.build.arch` is already the ISA name the build tree uses (x86_64, aarch64). */
@@ -54,10 +58,25 @@ export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Reco
     A8_TIMEOUT_MS: String(m.syncMs),
     A8_LOG: m.logLevel,
     A8_LOCAL_PATHS: m.localPaths.join(":"),
+    A8_CKPT: m.checkpoint.engine,
+    A8_CKPT_CALLS: String(m.checkpoint.everyCalls),
+    A8_CKPT_MS: String(m.checkpoint.everyMs),
+    A8_FAULT_P: probability(m.faults.divergenceProbability),
+    A8_FAULT_SEED: String(m.faults.seed),
   };
   if (m.leader && m.dataAddr) env.A8_DATA_ADDR = m.dataAddr;
   if (!m.leader && m.leaderData) env.A8_LEADER_DATA = m.leaderData;
   return env;
+}
+
+/**
+ * `p` (0..1) as text C's strtod reads back to the same double: JavaScript's shortest
+ * round-trip form, which is plain decimal ("0.01") or, below 1e-6, exponent form ("1e-7"),
+ * never "NaN" or "Infinity" (the config allows neither).
+ */
+export function probability(p: number): string {
+  if (!Number.isFinite(p) || p < 0 || p > 1) throw new RangeError(`not a probability: ${p}`);
+  return String(p);
 }
 
 export class SpawnError extends Error {

@@ -3,6 +3,7 @@ import {
   monitorEnv,
   monitorLibrary,
   type MonitorSettings,
+  probability,
   SpawnError,
   spawnProgram,
 } from "./spawn.ts";
@@ -24,6 +25,8 @@ const settings: MonitorSettings = {
   syncMs: 5000,
   logLevel: "warn",
   localPaths: ["/usr/lib", "/lib"],
+  checkpoint: { engine: "fork", everyCalls: 1000, everyMs: 200 },
+  faults: { divergenceProbability: 0.01, seed: 42 },
 };
 
 Deno.test("the monitor library path is absolute and per ISA", () => {
@@ -51,7 +54,26 @@ Deno.test("a follower's environment follows the ABI table", () => {
     A8_TIMEOUT_MS: "5000",
     A8_LOG: "warn",
     A8_LOCAL_PATHS: "/usr/lib:/lib",
+    A8_CKPT: "fork",
+    A8_CKPT_CALLS: "1000",
+    A8_CKPT_MS: "200",
+    A8_FAULT_P: "0.01",
+    A8_FAULT_SEED: "42",
   });
+});
+
+Deno.test("the fault probability is text strtod reads back exactly", () => {
+  assert.equal(probability(0), "0");
+  assert.equal(probability(-0), "0");
+  assert.equal(probability(1), "1");
+  assert.equal(probability(0.25), "0.25");
+  assert.equal(probability(1e-7), "1e-7");
+  for (const p of [0.1, 1 / 3, 1e-7, 5e-324]) {
+    // strtod's grammar: optional sign, digits with one ".", optional exponent; no NaN or inf.
+    assert.match(probability(p), /^[0-9]+(\.[0-9]+)?(e-?[0-9]+)?$/);
+    assert.equal(Number(probability(p)), p);
+  }
+  for (const bad of [NaN, Infinity, -0.5, 1.5]) assert.throws(() => probability(bad), RangeError);
 });
 
 Deno.test("a leader gets its follower count and data address, not A8_LEADER_DATA", () => {

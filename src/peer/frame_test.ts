@@ -105,6 +105,7 @@ Deno.test("random bytes, mutated frames and random lengths never make the decode
     call: "write",
     seq: 9,
     detail: "x",
+    round: 0,
   });
   for (let i = 0; i < 3000; i++) {
     let bytes: Uint8Array;

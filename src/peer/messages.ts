@@ -5,7 +5,7 @@
  */
 
 /** Bumped whenever a message's meaning or fields change. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Handshake messages, in the order they are exchanged (see handshake.ts). */
 export interface HelloMsg {
@@ -57,6 +57,8 @@ export interface DivergenceMsg {
   call: string;
   seq: number;
   detail: string;
+  /** Rollbacks the sender had completed when it saw it: an older round's report is stale. */
+  round: number;
 }
 export interface FatalMsg {
   t: "fatal";
@@ -76,6 +78,32 @@ export interface StopMsg {
 export interface ByeMsg {
   t: "bye";
 }
+/** Leader's agent: every variant goes back to checkpoint `epoch` (see checkpoint/rollback.ts). */
+export interface RollbackMsg {
+  t: "rollback";
+  epoch: number;
+  /** 0: replay up to the divergence (a retry); 1: also drop the input read before it. */
+  mode: number;
+  stream: string;
+  seq: number;
+}
+/** Leader's agent: its resumed monitor listens for the followers' data connections here. */
+export interface ResumeMsg {
+  t: "resume";
+  port: number;
+}
+/** A follower's monitor is back and connected. */
+export interface RolledBackMsg {
+  t: "rolled-back";
+  variant: number;
+  /** How many rollbacks the sender has completed, this one included. */
+  round: number;
+}
+/** Leader's agent: the divergence cannot be rolled back; the run ends with its report. */
+export interface NoRollbackMsg {
+  t: "no-rollback";
+  reason: string;
+}
 
 export type HandshakeMsg = HelloMsg | AuthMsg | AgreeMsg | ConfigMsg | RefuseMsg | OkMsg;
 export type RunMsg =
@@ -86,7 +114,11 @@ export type RunMsg =
   | FatalMsg
   | ReportDataMsg
   | StopMsg
-  | ByeMsg;
+  | ByeMsg
+  | RollbackMsg
+  | ResumeMsg
+  | RolledBackMsg
+  | NoRollbackMsg;
 export type PeerMsg = HandshakeMsg | RunMsg;
 export type MsgType = PeerMsg["t"];
 
@@ -110,11 +142,16 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
     call: "string",
     seq: "int",
     detail: "string",
+    round: "int",
   },
   fatal: { variant: "int", reason: "string", call: "string" },
   "report-data": { variant: "int", streams: "array" },
   stop: { signal: "string" },
   bye: {},
+  rollback: { epoch: "int", mode: "int", stream: "string", seq: "int" },
+  resume: { port: "uint16" },
+  "rolled-back": { variant: "int", round: "int" },
+  "no-rollback": { reason: "string" },
 };
 
 const HANDSHAKE_TYPES: ReadonlySet<string> = new Set([

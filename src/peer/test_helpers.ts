@@ -37,6 +37,8 @@ export function testConfig(n: number, edit: (c: Config) => void = () => {}): Con
       shutdownMs: 1000,
     },
     log: { level: "warn" },
+    checkpoint: { engine: "none", everyCalls: 1000, everyMs: 200, retries: 1 },
+    faults: { divergenceProbability: 0, seed: 0 },
     digest: "",
   };
   edit(c);

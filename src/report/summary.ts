@@ -4,6 +4,8 @@
  * format, not an internal structure.
  */
 import type { RunStats, StreamCounters } from "../launch/stats.ts";
+import type { CheckpointStats } from "../checkpoint/copies.ts";
+import type { RollbackRecord } from "../checkpoint/rollback.ts";
 
 export type Outcome =
   /** Every variant agreed; the program's exit status is a8's. */
@@ -25,8 +27,8 @@ export interface SummaryInput {
   outcome: Outcome;
   durationMs: number;
   stats: RunStats;
-  checkpoints?: number;
-  rollbacks?: number;
+  /** Checkpoints and rollbacks (fork engine); absent: none. */
+  survival?: { checkpoints: CheckpointStats; rollbacks: RollbackRecord[] };
   /** One line for the user when the outcome is not "ok". */
   detail?: string;
 }
@@ -61,7 +63,60 @@ export interface Summary extends SummaryCounters {
   duration_ms: number;
   checkpoints: number;
   rollbacks: number;
+  /** How long the monitor's fork of a checkpoint copy took (newest 1000 checkpoints). */
+  checkpoint_us: TimeStats;
+  /** From a divergence reaching this agent to its variant serving again, per rollback. */
+  rollback_ms: TimeStats;
+  /** Each survived divergence and what was done about it. */
+  rollback_log: RollbackSummary[];
   streams: StreamSummary[];
+}
+
+export interface TimeStats {
+  count: number;
+  mean: number;
+  p50: number;
+  max: number;
+}
+
+export interface RollbackSummary {
+  epoch: number;
+  mode: "retry" | "drop";
+  stream: string;
+  seq: number;
+  call: string;
+  reason: string;
+  detail: string;
+  /** Variant whose monitor found it (-1: learnt from the leader's agent). */
+  found_by: number;
+  ms: number;
+}
+
+export function timeStats(xs: number[]): TimeStats {
+  if (!xs.length) return { count: 0, mean: 0, p50: 0, max: 0 };
+  const sorted = [...xs].sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    count: xs.length,
+    mean: round(xs.reduce((a, b) => a + b, 0) / xs.length),
+    p50: round(sorted[Math.floor(sorted.length / 2)]),
+    max: round(sorted[sorted.length - 1]),
+  };
+}
+
+function rollbackSummary(r: RollbackRecord): RollbackSummary {
+  const d = r.divergence;
+  return {
+    epoch: r.epoch,
+    mode: r.mode,
+    stream: d.stream,
+    seq: d.seq,
+    call: d.call,
+    reason: d.reason,
+    detail: d.detail,
+    found_by: d.by,
+    ms: Math.round(r.ms * 100) / 100,
+  };
 }
 
 function counters(c: StreamCounters): SummaryCounters {
@@ -88,8 +143,11 @@ export function buildSummary(input: SummaryInput): Summary {
     detail: input.detail ?? null,
     duration_ms: Math.round(input.durationMs),
     ...counters(input.stats.totals),
-    checkpoints: input.checkpoints ?? 0,
-    rollbacks: input.rollbacks ?? 0,
+    checkpoints: input.survival?.checkpoints.taken ?? 0,
+    rollbacks: input.survival?.rollbacks.length ?? 0,
+    checkpoint_us: timeStats(input.survival?.checkpoints.micros ?? []),
+    rollback_ms: timeStats(input.survival?.rollbacks.map((r) => r.ms) ?? []),
+    rollback_log: (input.survival?.rollbacks ?? []).map(rollbackSummary),
     streams: input.stats.streams.map((s) => ({
       stream: s.stream,
       pid: s.pid,

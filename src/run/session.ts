@@ -13,10 +13,14 @@ import {
   spawnProgram,
 } from "../launch/spawn.ts";
 import type { Logger } from "../log.ts";
-import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
+import type { PeerGroup } from "../peer/mod.ts";
 import { TIMEOUT, withTimeout } from "../util/event_log.ts";
 import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
-import { compareExits, fatalReason, type RunEnd, shellStatus } from "./outcome.ts";
+import { compareExits, type RunEnd } from "./outcome.ts";
+import { peerTrouble, Trouble } from "./trouble.ts";
+import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
+import { LiveRoot } from "../checkpoint/live_root.ts";
+import { type RollbackRecord, Rollbacks } from "../checkpoint/rollback.ts";
 
 export interface Session {
   config: Config;
@@ -36,6 +40,8 @@ export interface SessionResult {
   end: RunEnd;
   /** The program's own status (128+N for a signal), null if it never started. */
   programStatus: number | null;
+  /** Checkpoints taken and rollbacks done (fork engine). */
+  survival?: { checkpoints: CheckpointStats; rollbacks: RollbackRecord[] };
 }
 
 /** After a monitor exits with its own status, how long its event may lag behind. */
@@ -44,31 +50,71 @@ const OUTLIVE_GRACE_MS = 2000;
 const EVENT_GRACE_MS = 1000;
 
 export async function runSession(s: Session): Promise<SessionResult> {
-  const trouble = watchTrouble(s);
-  const started = await start(s, trouble);
-  if ("kind" in started) return { end: started, programStatus: null };
-  const handle = started;
-  const stopSignals = forwardStops(s, handle);
+  const trouble = new Trouble(s.self.id, s.events, s.group);
+  const started = await start(s, trouble.next());
+  if ("kind" in started) {
+    trouble.close();
+    return { end: started, programStatus: null };
+  }
+  const root = new LiveRoot(started, s.events);
+  const copies = new CopyRegistry(s.events);
+  const rollbacks = new Rollbacks({
+    config: s.config,
+    selfId: s.self.id,
+    leader: s.leader,
+    group: s.group,
+    events: s.events,
+    copies,
+    root,
+    log: s.log,
+  });
+  const survival = () => ({ checkpoints: copies.stats, rollbacks: rollbacks.done });
+  const stopSignals = forwardStops(s, root, started);
   try {
-    const first = await Promise.race([trouble, handle.status, outlived(s, handle)]);
-    if ("kind" in first) {
-      await stopProgram(handle);
-      return { end: first, programStatus: null };
+    for (;;) {
+      const r = await watchOnce(s, trouble, root, rollbacks, started);
+      if (r === "rolled-back") continue;
+      return { ...r, survival: survival() };
     }
-    const status = shellStatus(first);
-    const mine = status === MONITOR_EXIT_DIVERGENCE || status === MONITOR_EXIT_FATAL;
-    if (mine) {
-      const why = await withTimeout(trouble, EVENT_GRACE_MS);
-      if (why !== TIMEOUT) {
-        handle.killTree("SIGKILL");
-        return { end: why, programStatus: status };
-      }
-    }
-    handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
-    return { end: await agreeOnExit(s, status), programStatus: status };
   } finally {
     stopSignals();
+    trouble.close();
+    rollbacks.close();
+    copies.close();
   }
+}
+
+/** Until the program ends or trouble comes; a survived divergence starts the watch again. */
+async function watchOnce(
+  s: Session,
+  trouble: Trouble,
+  root: LiveRoot,
+  rollbacks: Rollbacks,
+  handle: ProgramHandle,
+): Promise<SessionResult | "rolled-back"> {
+  trouble.judgeBy({ retired: root.retired, round: rollbacks.round });
+  const first = await Promise.race([trouble.next(), root.status(), outlived(s, root)]);
+  if (typeof first !== "number") {
+    trouble.claim();
+    if (first.kind === "divergence" && rollbacks.enabled) {
+      const v = await rollbacks.handle(first);
+      if (v.ok) return "rolled-back";
+      s.log.warn("the divergence cannot be survived", { reason: v.reason });
+    }
+    await stopProgram(handle);
+    return { end: first, programStatus: null };
+  }
+  const status = first;
+  const mine = status === MONITOR_EXIT_DIVERGENCE || status === MONITOR_EXIT_FATAL;
+  if (mine) {
+    const why = await withTimeout(trouble.next(), EVENT_GRACE_MS);
+    if (why !== TIMEOUT) {
+      handle.killTree("SIGKILL");
+      return { end: why, programStatus: status };
+    }
+  }
+  handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
+  return { end: await agreeOnExit(s, status), programStatus: status };
 }
 
 /**
@@ -76,11 +122,11 @@ export async function runSession(s: Session): Promise<SessionResult> {
  * follower catches up with the leader's last calls), a divergence if it lasts. This is how a
  * variant that died of a signal nobody could catch (SIGKILL, a crash) is told from the rest.
  */
-async function outlived(s: Session, handle: ProgramHandle): Promise<RunEnd> {
+async function outlived(s: Session, root: LiveRoot): Promise<RunEnd> {
   const e = await s.group.waitFor((e) => e.kind === "message" && e.msg.t === "exit", Infinity);
   if (!e || e.kind !== "message" || e.msg.t !== "exit") return new Promise(() => {});
   const grace = Math.min(OUTLIVE_GRACE_MS, s.config.timeouts.shutdownMs);
-  if ((await withTimeout(handle.status, grace)) !== TIMEOUT) return new Promise(() => {});
+  if ((await withTimeout(root.status(), grace)) !== TIMEOUT) return new Promise(() => {});
   const status = e.msg.status;
   const detail = `variant ${e.from}'s program ended (status ${status}) and this variant's ` +
     `was still running ${grace} ms later`;
@@ -101,6 +147,7 @@ async function outlived(s: Session, handle: ProgramHandle): Promise<RunEnd> {
     call: "exit",
     reason: "exit-status",
     detail,
+    round: -1,
   });
   return end;
 }
@@ -128,6 +175,12 @@ function settings(s: Session): MonitorSettings {
     syncMs: c.timeouts.syncMs,
     logLevel: s.log.level, // -v and --log-level reach the monitors too
     localPaths: c.localPaths,
+    checkpoint: {
+      engine: c.checkpoint.engine,
+      everyCalls: c.checkpoint.everyCalls,
+      everyMs: c.checkpoint.everyMs,
+    },
+    faults: { ...c.faults },
   };
 }
 
@@ -189,50 +242,6 @@ async function start(s: Session, trouble: Promise<RunEnd>): Promise<ProgramHandl
   return spawn(s, { leaderData: `${msg.address}:${msg.port}` });
 }
 
-/**
- * The first sign that the run must stop: a local monitor's divergence or fatal event (told to
- * the peers at once), a peer's report of one, or a lost peer.
- */
-function watchTrouble(s: Session): Promise<RunEnd> {
-  const self = s.self.id;
-  const local = new Promise<RunEnd>((resolve) => {
-    s.events.on((e) => {
-      if (e.ev === "divergence") {
-        const { stream, seq, call, reason, detail } = e;
-        s.group.broadcast({ t: "divergence", variant: self, stream, seq, call, reason, detail });
-        resolve({ kind: "divergence", by: self, stream, seq, call, reason, detail });
-      } else if (e.ev === "fatal") {
-        // Peers print the same sentence: the reason with the monitor's detail.
-        const why = fatalReason(e.reason) + (e.detail ? `: ${e.detail}` : "");
-        s.group.broadcast({ t: "fatal", variant: self, reason: why, call: e.call });
-        resolve({ kind: "fatal", by: self, reason: why, call: e.call });
-      }
-    });
-  });
-  const remote = s.group.waitFor((e) => peerTrouble(e) !== undefined, Infinity)
-    .then((e) => peerTrouble(e!)!);
-  return Promise.race([local, remote]);
-}
-
-function peerTrouble(e: PeerEvent): RunEnd | undefined {
-  if (e.kind === "peer-lost") return { kind: "peer-lost", id: e.id, reason: e.reason };
-  // A peer leaves in order only after every exit status is in, or after telling why it
-  // stopped (earlier in the history); leaving while ours still runs means it gave up on us.
-  if (e.kind === "peer-left") {
-    return { kind: "peer-lost", id: e.id, reason: "it ended its run while this one was running" };
-  }
-  if (e.kind !== "message") return undefined;
-  const m = e.msg;
-  if (m.t === "divergence") {
-    const { stream, seq, call, reason, detail } = m;
-    return { kind: "divergence", by: e.from, stream, seq, call, reason, detail };
-  }
-  if (m.t === "fatal") {
-    return { kind: "fatal", by: e.from, reason: fatalReason(m.reason), call: m.call };
-  }
-  return undefined;
-}
-
 /** Exchanges exit statuses with every peer (bounded by shutdownMs) and compares them. */
 async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
   const self = s.self.id;
@@ -265,11 +274,11 @@ async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
  * replicates the signal to the followers); a follower asks the leader to do so. Either way
  * the peers are told, so the run ends with one status everywhere.
  */
-function forwardStops(s: Session, handle: ProgramHandle): () => void {
+function forwardStops(s: Session, root: LiveRoot, handle: ProgramHandle): () => void {
   let escalation: ReturnType<typeof setTimeout> | undefined;
   const term = () => {
     try {
-      Deno.kill(handle.pid, "SIGTERM");
+      Deno.kill(root.pid, "SIGTERM");
     } catch {
       // already gone
     }

@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+/* Checkpoints and rollback with the fork engine (ckpt.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "a8/raw.h"
+#include "canon/kinds.h"
+#include "canon/table.h"
+#include "ckpt.h"
+#include "core/epoll.h"
+#include "core/fdtab.h"
+#include "core/util.h"
+#include "exchange/link.h"
+#include "interpose/interpose.h"
+
+struct a8_ckpt_conf a8_ckpt;
+
+static uint64_t last_seq;		/* position of the newest checkpoint (0: none yet) */
+static uint64_t last_ns;
+static unsigned live_children;
+static bool invalid;			/* the fork engine cannot serve this process any more */
+static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
+
+#define MAX_OFFSETS 4096
+struct offset { int fd; long off; };
+static struct offset *offsets;
+static int noffsets;
+
+static const char *envs(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+void a8_ckpt_init(void)
+{
+	const char *e = envs("A8_CKPT", "none");
+
+	a8_ckpt.engine = !strcmp(e, "fork") ? A8_CKPT_FORK :
+			 !strcmp(e, "criu") ? A8_CKPT_CRIU : A8_CKPT_NONE;
+	a8_ckpt.every_calls = strtoull(envs("A8_CKPT_CALLS", "1000"), NULL, 10);
+	a8_ckpt.every_ms = strtoull(envs("A8_CKPT_MS", "200"), NULL, 10);
+	a8_ckpt.fault_p = strtod(envs("A8_FAULT_P", "0"), NULL);
+	a8_ckpt.fault_seed = strtoull(envs("A8_FAULT_SEED", "0"), NULL, 10);
+	if (!a8_ckpt.every_calls)
+		a8_ckpt.every_calls = 1000;
+	if (a8_ckpt.fault_p > 0 && !fault_state) {
+		long p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (p < 0 && p > -4096)
+			a8_fatal("internal", "", 0, "no memory for fault injection");
+		fault_state = (uint64_t *)p;
+		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
+	}
+}
+
+bool a8_ckpt_enabled(void)
+{
+	return a8_ckpt.engine == A8_CKPT_FORK;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	a8_sys2(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether the fork engine can serve this process now: the root stream, with no children. */
+static bool usable(void)
+{
+	return a8_ckpt_enabled() && !invalid && !live_children && !strcmp(a8.stream, "0");
+}
+
+/*
+ * A quiescent point: the program is about to block waiting for events (epoll, poll, select,
+ * sigsuspend), so no call of its own is half done. Prefer those; take one anywhere only when
+ * none came for four intervals.
+ */
+bool a8_ckpt_due(const struct a8_call *c)
+{
+	uint16_t f = c->ci->flags | c->xflags;
+	bool quiet = (f & F_BLOCK) && (f & F_NORESTART);
+	uint64_t calls = a8.seq - last_seq;
+
+	if (!usable() || a8_replaying())
+		return false;
+	if (!last_seq)
+		return quiet || calls >= 4 * a8_ckpt.every_calls;
+	if (calls >= 4 * a8_ckpt.every_calls)
+		return true;
+	if (!quiet)
+		return false;
+	return calls >= a8_ckpt.every_calls ||
+	       now_ns() - last_ns >= a8_ckpt.every_ms * 1000000ull;
+}
+
+/* The copies can no longer stand for this process: the agent forgets them. */
+void a8_ckpt_drop(const char *why)
+{
+	if (!a8_ckpt_enabled() || !last_seq)
+		return;
+	last_seq = 0;
+	a8_agent_event("checkpoint-drop", "\"why\":\"%s\"", why);
+}
+
+void a8_ckpt_child_born(void)
+{
+	live_children++;
+	a8_ckpt_drop("the process forked after a checkpoint");
+}
+
+void a8_ckpt_in_child(void)
+{
+	live_children = 0;
+	last_seq = 0;
+	a8_log_detach();
+}
+
+void a8_ckpt_child_reaped(void)
+{
+	if (live_children)
+		live_children--;
+}
+
+bool a8_fault_now(void)
+{
+	uint64_t x;
+
+	if (!fault_state || a8.role != A8_ROLE_FOLLOWER)
+		return false;
+	/* xorshift64*, shared with the copies so that a replay draws new numbers */
+	x = *fault_state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*fault_state = x;
+	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0 < a8_ckpt.fault_p;
+}
+
+/* Offsets are shared with the dead process's open files: note them to put them back. */
+static void save_offsets(void)
+{
+	int fd;
+
+	if (!offsets)
+		offsets = a8_mem_alloc(MAX_OFFSETS * sizeof(*offsets));
+	noffsets = 0;
+	for (fd = 0; fd < MAX_OFFSETS && noffsets < MAX_OFFSETS; fd++) {
+		int k = a8_fd_kind(fd);
+		long off;
+
+		if (k != FK_LOCAL && k != FK_REPL)
+			continue;
+		off = a8_sys3(SYS_lseek, fd, 0, SEEK_CUR);
+		if (off >= 0)
+			offsets[noffsets++] = (struct offset){ fd, off };
+	}
+}
+
+static void restore_offsets(void)
+{
+	int i;
+
+	for (i = 0; i < noffsets; i++)
+		a8_sys3(SYS_lseek, offsets[i].fd, offsets[i].off, SEEK_SET);
+}
+
+/* A line from the agent on our connection, blocking; false at EOF. */
+static bool read_line(char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	while (n + 1 < cap) {
+		long r = a8_sys3(SYS_read, a8.agent_fd, buf + n, 1);
+
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		if (buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = 0;
+	return true;
+}
+
+static void drop_data_plane(void)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys1(SYS_close, a8.peers[i].fd);
+	a8.npeers = 0;
+	a8_link_reset();
+}
+
+struct resume_cmd {
+	unsigned attempt;
+	unsigned long long diverged_at;
+	unsigned port;
+};
+
+/*
+ * The frozen copy: it lets go of the live process's connections (so that the live one's
+ * death is seen), registers with the agent and sleeps until told to resume. The agent closes
+ * the connection of a copy it no longer needs: the copy then just ends.
+ */
+static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
+{
+	char line[128];
+
+	drop_data_plane();
+	if (a8_agent_open() < 0)
+		a8_sys1(SYS_exit_group, 0);
+	a8_agent_event("checkpoint", "\"epoch\":%u,\"seq\":%llu", a8.epoch,
+		       (unsigned long long)seq);
+	for (;;) {
+		if (!read_line(line, sizeof(line)))
+			a8_sys1(SYS_exit_group, 0);
+		if (sscanf(line, "resume %u %llu %u", &cmd->attempt, &cmd->diverged_at,
+			   &cmd->port) == 3)
+			return;
+		a8_log(A8_LOG_WARN, 0, "checkpoint copy: unknown command '%s'", line);
+	}
+}
+
+static void reconnect(const struct resume_cmd *cmd)
+{
+	uint16_t port;
+	int lfd, err;
+
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		err = a8_link_connect_leader(a8.leader_addr, (uint16_t)cmd->port, a8.timeout_ms);
+		a8_agent_event("resumed", "\"epoch\":%u,\"port\":0", a8.epoch);
+	} else {
+		lfd = a8_link_listen(a8.data_addr, &port);
+		if (lfd < 0)
+			a8_fatal("peer-lost", "", 0, "no data listener after rollback (%d)", lfd);
+		a8_agent_event("resumed", "\"epoch\":%u,\"port\":%u", a8.epoch, port);
+		err = a8_link_accept_followers(lfd, a8.timeout_ms);
+		a8_sys1(SYS_close, lfd);
+	}
+	if (err)
+		a8_fatal("peer-lost", "", 0, "data plane not re-established after rollback (%d)",
+			 err);
+}
+
+static long fork_copy(void)
+{
+	if (a8.role == A8_ROLE_LEADER && a8_keep_channel_new() < 0)
+		a8_fatal("internal", "", 0, "no channel for a checkpoint copy");
+	return a8_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+/*
+ * In a copy told to resume: fix the shared kernel state, fork the next copy of the same
+ * epoch (a retry needs one), then become the live process.
+ */
+static void resume(uint64_t seq)
+{
+	struct resume_cmd cmd;
+	long pid;
+
+	for (;;) {
+		wait_resume(&cmd, seq);
+		if (a8.role == A8_ROLE_LEADER)
+			a8_replay_prepare(cmd.attempt, cmd.diverged_at);
+		restore_offsets();
+		if (a8.role == A8_ROLE_LEADER)
+			a8_epoll_rebuild();
+		pid = fork_copy();
+		if (pid < 0)
+			a8_fatal("internal", "", 0, "cannot fork the next checkpoint copy (%ld)", pid);
+		if (pid == 0) {
+			a8_keep_channel_frozen();
+			continue;
+		}
+		break;
+	}
+	if (a8.stats)
+		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
+	a8_interpose_rearm_child();
+	reconnect(&cmd);
+	if (a8.role == A8_ROLE_LEADER)
+		a8_replay_start();
+	a8_log(A8_LOG_INFO, 0, "rolled back to epoch %u (position %llu), attempt %u", a8.epoch,
+	       (unsigned long long)seq, cmd.attempt);
+}
+
+/* Fork the frozen copy; true in the copy once it has been resumed. */
+static bool take(uint64_t seq)
+{
+	uint64_t t0 = now_ns();
+	long pid;
+
+	save_offsets();
+	if (a8.role == A8_ROLE_LEADER)
+		a8_log_reset();
+	pid = fork_copy();
+	if (pid < 0) {
+		a8_log(A8_LOG_WARN, 0, "checkpoint at %llu skipped: fork failed (%ld)",
+		       (unsigned long long)seq, pid);
+		return false;
+	}
+	if (pid == 0) {
+		a8_keep_channel_frozen();
+		resume(seq);
+		last_seq = seq;
+		last_ns = now_ns();
+		return true;
+	}
+	if (a8.role == A8_ROLE_LEADER)
+		a8_keep_channel_live();
+	last_seq = seq;
+	last_ns = now_ns();
+	a8_agent_event("checkpoint-taken", "\"epoch\":%u,\"seq\":%llu,\"us\":%llu", a8.epoch,
+		       (unsigned long long)seq, (unsigned long long)((last_ns - t0) / 1000));
+	return false;
+}
+
+static void wait_acks(struct a8_call *c, uint64_t seq)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++) {
+		const struct a8_rec_hdr *h;
+		int err = a8_rx_next(i, &h, a8.timeout_ms);
+
+		if (err)
+			a8_peer_stopped(false, c->ci->name, seq, "a follower is gone");
+		if (h->type == A8_REC_DIVERGE)
+			a8_peer_stopped(true, c->ci->name, h->seq, "a follower found a divergence");
+		if (h->type != A8_REC_CKPT_ACK || h->seq != seq)
+			a8_fatal("protocol", c->ci->name, c->nr,
+				 "expected checkpoint %llu from variant %u, got type %u seq %llu",
+				 (unsigned long long)seq, a8.peers[i].id, h->type,
+				 (unsigned long long)h->seq);
+	}
+}
+
+bool a8_ckpt_leader(struct a8_call *c, uint64_t seq)
+{
+	struct a8_rec_hdr *h;
+
+	if (!a8_log_open()) {
+		invalid = true;
+		a8_log(A8_LOG_WARN, 0, "no checkpoints: no memory for the replay log");
+		return false;
+	}
+	a8.epoch++;
+	h = a8_rec_begin(A8_REC_CKPT, c->ci->cid, seq);
+	a8_rec_end(h);
+	a8_tx_flush();
+	/* Every follower's copy exists before ours: a copy's epoch is then good everywhere. */
+	wait_acks(c, seq);
+	return take(seq);
+}
+
+bool a8_ckpt_follower(struct a8_call *c, uint64_t seq, uint32_t epoch)
+{
+	struct a8_rec_hdr ack = { .len = sizeof(ack), .type = A8_REC_CKPT_ACK,
+				  .cid = c->ci->cid, .seq = seq };
+
+	a8.epoch = epoch;
+	ack.epoch = epoch;
+	if (take(seq))
+		return true;
+	if (a8_link_send_now(0, &ack, sizeof(ack)))
+		a8_peer_stopped(false, c->ci->name, seq, "the leader is gone");
+	return false;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Checkpoints and rollback, fork engine (docs/monitor-abi.md section 4).
+ *
+ * The leader places a checkpoint at a stream position (a CKPT record); every variant forks a
+ * frozen copy of itself there, which waits on its own agent connection. On a divergence the
+ * agents kill the live processes and resume the copies of one epoch. Kernel state the copy
+ * shares with the dead process is put back (file offsets, epoll interest sets); the leader's
+ * sockets are not rolled back: the leader replays what it recorded since the checkpoint (its
+ * own records and the fds its calls made) so that clients see the same bytes only once.
+ */
+#ifndef A8_CKPT_H
+#define A8_CKPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "a8/monitor.h"
+#include "exchange/wire.h"
+
+enum a8_ckpt_engine { A8_CKPT_NONE, A8_CKPT_FORK, A8_CKPT_CRIU };
+
+struct a8_ckpt_conf {
+	enum a8_ckpt_engine engine;
+	uint64_t every_calls;	/* a checkpoint at least this many calls apart ... */
+	uint64_t every_ms;	/* ... or this much time, at a quiescent point */
+	double fault_p;		/* [faults] divergence_probability, per checked call */
+	uint64_t fault_seed;
+};
+extern struct a8_ckpt_conf a8_ckpt;
+
+/* Settings from A8_CKPT* and A8_FAULT*; shared state the fault injector needs. */
+void a8_ckpt_init(void);
+bool a8_ckpt_enabled(void);
+
+/* Leader: should the call about to run at seq be preceded by a checkpoint? */
+bool a8_ckpt_due(const struct a8_call *c);
+/*
+ * Take a checkpoint before the call at position seq (leader: announce it first, then wait for
+ * every follower's copy). Returns true in a copy that was resumed after a rollback: the caller
+ * runs the position again from the start.
+ */
+bool a8_ckpt_leader(struct a8_call *c, uint64_t seq);
+bool a8_ckpt_follower(struct a8_call *c, uint64_t seq, uint32_t epoch);
+
+/* Forking or exec'ing after a checkpoint makes it useless to the fork engine: say so. */
+void a8_ckpt_drop(const char *why);
+void a8_ckpt_child_born(void);
+/* In a forked child: none of the parent's checkpoint state applies. */
+void a8_ckpt_in_child(void);
+void a8_log_detach(void);
+void a8_ckpt_child_reaped(void);
+
+/* Fault injection: true when this checked call should diverge on purpose. */
+bool a8_fault_now(void);
+
+/* Replay (replay.c). The leader logs what it sends and the fds its calls make. */
+void a8_log_tx(const void *p, size_t n);
+void a8_log_fd_use(uint64_t seq, long fd, bool input);
+void a8_log_newfd(uint64_t seq, int fd);
+void a8_log_reset(void);
+bool a8_log_open(void);
+
+/* In a resumed leader: true while positions are replayed from the log. */
+bool a8_replaying(void);
+/* The recorded record for position seq; 0, or -ENOENT when replay is over. */
+int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
+/* Replay: the real fd a recorded call made at seq with number fd (now the caller's), or -1. */
+int a8_replay_take_fd(uint64_t seq, int fd);
+/* Before a position: ends replay when the log has no record for it. */
+void a8_replay_check(uint64_t seq);
+/* Called in the frozen copy: take the log and the kept fds, decide where replay stops. */
+void a8_replay_prepare(unsigned attempt, uint64_t diverged_at);
+/* Called in the resumed live leader: begin replaying (role follower of the log). */
+void a8_replay_start(void);
+/* Before the fork of a new frozen copy: a fresh channel for the fds to keep. */
+int a8_keep_channel_new(void);
+/* In a frozen copy right after the fork: its end of the channel. */
+void a8_keep_channel_frozen(void);
+/* In the live process right after the fork: the copy's end is the copy's alone. */
+void a8_keep_channel_live(void);
+
+#endif

@@ -1,0 +1,97 @@
+/**
+ * The frozen checkpoint copies of this variant's root process (fork engine), by epoch. The
+ * monitor forks a copy at each checkpoint; the copy registers on a connection of its own and
+ * sleeps until told to resume. Two epochs are kept: the newest may still be registering when
+ * a divergence comes. Older copies are let go (their connection closed: they end).
+ */
+import type { EventServer, MonitorEvent } from "../launch/events.ts";
+import { withTimeout } from "../util/event_log.ts";
+
+export interface CheckpointStats {
+  /** Checkpoints the live process took. */
+  taken: number;
+  /** Fork time of each, in µs (the newest 1000). */
+  micros: number[];
+}
+
+const KEEP_EPOCHS = 2;
+
+export class CopyRegistry {
+  readonly #events: EventServer;
+  readonly #byEpoch = new Map<number, number>();
+  readonly stats: CheckpointStats = { taken: 0, micros: [] };
+  /** Newest epoch the live process took (from checkpoint-taken). */
+  newestTaken = 0;
+  readonly #off: () => void;
+
+  constructor(events: EventServer) {
+    this.#events = events;
+    this.#off = events.on((e) => this.#onEvent(e));
+  }
+
+  #onEvent(e: MonitorEvent): void {
+    if (e.stream !== "0") return;
+    if (e.ev === "checkpoint") this.#add(e.epoch, e.pid);
+    else if (e.ev === "checkpoint-drop") this.dropAll();
+    else if (e.ev === "checkpoint-taken") {
+      this.stats.taken++;
+      this.stats.micros.push(e.us);
+      if (this.stats.micros.length > 1000) this.stats.micros.shift();
+      this.newestTaken = Math.max(this.newestTaken, e.epoch);
+    }
+  }
+
+  #add(epoch: number, pid: number): void {
+    const old = this.#byEpoch.get(epoch);
+    if (old !== undefined && old !== pid) this.#events.dropCopy(old);
+    this.#byEpoch.set(epoch, pid);
+    for (const ep of [...this.#byEpoch.keys()]) {
+      if (ep <= epoch - KEEP_EPOCHS) this.#drop(ep);
+    }
+  }
+
+  #drop(epoch: number): void {
+    const pid = this.#byEpoch.get(epoch);
+    this.#byEpoch.delete(epoch);
+    if (pid !== undefined) this.#events.dropCopy(pid);
+  }
+
+  dropAll(): void {
+    for (const ep of [...this.#byEpoch.keys()]) this.#drop(ep);
+    this.newestTaken = 0;
+  }
+
+  newest(): number | undefined {
+    const all = [...this.#byEpoch.keys()];
+    return all.length ? Math.max(...all) : undefined;
+  }
+
+  /**
+   * The copy of `epoch`, waiting up to `ms` for it to register; it leaves the registry (it
+   * becomes the live process, and its own successor registers under the same epoch).
+   */
+  async take(epoch: number, ms: number): Promise<number | undefined> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const pid = this.#byEpoch.get(epoch);
+      if (pid !== undefined) {
+        this.#byEpoch.delete(epoch);
+        return pid;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      let off = () => {};
+      const next = new Promise<void>((resolve) => {
+        off = this.#events.on((e) => {
+          if (e.ev === "checkpoint") resolve();
+        });
+      });
+      await withTimeout(next, left).finally(off);
+    }
+  }
+
+  close(): void {
+    this.#off();
+    this.dropAll();
+  }
+}

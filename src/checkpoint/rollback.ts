@@ -1,0 +1,231 @@
+/**
+ * Coordinated rollback (fork engine). The leader's agent decides: on a divergence it picks
+ * the newest checkpoint epoch (every follower's copy of it exists before the leader's: the
+ * monitors agree on checkpoints in the stream), tells the peers, kills its live root and
+ * resumes its copy, then passes the resumed monitor's data port on. Followers do the same
+ * with the leader's port. A divergence that comes back at the same position is replayed
+ * `retries` times, then replayed without the input read before it (its connection is shut
+ * down), and if it still comes back the run stops with the report.
+ */
+import type { Config } from "../config/types.ts";
+import type { EventServer } from "../launch/events.ts";
+import type { Logger } from "../log.ts";
+import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
+import type { RollbackMsg } from "../peer/messages.ts";
+import type { CopyRegistry } from "./copies.ts";
+import type { LiveRoot } from "./live_root.ts";
+
+export interface Divergence {
+  by: number;
+  stream: string;
+  seq: number;
+  call: string;
+  reason: string;
+  detail: string;
+}
+
+export interface RollbackRecord {
+  epoch: number;
+  /** "retry": replayed up to the divergence; "drop": without the input read before it. */
+  mode: "retry" | "drop";
+  divergence: Divergence;
+  /** From the divergence reaching this agent to the monitor serving again. */
+  ms: number;
+}
+
+export type Verdict = { ok: true } | { ok: false; reason: string };
+
+export interface RollbackContext {
+  config: Config;
+  selfId: number;
+  leader: boolean;
+  group: PeerGroup;
+  events: EventServer;
+  copies: CopyRegistry;
+  root: LiveRoot;
+  log: Logger;
+}
+
+/** How long a copy may take to register after the live process forked it. */
+const COPY_WAIT_MS = 3000;
+const KILL_WAIT_MS = 2000;
+
+export class Rollbacks {
+  readonly done: RollbackRecord[] = [];
+  readonly #c: RollbackContext;
+  #last?: { stream: string; seq: number; repeats: number };
+  /** Verdict and port messages from the leader, in arrival order (followers consume them). */
+  readonly #fromLeader: PeerEvent[] = [];
+  #consumed = 0;
+  #wake = Promise.withResolvers<void>();
+  readonly #off: () => void;
+
+  constructor(c: RollbackContext) {
+    this.#c = c;
+    this.#off = c.group.on((e) => {
+      if (e.kind !== "message" || e.from !== c.config.leaderId) return;
+      const t = e.msg.t;
+      if (t === "rollback" || t === "no-rollback" || t === "resume") {
+        this.#fromLeader.push(e);
+        const w = this.#wake;
+        this.#wake = Promise.withResolvers<void>();
+        w.resolve();
+      }
+    });
+  }
+
+  get enabled(): boolean {
+    return this.#c.config.checkpoint.engine === "fork";
+  }
+
+  /** Rollbacks this agent completed: a peer's message from an earlier round is stale. */
+  get round(): number {
+    return this.done.length;
+  }
+
+  close(): void {
+    this.#off();
+  }
+
+  /** Survive the divergence if possible; false when the run must stop with its report. */
+  async handle(d: Divergence): Promise<Verdict> {
+    const t0 = performance.now();
+    const v = this.#c.leader ? await this.#lead(d) : await this.#follow();
+    if (!v.ok) return v;
+    const rec = this.done.at(-1)!;
+    rec.ms = performance.now() - t0;
+    this.#c.log.warn("rolled back", {
+      epoch: rec.epoch,
+      mode: rec.mode,
+      seq: d.seq,
+      call: d.call,
+      ms: Math.round(rec.ms * 10) / 10,
+    });
+    return v;
+  }
+
+  async #lead(d: Divergence): Promise<Verdict> {
+    const c = this.#c;
+    const refuse = async (reason: string): Promise<Verdict> => {
+      await c.group.broadcast({ t: "no-rollback", reason });
+      return { ok: false, reason };
+    };
+    if (d.stream !== "0") {
+      return refuse(
+        `the divergence is in process stream ${d.stream}; the fork engine ` +
+          "checkpoints the root process only",
+      );
+    }
+    const epoch = Math.max(c.copies.newest() ?? 0, c.copies.newestTaken);
+    if (!epoch) return refuse("no checkpoint was taken before the divergence");
+    const same = this.#last && this.#last.stream === d.stream && this.#last.seq === d.seq;
+    const repeats = same ? this.#last!.repeats + 1 : 0;
+    const retries = c.config.checkpoint.retries;
+    if (repeats > retries) {
+      return refuse(`the divergence came back at position ${d.seq} after ${repeats} rollbacks`);
+    }
+    this.#last = { stream: d.stream, seq: d.seq, repeats };
+    const msg: RollbackMsg = {
+      t: "rollback",
+      epoch,
+      mode: repeats < retries ? 0 : 1,
+      stream: d.stream,
+      seq: d.seq,
+    };
+    await c.group.broadcast(msg);
+    const port = await this.#resumeLocal(msg, 0);
+    if (typeof port !== "number") return refuse(port.reason);
+    await c.group.broadcast({ t: "resume", port });
+    const followers = c.config.variants.filter((v) => v.id !== c.selfId).map((v) => v.id);
+    const limit = c.config.timeouts.connectMs;
+    const round = this.round;
+    const acks = await Promise.all(followers.map((id) =>
+      c.group.waitFor(
+        (e) =>
+          e.kind === "message" && e.from === id && e.msg.t === "rolled-back" &&
+          e.msg.round === round + 1,
+        limit,
+      )
+    ));
+    const missing = followers.filter((_, i) => !acks[i]);
+    if (missing.length) return { ok: false, reason: `variant ${missing[0]} did not roll back` };
+    this.#record(msg, d);
+    return { ok: true };
+  }
+
+  async #follow(): Promise<Verdict> {
+    const c = this.#c;
+    const limit = c.config.timeouts.connectMs + c.config.timeouts.syncMs;
+    const verdict = await this.#next(limit);
+    if (!verdict || verdict.kind !== "message") {
+      return { ok: false, reason: "the leader's agent decided nothing about the divergence" };
+    }
+    const m = verdict.msg;
+    if (m.t === "no-rollback") return { ok: false, reason: m.reason };
+    if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
+    const portMsg = this.#c.root.retire(KILL_WAIT_MS).then(() => this.#next(limit));
+    const p = await portMsg;
+    if (!p || p.kind !== "message" || p.msg.t !== "resume") {
+      return { ok: false, reason: "the leader's monitor did not come back after the rollback" };
+    }
+    const r = await this.#resumeLocal(m, p.msg.port);
+    if (typeof r !== "number") return { ok: false, reason: r.reason };
+    await c.group.broadcast({ t: "rolled-back", variant: c.selfId, round: this.round + 1 });
+    const d: Divergence = {
+      by: -1,
+      stream: m.stream,
+      seq: m.seq,
+      call: "",
+      reason: "",
+      detail: "",
+    };
+    this.#record(m, d);
+    return { ok: true };
+  }
+
+  /** The next message from the leader this follower has not acted on yet. */
+  async #next(ms: number): Promise<PeerEvent | undefined> {
+    const deadline = Date.now() + ms;
+    while (this.#consumed >= this.#fromLeader.length) {
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#wake.promise,
+        new Promise((r) => timer = setTimeout(r, left)),
+      ]).finally(() => clearTimeout(timer));
+    }
+    return this.#fromLeader[this.#consumed++];
+  }
+
+  /** Kill the live root, resume the copy of the epoch; the resumed monitor's port. */
+  async #resumeLocal(m: RollbackMsg, port: number): Promise<number | { reason: string }> {
+    const c = this.#c;
+    const t0 = performance.now();
+    await c.root.retire(KILL_WAIT_MS);
+    const t1 = performance.now();
+    const pid = await c.copies.take(m.epoch, COPY_WAIT_MS);
+    const t2 = performance.now();
+    if (pid === undefined) return { reason: `no copy of checkpoint ${m.epoch} on this variant` };
+    if (!await c.events.resumeCopy(pid, m.mode, m.seq, port)) {
+      return { reason: `the copy of checkpoint ${m.epoch} is gone` };
+    }
+    const e = await c.events.waitFor(
+      (e) => e.ev === "resumed" && e.pid === pid,
+      c.config.timeouts.connectMs,
+    );
+    if (!e || e.ev !== "resumed") return { reason: "the resumed copy did not report back" };
+    const ms = (a: number, b: number) => Math.round((b - a) * 100) / 100;
+    c.log.debug("copy resumed", {
+      kill_ms: ms(t0, t1),
+      copy_ms: ms(t1, t2),
+      resume_ms: ms(t2, performance.now()),
+    });
+    c.root.replace(pid);
+    return e.port;
+  }
+
+  #record(m: RollbackMsg, d: Divergence): void {
+    this.done.push({ epoch: m.epoch, mode: m.mode ? "drop" : "retry", divergence: d, ms: 0 });
+  }
+}
