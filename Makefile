@@ -4,20 +4,23 @@ BUILD      := build/$(ISA)
 DENO       := .tools/deno
 export PATH := $(CURDIR)/.tools:$(PATH)
 
-.PHONY: all setup build monitor scenarios servers test test-unit test-c test-e2e demo bench check clean
+.PHONY: all setup build monitor scenarios servers criu-programs test test-unit test-c test-e2e demo bench check clean
 
 all: build
 
 setup:
 	@./scripts/setup.sh
 
-build: setup monitor scenarios servers
+build: setup monitor scenarios servers criu-programs
 
 monitor:
 	@$(MAKE) -s -C preload BUILD=$(CURDIR)/$(BUILD)
 
 scenarios:
 	@$(MAKE) -s -C tests/scenarios BUILD=$(CURDIR)/$(BUILD)/scenarios
+
+criu-programs:
+	@$(MAKE) -s -C tests/criu BUILD=$(CURDIR)/$(BUILD)/criu
 
 # Test servers (tests/servers/*.c, e.g. vuln_server) into build/<isa>/.
 servers:

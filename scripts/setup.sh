@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything a8 needs on a fresh Debian 12 machine: Debian packages and
-# Deno (from the npm registry, into .tools/). `make build` then builds the monitor.
+# Installs everything a8 needs on a fresh Debian 12 machine: Debian packages, Deno
+# (from the npm registry, into .tools/) and CRIU 4 (scripts/criu.sh, into .tools/criu/).
+# `make build` then builds the monitor.
 # Idempotent: a second run only checks.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,3 +38,6 @@ if ! [ -x "$deno_bin" ] || ! "$deno_bin" --version 2>/dev/null | grep -q "deno $
 fi
 ln -sf "$deno_bin" .tools/deno
 echo "setup: deno $("$here/.tools/deno" --version | head -1 | cut -d' ' -f2) at .tools/deno"
+
+# Debian 12's own CRIU fails on recent kernels: a private CRIU 4 from Debian 13 instead.
+"$here/scripts/criu.sh"

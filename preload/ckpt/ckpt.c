@@ -2,6 +2,8 @@
 /* Checkpoints and rollback with the fork engine (ckpt.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +28,40 @@ static uint64_t last_ns;
 static unsigned live_children;
 static bool invalid;			/* the fork engine cannot serve this process any more */
 static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
+static int copy_lfd = -1;		/* leader's copy: data listener for the followers' copies */
+static uint16_t copy_port;
 
 #define MAX_OFFSETS 4096
+/* The program's fds its newest copy holds as well (open at the fork, or sent to it). */
+static uint8_t shared[MAX_OFFSETS / 8];
+
+static void mark_shared_fds(void)
+{
+	int fd;
+
+	memset(shared, 0, sizeof(shared));
+	for (fd = 0; fd < MAX_OFFSETS; fd++)
+		if (a8_fd_kind(fd) == FK_LOCAL || a8_fd_kind(fd) == FK_REPL)
+			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
+}
+
+void a8_ckpt_shared(int fd)
+{
+	if (fd >= 0 && fd < MAX_OFFSETS)
+		shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
+}
+
+/*
+ * A copy holding an open pipe or socket would keep its other end from seeing the close
+ * (no EOF, no EPIPE): the copy lets go of it first.
+ */
+void a8_ckpt_before_close(long fd)
+{
+	if (!last_seq || fd < 0 || fd >= MAX_OFFSETS || !(shared[fd / 8] & (1u << (fd % 8))))
+		return;
+	shared[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	a8_keep_before_close((int)fd);
+}
 struct offset { int fd; long off; };
 static struct offset *offsets;
 static int noffsets;
@@ -110,6 +144,7 @@ void a8_ckpt_drop(const char *why)
 	if (!a8_ckpt_enabled() || !last_seq)
 		return;
 	last_seq = 0;
+	a8_keep_channel_retire();
 	a8_agent_event("checkpoint-drop", "\"why\":\"%s\"", why);
 }
 
@@ -132,11 +167,18 @@ void a8_ckpt_child_reaped(void)
 		live_children--;
 }
 
-bool a8_fault_now(void)
+bool a8_fault_now(const struct a8_call *c)
 {
 	uint64_t x;
 
-	if (!fault_state || a8.role != A8_ROLE_FOLLOWER)
+	/*
+	 * Only where a rollback can follow: after a checkpoint this process still stands by,
+	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it).
+	 */
+	if (!fault_state || a8.role != A8_ROLE_FOLLOWER || a8_replaying() || !last_seq ||
+	    !usable())
+		return false;
+	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE))
 		return false;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
 	x = *fault_state;
@@ -195,6 +237,29 @@ static bool read_line(char *buf, size_t cap)
 	return true;
 }
 
+/*
+ * Sleep until the agent says something, serving the live process meanwhile (fds it keeps
+ * here, fds it closes). False when the live process moved on to a newer copy (or died
+ * without a rollback to come): this copy then just ends.
+ */
+static bool wait_command(void)
+{
+	for (;;) {
+		struct pollfd p[2] = { { .fd = a8.agent_fd, .events = POLLIN },
+				       { .fd = a8_keep_channel_fd(), .events = POLLIN } };
+		long r = a8_sys5(SYS_ppoll, p, p[1].fd >= 0 ? 2 : 1, NULL, NULL, 8);
+
+		if (r == -EINTR)
+			continue;
+		if (r < 0)
+			return false;
+		if (p[0].revents)
+			return true;
+		if (p[1].revents && !a8_keep_channel_serve())
+			return false;
+	}
+}
+
 static void drop_data_plane(void)
 {
 	int i;
@@ -223,10 +288,23 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 	drop_data_plane();
 	if (a8_agent_open() < 0)
 		a8_sys1(SYS_exit_group, 0);
-	a8_agent_event("checkpoint", "\"epoch\":%u,\"seq\":%llu", a8.epoch,
-		       (unsigned long long)seq);
+	/*
+	 * The leader's copy listens before it is needed: the agents learn the port now and the
+	 * followers' copies can connect as soon as a rollback starts, without a round trip.
+	 */
+	if (copy_lfd >= 0)
+		a8_sys1(SYS_close, copy_lfd);
+	copy_lfd = -1;
+	copy_port = 0;
+	if (a8.role == A8_ROLE_LEADER) {
+		copy_lfd = a8_link_listen(a8.data_addr, &copy_port);
+		if (copy_lfd < 0)
+			a8_sys1(SYS_exit_group, 0);
+	}
+	a8_agent_event("checkpoint", "\"epoch\":%u,\"seq\":%llu,\"port\":%u", a8.epoch,
+		       (unsigned long long)seq, copy_port);
 	for (;;) {
-		if (!read_line(line, sizeof(line)))
+		if (!wait_command() || !read_line(line, sizeof(line)))
 			a8_sys1(SYS_exit_group, 0);
 		if (sscanf(line, "resume %u %llu %u", &cmd->attempt, &cmd->diverged_at,
 			   &cmd->port) == 3)
@@ -237,30 +315,28 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 
 static void reconnect(const struct resume_cmd *cmd)
 {
-	uint16_t port;
-	int lfd, err;
+	int err;
 
 	if (a8.role == A8_ROLE_FOLLOWER) {
 		err = a8_link_connect_leader(a8.leader_addr, (uint16_t)cmd->port, a8.timeout_ms);
-		a8_agent_event("resumed", "\"epoch\":%u,\"port\":0", a8.epoch);
 	} else {
-		lfd = a8_link_listen(a8.data_addr, &port);
-		if (lfd < 0)
-			a8_fatal("peer-lost", "", 0, "no data listener after rollback (%d)", lfd);
-		a8_agent_event("resumed", "\"epoch\":%u,\"port\":%u", a8.epoch, port);
-		err = a8_link_accept_followers(lfd, a8.timeout_ms);
-		a8_sys1(SYS_close, lfd);
+		err = a8_link_accept_followers(copy_lfd, a8.timeout_ms);
+		a8_sys1(SYS_close, copy_lfd);
+		copy_lfd = -1;
 	}
 	if (err)
 		a8_fatal("peer-lost", "", 0, "data plane not re-established after rollback (%d)",
 			 err);
+	a8_agent_event("resumed", "\"epoch\":%u,\"port\":%u", a8.epoch, copy_port);
 }
 
 static long fork_copy(void)
 {
-	if (a8.role == A8_ROLE_LEADER && a8_keep_channel_new() < 0)
+	if (a8_keep_channel_new() < 0)
 		a8_fatal("internal", "", 0, "no channel for a checkpoint copy");
-	return a8_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	mark_shared_fds();
+	/* The agent's child, not the program's: the program's wait() never sees a copy. */
+	return a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 }
 
 /*
@@ -274,6 +350,7 @@ static void resume(uint64_t seq)
 
 	for (;;) {
 		wait_resume(&cmd, seq);
+		a8_keep_channel_drain();
 		if (a8.role == A8_ROLE_LEADER)
 			a8_replay_prepare(cmd.attempt, cmd.diverged_at);
 		restore_offsets();
@@ -290,6 +367,7 @@ static void resume(uint64_t seq)
 	}
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
+	a8_keep_channel_live();
 	a8_interpose_rearm_child();
 	reconnect(&cmd);
 	if (a8.role == A8_ROLE_LEADER)
@@ -320,8 +398,7 @@ static bool take(uint64_t seq)
 		last_ns = now_ns();
 		return true;
 	}
-	if (a8.role == A8_ROLE_LEADER)
-		a8_keep_channel_live();
+	a8_keep_channel_live();
 	last_seq = seq;
 	last_ns = now_ns();
 	a8_agent_event("checkpoint-taken", "\"epoch\":%u,\"seq\":%llu,\"us\":%llu", a8.epoch,

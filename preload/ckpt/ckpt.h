@@ -52,7 +52,7 @@ void a8_log_detach(void);
 void a8_ckpt_child_reaped(void);
 
 /* Fault injection: true when this checked call should diverge on purpose. */
-bool a8_fault_now(void);
+bool a8_fault_now(const struct a8_call *c);
 
 /* Replay (replay.c). The leader logs what it sends and the fds its calls make. */
 void a8_log_tx(const void *p, size_t n);
@@ -75,8 +75,21 @@ void a8_replay_prepare(unsigned attempt, uint64_t diverged_at);
 void a8_replay_start(void);
 /* Before the fork of a new frozen copy: a fresh channel for the fds to keep. */
 int a8_keep_channel_new(void);
+/* Live: its copy is not needed any more (it ends at once). */
+void a8_keep_channel_retire(void);
 /* In a frozen copy right after the fork: its end of the channel. */
 void a8_keep_channel_frozen(void);
+/* The copy's end, and serving what arrives on it while frozen (false: live end gone). */
+int a8_keep_channel_fd(void);
+/* A copy told to resume: take what the live process sent, then close the channel. */
+void a8_keep_channel_drain(void);
+bool a8_keep_channel_serve(void);
+/* Live: fd is about to be closed; the copy lets go of its reference first (ckpt.c decides). */
+void a8_keep_before_close(int fd);
+/* Live: about to close (or dup onto) fd; its copy lets go first if it holds it too. */
+void a8_ckpt_before_close(long fd);
+/* Live: fd was sent to the copy (it holds it too). */
+void a8_ckpt_shared(int fd);
 /* In the live process right after the fork: the copy's end is the copy's alone. */
 void a8_keep_channel_live(void);
 

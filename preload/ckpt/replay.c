@@ -16,9 +16,12 @@
  * closed connection, never bytes twice.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
@@ -139,14 +142,34 @@ void a8_log_fd_use(uint64_t seq, long fd, bool input)
 
 /* --- the channel that carries new fds to the frozen copy --- */
 
+/* What travels from the live process to its frozen copy. */
+enum { CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3 };
+struct chan_msg {
+	uint64_t seq;
+	int32_t fd;
+	int32_t kind;
+};
+
+
+/* The copy is not needed any more: it ends (it would only wait otherwise). */
+void a8_keep_channel_retire(void)
+{
+	struct chan_msg bye = { 0, -1, CHAN_RETIRE };
+
+	if (chan_live < 0)
+		return;
+	a8_sys3(SYS_write, chan_live, &bye, sizeof(bye));
+	a8_sys1(SYS_close, chan_live);
+	chan_live = -1;
+}
+
 int a8_keep_channel_new(void)
 {
 	int sv[2];
 	int big = 4 << 20;
 	long r;
 
-	if (chan_live >= 0)
-		a8_sys1(SYS_close, chan_live);
+	a8_keep_channel_retire();
 	chan_live = chan_frozen = -1;
 	r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
 	if (r < 0)
@@ -176,7 +199,7 @@ void a8_keep_channel_live(void)
 
 void a8_log_newfd(uint64_t seq, int fd)
 {
-	struct { uint64_t seq; int32_t fd; int32_t pad; } m = { seq, fd, 0 };
+	struct chan_msg m = { seq, fd, CHAN_KEEP };
 	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
 	struct iovec iov = { &m, sizeof(m) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -191,6 +214,8 @@ void a8_log_newfd(uint64_t seq, int fd)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	r = a8_sys3(SYS_sendmsg, chan_live, &msg, MSG_DONTWAIT);
+	if (r >= 0)
+		a8_ckpt_shared(fd);
 	if (r < 0) {
 		shared_log->overflow = 1;
 		a8_log(A8_LOG_WARN, 0, "cannot keep fd %d for a rollback (%ld)", fd, r);
@@ -212,31 +237,126 @@ static void kept_add(uint64_t seq, int fd, int held)
 	kept[nkept++] = (struct kept){ seq, fd, held };
 }
 
-/* The copy takes every fd the dead process sent it, in order. */
-static void drain_channel(void)
+/*
+ * The copy let go of fd, which the live process closes now: where the copy held the only
+ * other reference, the peer sees the end (EOF, EPIPE) as it would natively. A socket or a
+ * pipe the copy had since the checkpoint becomes a dead one of the same kind, so that after a
+ * rollback the program finds that end closed, which it is.
+ */
+static void copy_lets_go(int fd)
 {
-	for (;;) {
-		struct { uint64_t seq; int32_t fd; int32_t pad; } m;
-		union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-		struct iovec iov = { &m, sizeof(m) };
-		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				      .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *cm;
-		long r = a8_sys3(SYS_recvmsg, chan_frozen, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		int held;
+	struct stat st;
+	int sv[2], keep, drop;
+	long fl;
+	size_t i;
 
-		if (r <= 0)
-			break;
-		cm = CMSG_FIRSTHDR(&msg);
-		if (r != sizeof(m) || !cm || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		memcpy(&held, CMSG_DATA(cm), sizeof(int));
-		held = a8_fd_hide(held);
-		if (held >= 0)
-			kept_add(m.seq, m.fd, held);
+	for (i = nkept; i-- > 0;)
+		if (kept[i].fd == fd) {
+			a8_sys1(SYS_close, kept[i].held);
+			kept[i] = kept[--nkept];
+			return;
+		}
+	if (a8_sys2(SYS_fstat, fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
+		return;
+	fl = a8_sys2(SYS_fcntl, fd, F_GETFL);
+	if (S_ISSOCK(st.st_mode) ?
+	    a8_sys4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 :
+	    a8_sys2(SYS_pipe2, sv, O_CLOEXEC) < 0)
+		return;
+	keep = S_ISFIFO(st.st_mode) && (fl & O_ACCMODE) == O_WRONLY ? 1 : 0;
+	drop = 1 - keep;
+	a8_sys1(SYS_close, sv[drop]);
+	a8_sys3(SYS_dup3, sv[keep], fd, (a8_sys2(SYS_fcntl, fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0);
+	a8_sys1(SYS_close, sv[keep]);
+}
+
+/* One message from the live process; false when its end is gone (the copy is not needed). */
+static bool serve_one(void)
+{
+	struct chan_msg m;
+	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
+	struct iovec iov = { &m, sizeof(m) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm;
+	long r = a8_sys3(SYS_recvmsg, chan_frozen, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int held;
+	char ack = 1;
+
+	if (r == -EAGAIN || r == -EINTR)
+		return true;
+	if (r != sizeof(m)) {
+		/* The live process died (a rollback is coming): its fds are all here by now. */
+		a8_sys1(SYS_close, chan_frozen);
+		chan_frozen = -1;
+		return true;
 	}
-	a8_sys1(SYS_close, chan_frozen);
+	if (m.kind == CHAN_RETIRE)
+		return false;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (m.kind == CHAN_CLOSE) {
+		copy_lets_go(m.fd);
+		a8_sys3(SYS_write, chan_frozen, &ack, 1);
+		return true;
+	}
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return true;
+	memcpy(&held, CMSG_DATA(cm), sizeof(int));
+	held = a8_fd_hide(held);
+	if (held >= 0)
+		kept_add(m.seq, m.fd, held);
+	return true;
+}
+
+int a8_keep_channel_fd(void)
+{
+	return chan_frozen;
+}
+
+bool a8_keep_channel_serve(void)
+{
+	struct timespec now = { 0, 0 };
+
+	for (;;) {
+		struct pollfd p = { .fd = chan_frozen, .events = POLLIN };
+
+		if (chan_frozen < 0)
+			return true;
+		if (a8_sys5(SYS_ppoll, &p, 1, &now, NULL, 8) <= 0)
+			return true;
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (!serve_one())
+				return false;
+			continue;
+		}
+		return true;
+	}
+}
+
+/* The copy takes every fd the dead process sent it, in order, and closes its end. */
+void a8_keep_channel_drain(void)
+{
+	a8_keep_channel_serve();
+	if (chan_frozen >= 0)
+		a8_sys1(SYS_close, chan_frozen);
 	chan_frozen = -1;
+}
+
+/*
+ * The live process is about to close fd, which its copy holds too (since the checkpoint, or
+ * sent to it): the copy lets go first. Bounded: a copy that does not answer is not waited for.
+ */
+void a8_keep_before_close(int fd)
+{
+	struct chan_msg m = { 0, fd, CHAN_CLOSE };
+	struct pollfd p = { .fd = chan_live, .events = POLLIN };
+	struct timespec ts = { 1, 0 };
+	char ack;
+
+	if (chan_live < 0 || a8_sys3(SYS_write, chan_live, &m, sizeof(m)) != sizeof(m))
+		return;
+	if (a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8) == 1)
+		a8_sys3(SYS_read, chan_live, &ack, 1);
 }
 
 int a8_replay_take_fd(uint64_t seq, int fd)
@@ -287,14 +407,29 @@ static void recs_append(const uint8_t *p, size_t n)
 	recs_len += n;
 }
 
-/* Where replay stops: at the divergence, or before the last input read ahead of it. */
-static uint64_t stop_point(bool drop, uint64_t diverged_at, const struct log_fd *last_input)
+/*
+ * Where replay stops. A retry replays all the log holds: every call in it happened (an
+ * earlier attempt may have gone past this divergence), and a transient fault will not come
+ * back. Dropping an input stops before the last read ahead of the divergence: from there on
+ * the program lives a future the log does not know.
+ */
+static uint64_t stop_point(bool drop, const struct log_fd *last_input)
 {
-	if (!diverged_at)
+	if (!drop)
 		return ~0ull;
-	if (drop && last_input)
-		return last_input->seq;
-	return diverged_at;
+	if (!last_input) {
+		a8_log(A8_LOG_INFO, 0, "no connection's input before the divergence: replaying all");
+		return ~0ull;
+	}
+	return last_input->seq;
+}
+
+/* The stream position an entry is about. */
+static uint64_t entry_seq(uint32_t kind, const uint8_t *body)
+{
+	if (kind == LOG_FD)
+		return ((const struct log_fd *)body)->seq;
+	return ((const struct a8_rec_hdr *)body)->seq;
 }
 
 static void read_log(bool drop, uint64_t diverged_at)
@@ -302,6 +437,7 @@ static void read_log(bool drop, uint64_t diverged_at)
 	const uint8_t *p = (const uint8_t *)(shared_log + 1), *end = p + shared_log->used;
 	const struct log_fd *last_input = NULL;
 	const uint8_t *q;
+	uint64_t cut;
 
 	recs_len = recs_pos = 0;
 	for (q = p; q < end;) {
@@ -318,24 +454,33 @@ static void read_log(bool drop, uint64_t diverged_at)
 		}
 		q += 8 + ((head[1] + 7) & ~7ul);
 	}
-	replay_until = stop_point(drop, diverged_at, last_input);
-	if (drop && last_input)
+	replay_until = stop_point(drop, last_input);
+	if (replay_until != ~0ull)
 		a8_log(A8_LOG_INFO, 0, "rollback drops the connection on fd %d (input at %llu)",
 		       last_input->fd, (unsigned long long)last_input->seq);
 	/* Every fd used from the stop point on: its client must not see bytes twice. */
 	nshut = 0;
+	cut = shared_log->used;
 	for (q = p; q < end;) {
 		uint32_t head[2];
 
 		memcpy(head, q, 8);
+		if (entry_seq(head[0], q + 8) >= replay_until && cut == shared_log->used)
+			cut = (uint64_t)(q - p);
 		if (head[0] == LOG_FD) {
 			const struct log_fd *e = (const void *)(q + 8);
 
-			if (e->seq >= replay_until)
+			/* A full log lost calls at its end: no connection it names can be trusted. */
+			if (e->seq >= replay_until || shared_log->overflow)
 				shut_add(e->fd);
 		}
 		q += 8 + ((head[1] + 7) & ~7ul);
 	}
+	/*
+	 * The log keeps what is replayed (a copy resumed later replays it again, even if this
+	 * one dies before it got that far) and forgets the future that will not happen.
+	 */
+	shared_log->used = cut;
 }
 
 /* fds made from the stop point on belong to a future that will not happen. */
@@ -356,24 +501,32 @@ static void drop_future_fds(void)
 
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
-	drain_channel();
-	if (!shared_log || shared_log->overflow) {
-		/* Nothing reliable to replay: every connection made or used since goes. */
-		diverged_at = 1;
-		attempt = 0;
-	}
 	read_log(attempt > 0, diverged_at);
 	drop_future_fds();
+}
+
+/* A client connection (a listening socket serves everyone: it is never shut down). */
+static bool is_connection(int fd)
+{
+	int listening = 0;
+	socklen_t len = sizeof(listening);
+
+	if (a8_fd_kind(fd) != FK_REPL)
+		return false;
+	if (a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0)
+		return false;
+	return !listening;
 }
 
 static void replay_stop(void)
 {
 	size_t i;
 
+
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
 	for (i = 0; i < nshut; i++)
-		if (a8_fd_kind(shut[i]) == FK_REPL)
+		if (is_connection(shut[i]))
 			a8_sys2(SYS_shutdown, shut[i], SHUT_RDWR);
 	nshut = 0;
 	/* The copy of this epoch holds its own references; ours were installed or are stale. */
@@ -385,7 +538,7 @@ static void replay_stop(void)
 void a8_replay_start(void)
 {
 	a8_keep_channel_live();
-	a8_log_reset();
+	log_active = true;	/* appended to after what is replayed (read_log cut it there) */
 	replay_on = true;
 	a8.role = A8_ROLE_FOLLOWER;
 	a8_log(A8_LOG_DEBUG, 0, "replaying %zu bytes of records up to position %llu", recs_len,
@@ -421,6 +574,8 @@ void a8_replay_check(uint64_t seq)
 
 int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **out)
 {
+	struct a8_rec_hdr *fwd;
+
 	while (replay_on) {
 		const struct a8_rec_hdr *h = peek();
 
@@ -433,7 +588,9 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **out)
 			replay_stop();
 			return -EPROTO;
 		}
-		memcpy(a8_tx_reserve(h->len), h, h->len);
+		fwd = a8_tx_reserve(h->len);
+		memcpy(fwd, h, h->len);
+		fwd->flags |= A8_RECF_REPLAYED;
 		*out = h;
 		return 0;
 	}

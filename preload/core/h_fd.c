@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "a8/raw.h"
+#include "ckpt/ckpt.h"
 #include "canon/kinds.h"
 #include "canon/table.h"
 #include "fdtab.h"
@@ -210,6 +211,7 @@ void a8_h_dup3(struct a8_call *c)
 {
 	if (!c->alias || c->a[0] != c->a[1]) {
 		c->route = a8_resolve_route_fd(c->a[0]);
+		a8_ckpt_before_close(c->a[1]);	/* dup onto an open fd closes it */
 		a8_stream_call(c);
 		return;
 	}
@@ -223,6 +225,12 @@ void a8_h_epoll_ctl(struct a8_call *c)
 
 	c->route = a8_resolve_route_fd(c->a[0]);
 	a8_stream_call(c);
+	/*
+	 * A replaying leader takes the recorded result, but the epoll instance is the one the
+	 * rollback rebuilt as it was at the checkpoint: it must see the change too.
+	 */
+	if (a8_replaying() && c->route == R_LEADER && c->ret == 0 && !c->restart)
+		a8_sys4(SYS_epoll_ctl, c->a[0], c->a[1], c->a[2], c->a[3]);
 	if (c->ret == 0 && !c->restart)
 		a8_epoll_note((int)c->a[0], (int)c->a[1], (int)c->a[2], ev ? ev->events : 0,
 			      ev ? ev->data.u64 : 0);

@@ -73,6 +73,9 @@ static void die_by(int sig)
 	struct a8_ksigaction dfl = { 0 };
 	unsigned long m = BIT(sig);
 
+	/* A root resumed from a checkpoint is not the agent's child: tell it how this ends. */
+	a8_agent_event("exit", "\"status\":%d,\"calls\":%llu", 128 + sig,
+		       (unsigned long long)a8.stats->calls_seen);
 	dfl.handler = SIG_DFL;
 	a8_sys4(SYS_rt_sigaction, sig, &dfl, NULL, 8);
 	a8_sys4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, NULL, 8);

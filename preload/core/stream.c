@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "a8/raw.h"
@@ -209,7 +210,7 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 	s->rec = NULL;
 	a8.stats->calls_checked++;
 	c->ret = -ENOSYS;
-	if (a8_fault_now())
+	if (a8_fault_now(c))
 		s->digest ^= 0xa8;	/* [faults]: this variant diverges here on purpose */
 	a8_ring_record(c, s->seq, s->digest, s->blob, s->blob_len, 0);
 	a8_replay_check(s->seq);
@@ -410,20 +411,47 @@ static void note_fds(struct a8_call *c, bool replicated)
 	}
 }
 
-/* Leader: which of its own fds a call used, and whether it took input from it (replay.c). */
-static void log_fd_use(const struct a8_call *c, uint64_t seq)
+/* A connection's bytes (the input a rollback may drop): a read from a socket. */
+static bool socket_input(const struct a8_call *c)
 {
-	bool input = false;
-	int i;
+	int type, i;
+	socklen_t len = sizeof(type);
+	bool reads = false;
 
-	if (c->ci->args[0].kind != AK_FD)
-		return;
 	for (i = 1; i < 6 && c->ret > 0; i++) {
 		int k = c->ci->args[i].kind;
 
-		input |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
+		reads |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
 	}
-	a8_log_fd_use(seq, c->a[0], input);
+	return reads &&
+	       a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+}
+
+/* Leader: which of its own fds a call used, and whether it took input from it (replay.c). */
+static void log_fd_use(const struct a8_call *c, uint64_t seq)
+{
+	if (c->ci->args[0].kind == AK_FD)
+		a8_log_fd_use(seq, c->a[0], socket_input(c));
+}
+
+/*
+ * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
+ * this variant's own before the rollback: its reader has the bytes already, so the call is
+ * not run again (it returns what it returned then). A file with an offset is written again
+ * at the offset the checkpoint restored: the same bytes at the same place.
+ */
+static bool output_done(const struct a8_call *c, const struct a8_step *s)
+{
+	long fl;
+
+	if (!(s->rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
+		return false;
+	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
+		return false;
+	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);
+	if (fl < 0)
+		return false;
+	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
 }
 
 void a8_stream_call(struct a8_call *c)
@@ -433,6 +461,8 @@ void a8_stream_call(struct a8_call *c)
 
 	if (!a8_step_begin(c, &s))
 		return;
+	if ((c->ci->flags | c->xflags) & F_CLOSEFD)
+		a8_ckpt_before_close(c->a[0]);
 	if (replicate)
 		a8.stats->calls_replicated++;
 	if (a8.role == A8_ROLE_LEADER) {
@@ -451,12 +481,9 @@ void a8_stream_call(struct a8_call *c)
 		return;
 	}
 	if (!replicate)
-		c->ret = a8_exec_call(c);
+		c->ret = output_done(c, &s) ? s.rec->ret : a8_exec_call(c);
 	else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
 		a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's real fd) */
 	a8_step_follow(c, &s, replicate);
 	note_fds(c, replicate);
-	/* A replaying leader logs again what it replays: a second rollback needs it too. */
-	if (replicate && a8_replaying())
-		log_fd_use(c, s.seq);
 }

@@ -290,7 +290,6 @@ void a8_tx_flush(void)
 
 	if (!tx_len)
 		return;
-	a8_log_tx(tx, tx_len);
 	for (i = 0; i < a8.npeers; i++) {
 		if (write_all(a8.peers[i].fd, tx, tx_len)) {
 			tx_len = 0;
@@ -320,6 +319,9 @@ void a8_rec_end(struct a8_rec_hdr *h)
 {
 	(void)h;
 	((struct a8_rec_hdr *)(tx + tx_rec_start))->len = (uint32_t)(tx_len - tx_rec_start);
+	/* Logged when complete, not when sent: a leader killed with a batch unsent has made
+	 * those calls all the same, and a replay must know it. */
+	a8_log_tx(tx + tx_rec_start, tx_len - tx_rec_start);
 }
 
 void *a8_sec_reserve(uint32_t tag, uint32_t len)

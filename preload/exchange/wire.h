@@ -29,6 +29,7 @@ enum a8_rec_type {
 enum a8_rec_flag {
 	A8_RECF_RESTART = 1,	/* the call did not run: deliver the signal, run it again */
 	A8_RECF_SIGNAL = 2,	/* a signal is delivered after this call (section SIGNAL) */
+	A8_RECF_REPLAYED = 4,	/* replayed after a rollback: its outputs already happened */
 };
 
 struct a8_rec_hdr {

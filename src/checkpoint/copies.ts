@@ -6,6 +6,7 @@
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import { withTimeout } from "../util/event_log.ts";
+import { endOf } from "./reaper.ts";
 
 export interface CheckpointStats {
   /** Checkpoints the live process took. */
@@ -16,9 +17,15 @@ export interface CheckpointStats {
 
 const KEEP_EPOCHS = 2;
 
+/** A frozen copy: its pid, and (leader) the port its monitor listens on for followers. */
+export interface Copy {
+  pid: number;
+  port: number;
+}
+
 export class CopyRegistry {
   readonly #events: EventServer;
-  readonly #byEpoch = new Map<number, number>();
+  readonly #byEpoch = new Map<number, Copy>();
   readonly stats: CheckpointStats = { taken: 0, micros: [] };
   /** Newest epoch the live process took (from checkpoint-taken). */
   newestTaken = 0;
@@ -31,8 +38,10 @@ export class CopyRegistry {
 
   #onEvent(e: MonitorEvent): void {
     if (e.stream !== "0") return;
-    if (e.ev === "checkpoint") this.#add(e.epoch, e.pid);
-    else if (e.ev === "checkpoint-drop") this.dropAll();
+    if (e.ev === "checkpoint") {
+      endOf(e.pid); // reaped when it ends, whatever it becomes
+      this.#add(e.epoch, { pid: e.pid, port: e.port });
+    } else if (e.ev === "checkpoint-drop") this.dropAll();
     else if (e.ev === "checkpoint-taken") {
       this.stats.taken++;
       this.stats.micros.push(e.us);
@@ -41,19 +50,19 @@ export class CopyRegistry {
     }
   }
 
-  #add(epoch: number, pid: number): void {
+  #add(epoch: number, copy: Copy): void {
     const old = this.#byEpoch.get(epoch);
-    if (old !== undefined && old !== pid) this.#events.dropCopy(old);
-    this.#byEpoch.set(epoch, pid);
+    if (old !== undefined && old.pid !== copy.pid) this.#events.dropCopy(old.pid);
+    this.#byEpoch.set(epoch, copy);
     for (const ep of [...this.#byEpoch.keys()]) {
       if (ep <= epoch - KEEP_EPOCHS) this.#drop(ep);
     }
   }
 
   #drop(epoch: number): void {
-    const pid = this.#byEpoch.get(epoch);
+    const copy = this.#byEpoch.get(epoch);
     this.#byEpoch.delete(epoch);
-    if (pid !== undefined) this.#events.dropCopy(pid);
+    if (copy !== undefined) this.#events.dropCopy(copy.pid);
   }
 
   dropAll(): void {
@@ -70,13 +79,13 @@ export class CopyRegistry {
    * The copy of `epoch`, waiting up to `ms` for it to register; it leaves the registry (it
    * becomes the live process, and its own successor registers under the same epoch).
    */
-  async take(epoch: number, ms: number): Promise<number | undefined> {
+  async take(epoch: number, ms: number): Promise<Copy | undefined> {
     const deadline = Date.now() + ms;
     for (;;) {
-      const pid = this.#byEpoch.get(epoch);
-      if (pid !== undefined) {
+      const copy = this.#byEpoch.get(epoch);
+      if (copy !== undefined) {
         this.#byEpoch.delete(epoch);
-        return pid;
+        return copy;
       }
       const left = deadline - Date.now();
       if (left <= 0) return undefined;

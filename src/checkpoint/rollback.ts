@@ -29,7 +29,8 @@ export interface RollbackRecord {
   /** "retry": replayed up to the divergence; "drop": without the input read before it. */
   mode: "retry" | "drop";
   divergence: Divergence;
-  /** From the divergence reaching this agent to the monitor serving again. */
+  /** From the divergence reaching this agent (or a follower's: the leader's verdict) to its
+   * resumed monitor serving again. */
   ms: number;
 }
 
@@ -48,7 +49,6 @@ export interface RollbackContext {
 
 /** How long a copy may take to register after the live process forked it. */
 const COPY_WAIT_MS = 3000;
-const KILL_WAIT_MS = 2000;
 
 export class Rollbacks {
   readonly done: RollbackRecord[] = [];
@@ -57,6 +57,7 @@ export class Rollbacks {
   /** Verdict and port messages from the leader, in arrival order (followers consume them). */
   readonly #fromLeader: PeerEvent[] = [];
   #consumed = 0;
+  #t0 = 0;
   #wake = Promise.withResolvers<void>();
   readonly #off: () => void;
 
@@ -65,7 +66,7 @@ export class Rollbacks {
     this.#off = c.group.on((e) => {
       if (e.kind !== "message" || e.from !== c.config.leaderId) return;
       const t = e.msg.t;
-      if (t === "rollback" || t === "no-rollback" || t === "resume") {
+      if (t === "rollback" || t === "no-rollback") {
         this.#fromLeader.push(e);
         const w = this.#wake;
         this.#wake = Promise.withResolvers<void>();
@@ -89,11 +90,10 @@ export class Rollbacks {
 
   /** Survive the divergence if possible; false when the run must stop with its report. */
   async handle(d: Divergence): Promise<Verdict> {
-    const t0 = performance.now();
+    this.#t0 = performance.now();
     const v = this.#c.leader ? await this.#lead(d) : await this.#follow();
     if (!v.ok) return v;
     const rec = this.done.at(-1)!;
-    rec.ms = performance.now() - t0;
     this.#c.log.warn("rolled back", {
       epoch: rec.epoch,
       mode: rec.mode,
@@ -125,31 +125,35 @@ export class Rollbacks {
       return refuse(`the divergence came back at position ${d.seq} after ${repeats} rollbacks`);
     }
     this.#last = { stream: d.stream, seq: d.seq, repeats };
+    c.root.retire();
+    const copy = await c.copies.take(epoch, COPY_WAIT_MS);
+    if (!copy) return refuse(`no copy of checkpoint ${epoch} on the leader`);
     const msg: RollbackMsg = {
       t: "rollback",
       epoch,
       mode: repeats < retries ? 0 : 1,
       stream: d.stream,
       seq: d.seq,
+      call: d.call,
+      port: copy.port,
     };
+    // The followers' copies connect to the leader's while it resumes: no round trip between.
     await c.group.broadcast(msg);
-    const port = await this.#resumeLocal(msg, 0);
-    if (typeof port !== "number") return refuse(port.reason);
-    await c.group.broadcast({ t: "resume", port });
+    const r = await this.#resume(msg, copy.pid, 0);
+    if (r) return refuse(r);
+    this.#record(msg, d);
     const followers = c.config.variants.filter((v) => v.id !== c.selfId).map((v) => v.id);
-    const limit = c.config.timeouts.connectMs;
     const round = this.round;
     const acks = await Promise.all(followers.map((id) =>
       c.group.waitFor(
         (e) =>
           e.kind === "message" && e.from === id && e.msg.t === "rolled-back" &&
-          e.msg.round === round + 1,
-        limit,
+          e.msg.round === round,
+        c.config.timeouts.connectMs,
       )
     ));
     const missing = followers.filter((_, i) => !acks[i]);
     if (missing.length) return { ok: false, reason: `variant ${missing[0]} did not roll back` };
-    this.#record(msg, d);
     return { ok: true };
   }
 
@@ -163,23 +167,21 @@ export class Rollbacks {
     const m = verdict.msg;
     if (m.t === "no-rollback") return { ok: false, reason: m.reason };
     if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
-    const portMsg = this.#c.root.retire(KILL_WAIT_MS).then(() => this.#next(limit));
-    const p = await portMsg;
-    if (!p || p.kind !== "message" || p.msg.t !== "resume") {
-      return { ok: false, reason: "the leader's monitor did not come back after the rollback" };
-    }
-    const r = await this.#resumeLocal(m, p.msg.port);
-    if (typeof r !== "number") return { ok: false, reason: r.reason };
-    await c.group.broadcast({ t: "rolled-back", variant: c.selfId, round: this.round + 1 });
+    c.root.retire();
+    const copy = await c.copies.take(m.epoch, COPY_WAIT_MS);
+    if (!copy) return { ok: false, reason: `no copy of checkpoint ${m.epoch} on this variant` };
+    const r = await this.#resume(m, copy.pid, m.port);
+    if (r) return { ok: false, reason: r };
     const d: Divergence = {
       by: -1,
       stream: m.stream,
       seq: m.seq,
-      call: "",
+      call: m.call,
       reason: "",
       detail: "",
     };
     this.#record(m, d);
+    await c.group.broadcast({ t: "rolled-back", variant: c.selfId, round: this.round });
     return { ok: true };
   }
 
@@ -198,34 +200,24 @@ export class Rollbacks {
     return this.#fromLeader[this.#consumed++];
   }
 
-  /** Kill the live root, resume the copy of the epoch; the resumed monitor's port. */
-  async #resumeLocal(m: RollbackMsg, port: number): Promise<number | { reason: string }> {
+  /** Resume the copy; it reports back once its data connections are up. Why not, or null. */
+  async #resume(m: RollbackMsg, pid: number, port: number): Promise<string | null> {
     const c = this.#c;
-    const t0 = performance.now();
-    await c.root.retire(KILL_WAIT_MS);
-    const t1 = performance.now();
-    const pid = await c.copies.take(m.epoch, COPY_WAIT_MS);
-    const t2 = performance.now();
-    if (pid === undefined) return { reason: `no copy of checkpoint ${m.epoch} on this variant` };
     if (!await c.events.resumeCopy(pid, m.mode, m.seq, port)) {
-      return { reason: `the copy of checkpoint ${m.epoch} is gone` };
+      return `the copy of checkpoint ${m.epoch} is gone`;
     }
     const e = await c.events.waitFor(
       (e) => e.ev === "resumed" && e.pid === pid,
       c.config.timeouts.connectMs,
     );
-    if (!e || e.ev !== "resumed") return { reason: "the resumed copy did not report back" };
-    const ms = (a: number, b: number) => Math.round((b - a) * 100) / 100;
-    c.log.debug("copy resumed", {
-      kill_ms: ms(t0, t1),
-      copy_ms: ms(t1, t2),
-      resume_ms: ms(t2, performance.now()),
-    });
+    if (!e) return "the resumed copy did not report back";
     c.root.replace(pid);
-    return e.port;
+    return null;
   }
 
+  /** Called once this variant's resumed monitor serves again: that is the rollback's time. */
   #record(m: RollbackMsg, d: Divergence): void {
-    this.done.push({ epoch: m.epoch, mode: m.mode ? "drop" : "retry", divergence: d, ms: 0 });
+    const ms = performance.now() - this.#t0;
+    this.done.push({ epoch: m.epoch, mode: m.mode ? "drop" : "retry", divergence: d, ms });
   }
 }

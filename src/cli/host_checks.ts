@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import { a8Home, monitorLibraryPath, probePath } from "../launch/paths.ts";
+import { criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -128,38 +129,151 @@ export async function checkKernelModule(): Promise<Check> {
   }
 }
 
-/** CRIU candidates: a private build in .tools/criu first (the system one may not work). */
-async function findCriu(): Promise<string | null> {
-  const tools = `${a8Home()}/.tools/criu`;
-  const candidates = [`${tools}/criu`, `${tools}/bin/criu`, `${tools}/usr/sbin/criu`];
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir) candidates.push(`${dir}/criu`);
-  }
-  candidates.push("/usr/sbin/criu", "/sbin/criu");
-  for (const c of candidates) {
-    try {
-      if ((await Deno.stat(c)).isFile) return c;
-    } catch {
-      // Next candidate.
-    }
-  }
-  return null;
+/** `criu --version` prints "Version: 4.1.1" (and a GitID line for git builds). */
+export function parseCriuVersion(out: string): string | null {
+  return /^Version:\s*(\S+)/m.exec(out)?.[1] ?? null;
 }
 
-export async function checkCriu(): Promise<Check> {
-  const criu = await findCriu();
-  if (!criu) {
-    return warn("criu", "not found", "only needed for checkpoints (a later release)");
+/** Why `criu check` (or a dump) failed: its first error, else its last line. */
+export function criuFailureReason(out: string, code: number): string {
+  // Every CRIU run logs a harmless RLIMIT_NOFILE "Error" line when it may not raise the limit.
+  const lines = out.split("\n").map((l) => l.trim()).filter((l) => l && !/RLIMIT_NOFILE/.test(l));
+  const error = lines.find((l) => /\bError\b/.test(l));
+  return (error ?? lines.at(-1) ?? `exit ${code}`).replace(/^\(\d+\.\d+\)\s*/, "");
+}
+
+/**
+ * Dumps a `sleep` with `criu` and leaves it running. `criu check` is not enough: on a VM whose
+ * hardware breakpoints never fire, check passes and every dump hangs (see docs/criu.md).
+ */
+export async function probeCriuDump(
+  criu: string,
+  timeoutMs = 10_000,
+): Promise<{ ok: boolean; ms: number; detail: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "a8-doctor-criu-" });
+  const target = new Deno.Command("sleep", {
+    args: ["60"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    const t0 = performance.now();
+    // --shell-job: the sleep shares the doctor's session, which stays outside the dump.
+    const args = ["dump", "-t", `${target.pid}`, "-D", dir, "-o", "dump.log", "--shell-job"];
+    const r = await runQuiet(criu, [...args, "--leave-running"], timeoutMs);
+    const ms = performance.now() - t0;
+    if (r.code === 0) return { ok: true, ms, detail: `dump ${Math.round(ms)} ms` };
+    if (ms >= timeoutMs) {
+      return { ok: false, ms, detail: `dump did not finish within ${timeoutMs / 1000} s` };
+    }
+    const log = await Deno.readTextFile(`${dir}/dump.log`).catch(() => r.out);
+    return { ok: false, ms, detail: `dump fails: ${criuFailureReason(log, r.code)}` };
+  } finally {
+    try {
+      target.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await target.status;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  const version = (await runQuiet(criu, ["--version"])).out.split("\n")[0] ?? "";
+}
+
+/** One CRIU executable: its version, `criu check`, and a real dump. */
+export async function checkCriuBinary(
+  name: string,
+  criu: string,
+  dumpTimeoutMs = 10_000,
+  /** The fix to offer when this CRIU fails; default: what makes it work. */
+  fixOverride?: string,
+): Promise<Check> {
+  const r = await probeCriuBinary(name, criu, dumpTimeoutMs);
+  if (r.status !== "ok" && fixOverride) r.fix = fixOverride;
+  return r;
+}
+
+async function probeCriuBinary(name: string, criu: string, dumpTimeoutMs: number): Promise<Check> {
+  const versionRun = await runQuiet(criu, ["--version"]);
+  const version = parseCriuVersion(versionRun.out);
+  if (versionRun.code !== 0 || !version) {
+    return warn(
+      name,
+      `${criu} does not run: ${criuFailureReason(versionRun.out, versionRun.code)}`,
+      "run scripts/criu.sh (as root)",
+    );
+  }
+  const about = `${criu}: CRIU ${version}`;
   const check = await runQuiet(criu, ["check"], 20_000);
-  if (check.code === 0) return ok("criu", `${criu}: ${version}; criu check: looks good`);
-  const last = check.out.split("\n").filter(Boolean).pop() ?? `exit ${check.code}`;
-  return warn(
-    "criu",
-    `${criu}: ${version}; criu check fails: ${last}`,
-    "checkpoints will not work with this CRIU; CRIU >= 4.1 works on recent kernels",
+  if (check.code !== 0) {
+    return warn(
+      name,
+      `${about}; criu check fails: ${criuFailureReason(check.out, check.code)}`,
+      "checkpoints need a CRIU that passes `criu check`: scripts/criu.sh installs CRIU 4.2",
+    );
+  }
+  const dump = await probeCriuDump(criu, dumpTimeoutMs);
+  if (!dump.ok) {
+    return warn(
+      name,
+      `${about}; criu check: looks good; ${dump.detail}`,
+      "CRIU >= 4.2 copes with hardware breakpoints that never fire (older: CRIU_FAULT=130); see docs/criu.md",
+    );
+  }
+  return ok(name, `${about}; criu check: looks good; ${dump.detail}`);
+}
+
+/**
+ * Every CRIU found, the one a8 uses ("criu") first: the project's (scripts/criu.sh), else the
+ * system's. Only the criu checkpoint engine needs one, so none of this is a failure.
+ */
+export async function checkCriu(dumpTimeoutMs = 10_000): Promise<Check[]> {
+  const found = criuBinaries();
+  if (found.length === 0) {
+    return [
+      warn(
+        "criu",
+        "not found",
+        "needed only by the criu checkpoint engine: run scripts/criu.sh (as root)",
+      ),
+    ];
+  }
+  const unused = `a8 does not use this one (it uses ${found[0]})`;
+  const checks = await Promise.all(
+    found.map((c, i) =>
+      i === 0
+        ? checkCriuBinary("criu", c, dumpTimeoutMs)
+        : checkCriuBinary("criu (other)", c, dumpTimeoutMs, unused)
+    ),
   );
+  return checks;
+}
+
+/** Whether the agent can load libcriu and drive CRIU through it (an RPC round trip). */
+export async function checkLibcriu(): Promise<Check> {
+  let lib: Libcriu;
+  try {
+    lib = Libcriu.open();
+  } catch (e) {
+    return warn(
+      "libcriu",
+      (e as Error).message.split("\n").join("; "),
+      "run scripts/criu.sh (as root)",
+    );
+  }
+  try {
+    const v = await lib.version();
+    const version = `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+    return ok("libcriu", `${lib.path} loads; RPC via ${lib.serviceBinary}: CRIU ${version}`);
+  } catch (e) {
+    return warn(
+      "libcriu",
+      `${lib.path} loads, but ${(e as Error).message.split("\n")[0]}`,
+      "run scripts/criu.sh (as root)",
+    );
+  } finally {
+    lib.close();
+  }
 }
 
 /** TCP connect to each variant but `selfId`; peers not yet started are normal, hence warn. */
@@ -215,7 +329,10 @@ export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
     checkKernelModule(),
   ]);
   const checks = [checkKernel(), checkIsa(isa), lib, sud, seccomp, kmod];
-  if (!opts.quick) checks.push(await checkCriu());
+  if (!opts.quick) {
+    const [criu, libcriu] = await Promise.all([checkCriu(), checkLibcriu()]);
+    checks.push(...criu, libcriu);
+  }
   const interposers: Interposer[] = [];
   if (sud.status === "ok") interposers.push("sud");
   if (seccomp.status === "ok") interposers.push("seccomp");

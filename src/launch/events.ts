@@ -21,12 +21,12 @@ export type MonitorEvent =
   | Base & { ev: "fatal"; reason: string; call: string; nr: number; detail: string }
   | Base & { ev: "log"; level: string; msg: string; nr: number }
   /** A frozen checkpoint copy registered (on a connection of its own: see EventServer.copy). */
-  | Base & { ev: "checkpoint"; epoch: number; seq: number }
+  | Base & { ev: "checkpoint"; epoch: number; seq: number; port: number }
   /** The live process took checkpoint `epoch`; `us` is how long its fork took. */
   | Base & { ev: "checkpoint-taken"; epoch: number; seq: number; us: number }
   /** The copies can no longer stand for the process (it forked or exec'd). */
   | Base & { ev: "checkpoint-drop"; why: string }
-  /** A copy became the live process; the leader's listens for followers on `port`. */
+  /** A copy became the live process (its data connections are up again). */
   | Base & { ev: "resumed"; epoch: number; port: number }
   /** Made by the agent: the connection of a process that said hello or resumed closed. */
   | Base & { ev: "gone" };
@@ -41,7 +41,7 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   divergence: { seq: "int", call: "string", reason: "string", detail: "string" },
   fatal: { reason: "string", call: "string", nr: "int", detail: "string" },
   log: { level: "string", msg: "string", nr: "int" },
-  checkpoint: { epoch: "int", seq: "int" },
+  checkpoint: { epoch: "int", seq: "int", port: "int" },
   "checkpoint-taken": { epoch: "int", seq: "int", us: "int" },
   "checkpoint-drop": { why: "string" },
   resumed: { epoch: "int", port: "int" },

@@ -124,6 +124,8 @@ export async function connectPeers(opts: ConnectOptions): Promise<ConnectedPeers
         tcp.close();
         return;
       }
+      // Control messages are small and come in bursts (a rollback): never wait on Nagle.
+      tcp.setNoDelay(true);
       if (await shake(new FramedConn(tcp), peer.id)) return;
       await sleep(RETRY_MS);
     }
@@ -137,6 +139,7 @@ export async function connectPeers(opts: ConnectOptions): Promise<ConnectedPeers
       } catch {
         return; // listener closed: we are done
       }
+      tcp.setNoDelay(true);
       // Concurrent, so one slow or silent stranger cannot hold up the real peer.
       shake(new FramedConn(tcp));
     }

@@ -86,10 +86,9 @@ export interface RollbackMsg {
   mode: number;
   stream: string;
   seq: number;
-}
-/** Leader's agent: its resumed monitor listens for the followers' data connections here. */
-export interface ResumeMsg {
-  t: "resume";
+  /** The divergent call, for the followers' reports. */
+  call: string;
+  /** Where the leader's copy of the epoch listens for the followers' data connections. */
   port: number;
 }
 /** A follower's monitor is back and connected. */
@@ -116,7 +115,6 @@ export type RunMsg =
   | StopMsg
   | ByeMsg
   | RollbackMsg
-  | ResumeMsg
   | RolledBackMsg
   | NoRollbackMsg;
 export type PeerMsg = HandshakeMsg | RunMsg;
@@ -148,8 +146,14 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
   "report-data": { variant: "int", streams: "array" },
   stop: { signal: "string" },
   bye: {},
-  rollback: { epoch: "int", mode: "int", stream: "string", seq: "int" },
-  resume: { port: "uint16" },
+  rollback: {
+    epoch: "int",
+    mode: "int",
+    stream: "string",
+    seq: "int",
+    call: "string",
+    port: "uint16",
+  },
   "rolled-back": { variant: "int", round: "int" },
   "no-rollback": { reason: "string" },
 };

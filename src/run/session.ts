@@ -13,7 +13,7 @@ import {
   spawnProgram,
 } from "../launch/spawn.ts";
 import type { Logger } from "../log.ts";
-import type { PeerGroup } from "../peer/mod.ts";
+import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
 import { TIMEOUT, withTimeout } from "../util/event_log.ts";
 import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
 import { compareExits, type RunEnd } from "./outcome.ts";
@@ -56,7 +56,7 @@ export async function runSession(s: Session): Promise<SessionResult> {
     trouble.close();
     return { end: started, programStatus: null };
   }
-  const root = new LiveRoot(started, s.events);
+  const root = new LiveRoot(started);
   const copies = new CopyRegistry(s.events);
   const rollbacks = new Rollbacks({
     config: s.config,
@@ -114,7 +114,7 @@ async function watchOnce(
     }
   }
   handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
-  return { end: await agreeOnExit(s, status), programStatus: status };
+  return { end: await agreeOnExit(s, status, rollbacks.round), programStatus: status };
 }
 
 /**
@@ -243,7 +243,12 @@ async function start(s: Session, trouble: Promise<RunEnd>): Promise<ProgramHandl
 }
 
 /** Exchanges exit statuses with every peer (bounded by shutdownMs) and compares them. */
-async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
+async function agreeOnExit(s: Session, status: number, round: number): Promise<RunEnd> {
+  // A divergence a rollback survived is in the history too: only this round's counts.
+  const fresh = (e: PeerEvent) =>
+    e.kind === "message" && e.msg.t === "divergence" && e.msg.round >= 0 && e.msg.round < round
+      ? undefined
+      : peerTrouble(e);
   const self = s.self.id;
   const limit = s.config.timeouts.shutdownMs;
   await s.group.broadcast({ t: "exit", status });
@@ -253,7 +258,7 @@ async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
     s.group.waitFor(
       (e) =>
         (e.kind === "message" && e.from === id && e.msg.t === "exit") ||
-        peerTrouble(e)?.kind === "divergence" || peerTrouble(e)?.kind === "fatal" ||
+        fresh(e)?.kind === "divergence" || fresh(e)?.kind === "fatal" ||
         (e.kind === "peer-lost" && e.id === id),
       limit,
     ).then((e) => ({ id, e }))
@@ -262,7 +267,7 @@ async function agreeOnExit(s: Session, status: number): Promise<RunEnd> {
     if (e === undefined) {
       return { kind: "peer-lost", id, reason: `no exit status within ${limit} ms` };
     }
-    const t = peerTrouble(e);
+    const t = fresh(e);
     if (t) return t;
     if (e.kind === "message" && e.msg.t === "exit") statuses.set(id, e.msg.status);
   }

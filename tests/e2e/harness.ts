@@ -322,6 +322,8 @@ export interface A8Options {
   extraArgs?: string[];
   policy?: "outputs" | "lockstep";
   interposer?: "auto" | "sud" | "seccomp";
+  /** Extra config tables for the generated config (see ConfigOptions). */
+  extraTables?: string;
 }
 
 export interface VariantRun {
@@ -369,7 +371,11 @@ export async function startA8(o: A8Options): Promise<A8Started> {
     const n = o.variants ?? 2;
     ids = Array.from({ length: n }, (_, i) => i + 1);
     leaderId = 1;
-    config = localConfig(n, { policy: o.policy, interposer: o.interposer });
+    config = localConfig(n, {
+      policy: o.policy,
+      interposer: o.interposer,
+      extraTables: o.extraTables,
+    });
   }
   const configPath = `${dir}/a8.toml`;
   await Deno.writeTextFile(configPath, config);

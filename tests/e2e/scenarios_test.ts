@@ -52,6 +52,9 @@ const SCENARIOS: Scenario[] = [
   { name: "edge_cases" },
 ];
 
+/** Rollbacks the leader did per scenario in the faults step (checked at the end). */
+const faultRollbacks = new Map<string, number>();
+
 const NATIVE_ONLY = Deno.env.get("A8_E2E_NATIVE_ONLY") === "1";
 const ONLY = Deno.env.get("A8_E2E_ONLY")?.split(",").filter(Boolean);
 
@@ -81,7 +84,26 @@ interface RunShape {
   variants: number;
   policy?: "outputs" | "lockstep";
   interposer?: "sud" | "seccomp";
+  /** Checkpoints (fork engine) and divergences injected after them. */
+  faults?: boolean;
 }
+
+/**
+ * Checkpoints every few calls and a 1 % chance per checked call that the follower diverges:
+ * the monitor injects only where a checkpoint stands by, so each is rolled back and replayed.
+ * Injected faults are transient: `retries` makes the same position failing again by chance
+ * (more likely the closer the checkpoints) a retry, not the end of the run.
+ */
+const FAULTS = `[checkpoint]
+engine = "fork"
+every_calls = 4
+every_ms = 1
+retries = 4
+
+[faults]
+divergence_probability = 0.01
+seed = 42
+`;
 
 async function checkA8(sc: Scenario, shape: RunShape, native: ProcResult | null) {
   const variants = shape.variants;
@@ -102,6 +124,7 @@ async function checkA8(sc: Scenario, shape: RunShape, native: ProcResult | null)
       timeoutMs: ms(30000),
       policy: shape.policy,
       interposer: shape.interposer,
+      extraTables: shape.faults ? FAULTS : undefined,
     });
     const all = describe(run.variants);
     const nativeOut = text(native.stdout);
@@ -126,7 +149,11 @@ async function checkA8(sc: Scenario, shape: RunShape, native: ProcResult | null)
     }
     for (const v of run.variants) {
       const s = await readSummary(v);
-      assert.equal(s.divergences, 0, `variant ${v.id}: summary counts divergences\n${all}`);
+      if (shape.faults) {
+        if (v.leader) faultRollbacks.set(sc.name, s.rollbacks as number);
+      } else {
+        assert.equal(s.divergences, 0, `variant ${v.id}: summary counts divergences\n${all}`);
+      }
       assert.equal(s.outcome, "ok", `variant ${v.id}: summary outcome ${s.outcome}: ${s.detail}`);
       assert.equal(s.exit_status, native.code, `variant ${v.id}: summary exit_status`);
       if (!v.leader) {
@@ -190,5 +217,20 @@ for (const sc of SCENARIOS) {
         fn: () => checkA8(sc, { variants: 2, interposer: "seccomp" }, native),
       });
     }
+    await t.step({
+      name: "a8 with 2 variants, divergences injected after checkpoints",
+      ignore: NATIVE_ONLY,
+      fn: () => checkA8(sc, { variants: 2, faults: true }, native),
+    });
   });
 }
+
+Deno.test({
+  name: "scenarios with injected divergences: they were rolled back, not just absent",
+  ignore: NATIVE_ONLY || faultRollbacks === undefined,
+  fn() {
+    const total = [...faultRollbacks.values()].reduce((a, b) => a + b, 0);
+    console.log("rollbacks per scenario:", Object.fromEntries(faultRollbacks));
+    if (faultRollbacks.size >= 5) assert.ok(total >= 5, `only ${total} rollbacks in all`);
+  },
+});
