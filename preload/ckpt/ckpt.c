@@ -332,8 +332,10 @@ static void reconnect(const struct resume_cmd *cmd)
 
 static long fork_copy(void)
 {
-	if (a8_keep_channel_new() < 0)
-		a8_fatal("internal", "", 0, "no channel for a checkpoint copy");
+	int err = a8_keep_channel_new();
+
+	if (err < 0)
+		a8_fatal("internal", "", 0, "no channel for a checkpoint copy (%d)", err);
 	mark_shared_fds();
 	/* The agent's child, not the program's: the program's wait() never sees a copy. */
 	return a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);

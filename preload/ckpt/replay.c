@@ -177,7 +177,7 @@ int a8_keep_channel_new(void)
 	chan_live = a8_fd_hide(sv[0]);
 	chan_frozen = a8_fd_hide(sv[1]);
 	if (chan_live < 0 || chan_frozen < 0)
-		return -EMFILE;
+		return chan_live < 0 ? chan_live : chan_frozen;
 	a8_sys5(SYS_setsockopt, chan_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	return 0;
 }
@@ -437,15 +437,18 @@ static void read_log(bool drop, uint64_t diverged_at)
 	const uint8_t *p = (const uint8_t *)(shared_log + 1), *end = p + shared_log->used;
 	const struct log_fd *last_input = NULL;
 	const uint8_t *q;
-	uint64_t cut;
+	uint64_t cut, last_rec;
 
 	recs_len = recs_pos = 0;
+	last_rec = 0;
 	for (q = p; q < end;) {
 		uint32_t head[2];
 
 		memcpy(head, q, 8);
-		if (head[0] == LOG_TX)
+		if (head[0] == LOG_TX) {
 			recs_append(q + 8, head[1]);
+			last_rec = entry_seq(LOG_TX, q + 8);
+		}
 		else if (head[0] == LOG_FD) {
 			const struct log_fd *e = (const void *)(q + 8);
 
@@ -470,8 +473,12 @@ static void read_log(bool drop, uint64_t diverged_at)
 		if (head[0] == LOG_FD) {
 			const struct log_fd *e = (const void *)(q + 8);
 
-			/* A full log lost calls at its end: no connection it names can be trusted. */
-			if (e->seq >= replay_until || shared_log->overflow)
+			/*
+			 * Used from the stop point on, or by a call that never got its record (the
+			 * process died in it: its input is lost), or the log is full (calls at its
+			 * end are lost): no such connection can be trusted.
+			 */
+			if (e->seq >= replay_until || e->seq > last_rec || shared_log->overflow)
 				shut_add(e->fd);
 		}
 		q += 8 + ((head[1] + 7) & ~7ul);

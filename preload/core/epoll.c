@@ -128,3 +128,18 @@ bool a8_epoll_data_of(int epfd, int fd, uint64_t *data)
 	*data = r->data;
 	return true;
 }
+
+/*
+ * Events of registrations the monitor does not know: an fd the program closed while another
+ * reference to its file lives on (a checkpoint copy's), so the kernel keeps it registered.
+ * The program has forgotten that cookie too: the event is dropped, never handed on.
+ */
+long a8_epoll_drop_unknown(int epfd, struct epoll_event *ev, long n)
+{
+	long i, kept = 0;
+
+	for (i = 0; i < n; i++)
+		if (a8_epoll_fd_of(epfd, ev[i].data.u64) >= 0)
+			ev[kept++] = ev[i];
+	return kept;
+}

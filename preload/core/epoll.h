@@ -8,12 +8,15 @@
 #define A8_EPOLL_H
 
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 
 void a8_epoll_note(int epfd, int op, int fd, uint32_t events, uint64_t data);
 void a8_epoll_forget_fd(int fd);
 /* Leader after a rollback: each instance gets the interest set it had at the checkpoint. */
 void a8_epoll_rebuild(void);
+/* Leader: drop events whose cookie no registration has (returns how many are left). */
+long a8_epoll_drop_unknown(int epfd, struct epoll_event *ev, long n);
 /* Leader: the fd registered in epfd with this cookie; -1 if none. */
 int a8_epoll_fd_of(int epfd, uint64_t data);
 /* Follower: this variant's cookie for fd in epfd; false if none. */

@@ -95,6 +95,9 @@ static long dup_high(int fd)
 		return -EINVAL;
 	high = rl;
 	high.rlim_cur = rl.rlim_max;
+	/* A program that lowered its hard limit under our range (lighttpd): root may lift it. */
+	if (high.rlim_cur <= (rlim_t)next_mon)
+		high.rlim_cur = high.rlim_max = (rlim_t)next_mon + 4096;
 	a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &high, NULL);
 	nfd = a8_sys3(SYS_fcntl, fd, F_DUPFD_CLOEXEC, next_mon);
 	a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, NULL);

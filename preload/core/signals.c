@@ -121,6 +121,8 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	if (synchronous_fault(sig, si)) {
+		a8_log(A8_LOG_INFO, 0, "the program faulted: signal %d at pc %#lx, address %p",
+		       sig, (unsigned long)A8_UC_PC(uc), si->si_addr);
 		if (prog[sig].handler == SIG_DFL && a8.role == A8_ROLE_LEADER)
 			a8_record_crash(sig);
 		call_program(sig, si, uc);

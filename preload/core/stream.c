@@ -427,11 +427,19 @@ static bool socket_input(const struct a8_call *c)
 	       a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 }
 
-/* Leader: which of its own fds a call used, and whether it took input from it (replay.c). */
-static void log_fd_use(const struct a8_call *c, uint64_t seq)
+/*
+ * Leader: which of its own fds a call uses (replay.c), noted before it runs (a process killed
+ * in the middle of it leaves the note without a record: replay knows that connection may have
+ * lost bytes), and again after it took input from a socket (what a rollback may drop).
+ */
+static void log_fd_use(const struct a8_call *c, uint64_t seq, bool done)
 {
-	if (c->ci->args[0].kind == AK_FD)
-		a8_log_fd_use(seq, c->a[0], socket_input(c));
+	if (c->ci->args[0].kind != AK_FD)
+		return;
+	if (!done)
+		a8_log_fd_use(seq, c->a[0], false);
+	else if (socket_input(c))
+		a8_log_fd_use(seq, c->a[0], true);
 }
 
 /*
@@ -472,10 +480,15 @@ void a8_stream_call(struct a8_call *c)
 			clamp_leader_reads(c);
 			a8_note_capacities(c);
 		}
+		if (replicate)
+			log_fd_use(c, s.seq, false);
 		c->ret = a8_exec_call(c);
+		if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
+			c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1],
+						       c->ret);
 		note_fds(c, replicate);
 		if (replicate)
-			log_fd_use(c, s.seq);
+			log_fd_use(c, s.seq, true);
 		h = a8_step_record(c, &s, replicate);
 		a8_step_commit(c, &s, h);
 		return;
