@@ -1,0 +1,674 @@
+/**
+ * The agent's side of the "criu" checkpoint engine: dump a variant's process tree while it keeps
+ * running, and later kill whatever the tree has become and restore it from a dump.
+ *
+ * a8 rolls a variant back to an earlier checkpoint; it never resumes a killed variant. So a dump
+ * always leaves the tree running (`leave_running`), and a restore always follows `killTree`,
+ * which frees the tree's pids (CRIU restores every process under its old pid). Restored trees
+ * come back as the agent's children (`criu_restore_child`), and the agent is a child subreaper,
+ * so everything of a variant's tree ends up reaped here, never by init.
+ *
+ * Sockets: a dump takes live TCP connections (`tcp_established`; CRIU's default network lock
+ * needs iptables-restore, absent here, so the lock is nftables, built into criu), and a restore
+ * brings them back closed (`tcp_close`): a rollback must not resume a conversation the other
+ * side has moved on from, so clients reconnect; listening sockets come back listening.
+ * `killTree` aborts the killed tree's connections (peers get a RST, and no lingering socket
+ * keeps the restore from binding its ports again).
+ *
+ * Stdio: a variant inherits the agent's stdin, stdout and stderr (pipes, a terminal, files);
+ * the restore hands it the agent's again (see `stdioToInherit`).
+ * Details and measurements: docs/criu.md.
+ */
+import { type CommonOptions, criuBinaries, type InheritFd, Libcriu } from "../../ffi/libcriu.ts";
+import {
+  closeFd,
+  type ExitStatus,
+  getsockoptInt,
+  isChildSubreaper,
+  kill,
+  LibcError,
+  pidfdGetfd,
+  pidfdOpen,
+  setChildSubreaper,
+  setLinger,
+  SIGNALS,
+  SOCKET,
+  waitpidBlocking,
+  waitpidNoHang,
+} from "../../ffi/libc.ts";
+import type { Logger } from "../log.ts";
+
+export interface CriuDriverOptions {
+  /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
+  runDir: string;
+  log: Logger;
+  /**
+   * How many epochs' images stay on disk: after a dump of epoch E, those above E - keepImages.
+   * Default 2 (as the fork engine keeps), at least 1.
+   */
+  keepImages?: number;
+  /**
+   * Run `criu check` in `open` (~90 ms): a kernel CRIU cannot work with shows at start, not at
+   * the first checkpoint. Default true.
+   */
+  check?: boolean;
+}
+
+export interface DumpResult {
+  /** Wall time of `dump`, ms (CRIU's run is almost all of it). */
+  ms: number;
+  /** Where the images are. */
+  dir: string;
+}
+
+export interface RestoreResult {
+  /** The restored root: the old root's pid, now the agent's child (reap it with `waitExit`). */
+  pid: number;
+  ms: number;
+}
+
+/** How a process ended, in Deno's terms: a signal's death has code 128 + signal. */
+export interface ProcessEnd {
+  code: number;
+  signal: number | null;
+}
+
+/**
+ * Linux 6.16 refuses getsockopt(SO_PASSCRED) on inet sockets; CRIU before 4.2 then cannot dump
+ * any process with an IPv4/IPv6 socket (docs/criu.md).
+ */
+const MIN_VERSION_NEW_KERNEL = 40200;
+const NEW_KERNEL: [number, number] = [6, 16];
+
+/**
+ * Options of both directions. ext_unix_sk lets a tree keep a datagram socket connected to a
+ * path outside it (syslog's /dev/log is the usual one); without it CRIU refuses the dump
+ * ("External socket is used"). It costs nothing otherwise. shell_job is set per dump (see
+ * `dump`). Log level 4 costs nothing measurable, and the log is the only account of a failure.
+ */
+const COMMON: Omit<CommonOptions, "imagesDir"> = {
+  logLevel: 4,
+  networkLock: "nftables",
+  extUnixSk: true,
+};
+/**
+ * tcp_skip_in_flight: a connection the kernel completed but the program has not accept()ed
+ * yet makes CRIU refuse the dump ("In-flight connection (l)"), and a server can get one at
+ * any moment; with it, such connections are left out of the images (the live tree, left
+ * running, still accepts them; a restored one never sees them, and their clients get a RST).
+ */
+const DUMP: Omit<CommonOptions, "imagesDir"> = {
+  ...COMMON,
+  logFile: "dump.log",
+  tcpEstablished: true,
+  tcpSkipInFlight: true,
+};
+const RESTORE: Omit<CommonOptions, "imagesDir"> = {
+  ...COMMON,
+  logFile: "restore.log",
+  tcpClose: true,
+};
+
+/** What the driver notes next to CRIU's images: what the restore must repeat of the dump. */
+interface ImagesMeta {
+  root: number;
+  shellJob: boolean;
+}
+const META = "a8-criu.json";
+
+/** Subreaper users in this process; the flag is per process, the drivers may be several. */
+let subreaperUsers = 0;
+let subreaperWasOn = false;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function kernelAtLeast([major, minor]: [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(Deno.osRelease());
+  if (!m) return true;
+  return +m[1] > major || (+m[1] === major && +m[2] >= minor);
+}
+
+function versionText(v: number): string {
+  return `${Math.floor(v / 10000)}.${Math.floor(v / 100) % 100}.${v % 100}`;
+}
+
+function toEnd(st: ExitStatus): ProcessEnd {
+  return st.signal === null
+    ? { code: st.code ?? 0, signal: null }
+    : { code: 128 + st.signal, signal: st.signal };
+}
+
+/**
+ * The agent's stdio, as CRIU names them in images: a variant that inherited them (the launcher
+ * passes stdio through) gets them back on restore. Otherwise CRIU would give it a new pipe in
+ * place of a pipe to the outside, which nobody reads (its first write would kill it with
+ * SIGPIPE), would refuse a regular file that grew since the dump ("has bad size") unless it
+ * was opened O_APPEND, and could not dump a terminal at all (its master side is outside the
+ * tree): terminals are declared external at the dump (`stdioTtys`) and inherited at the restore.
+ * Files the dumped tree does not use are ignored by CRIU.
+ */
+function stdioToInherit(): InheritFd[] {
+  const out: InheritFd[] = [];
+  const keys = new Set<string>();
+  for (const fd of [0, 1, 2]) {
+    const key = stdioKey(fd);
+    if (key === null || keys.has(key)) continue;
+    keys.add(key);
+    out.push({ fd, key });
+  }
+  return out;
+}
+
+/** The terminals among the agent's stdio, as CRIU's external resources. */
+function stdioTtys(): string[] {
+  const ttys = new Set<string>();
+  for (const fd of [0, 1, 2]) {
+    const key = stdioKey(fd);
+    if (key?.startsWith("tty[")) ttys.add(key);
+  }
+  return [...ttys];
+}
+
+/** CRIU's name for the file on the agent's fd `fd`, or null if it needs none. */
+function stdioKey(fd: number): string | null {
+  let target: string;
+  try {
+    target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null; // Closed.
+  }
+  if (/^(pipe|socket):\[\d+\]$/.test(target)) return target;
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+  if (st.isFile) return target.startsWith("/") ? target.slice(1) : null;
+  // Terminals: the pty slaves (major 136-143) and the serial and virtual consoles (4, 5).
+  const rdev = st.rdev ?? 0;
+  const major = ((rdev >> 8) & 0xfff) | Math.floor(rdev / 2 ** 32) & ~0xfff;
+  if (st.isCharDevice && (major === 4 || major === 5 || (major >= 136 && major <= 143))) {
+    return `tty[${rdev.toString(16)}:${(st.dev ?? 0).toString(16)}]`;
+  }
+  return null;
+}
+
+/** The few fields of /proc/<pid>/stat that tell a process tree apart. */
+interface ProcStat {
+  pid: number;
+  /** R, S, D, T, t, Z, ... */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Start time in clock ticks after boot: with the pid, names one process (pids are reused). */
+  start: number;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let s: string;
+  try {
+    s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // The command name is in parentheses and may hold anything, ')' and spaces included.
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return { pid, state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], start: +f[19] };
+}
+
+function scanProc(): Map<number, ProcStat> {
+  const all = new Map<number, ProcStat>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const st = readStat(+e.name);
+    if (st) all.set(st.pid, st);
+  }
+  return all;
+}
+
+/** Sends a signal; a process that is already gone is no error (the tree is dying anyway). */
+function signal(pid: number, sig: number): void {
+  try {
+    kill(pid, sig);
+  } catch (e) {
+    if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
+  }
+}
+
+export class CriuDriver {
+  readonly #lib: Libcriu;
+  readonly #log: Logger;
+  readonly #base: string;
+  readonly #keep: number;
+  /** Roots this driver restored: its children, which it reaps (Deno reaps the ones it spawned). */
+  readonly #restored = new Set<number>();
+  /** waitExit's pending waits by pid: the only reaper of that pid while it runs. */
+  readonly #waits = new Map<number, Promise<ProcessEnd>>();
+  /** dump and restore run one at a time (libcriu's RPC is one call per criu_opts). */
+  #chain: Promise<unknown> = Promise.resolve();
+  #busy = 0;
+  #closed = false;
+
+  private constructor(lib: Libcriu, o: CriuDriverOptions, keep: number) {
+    this.#lib = lib;
+    this.#log = o.log;
+    this.#base = `${o.runDir}/criu`;
+    this.#keep = keep;
+  }
+
+  /**
+   * Finds CRIU (the project's .tools/criu first, as `a8 doctor` does), loads libcriu, checks
+   * that the CRIU can work on this kernel, and makes the agent a child subreaper: orphans of a
+   * variant's tree, and every process of a restored tree once its parent dies, become the
+   * agent's children, so `killTree` can reap them and free their pids. Throws an Error that
+   * says what is missing and how to get it.
+   */
+  static async open(o: CriuDriverOptions): Promise<CriuDriver> {
+    const keep = o.keepImages ?? 2;
+    if (!Number.isInteger(keep) || keep < 1) {
+      throw new RangeError(`keepImages must be an integer >= 1, got ${keep}`);
+    }
+    const fail = (why: string, cause?: unknown) =>
+      new Error(
+        `criu checkpoints unusable: ${why}` +
+          (Deno.uid() === 0 ? "" : `\n(CRIU needs root; the agent runs as uid ${Deno.uid()})`),
+        { cause },
+      );
+    const binaries = criuBinaries();
+    if (binaries.length === 0) {
+      throw fail("no CRIU found (.tools/criu/criu, PATH, /usr/sbin): run scripts/criu.sh");
+    }
+    let lib: Libcriu;
+    try {
+      lib = Libcriu.open({ serviceBinary: binaries[0] });
+    } catch (e) {
+      throw fail((e as Error).message, e);
+    }
+    try {
+      const v = await lib.version().catch((e) => {
+        throw fail(`libcriu cannot talk to ${lib.serviceBinary}: ${(e as Error).message}`, e);
+      });
+      if (v < MIN_VERSION_NEW_KERNEL && kernelAtLeast(NEW_KERNEL)) {
+        throw fail(
+          `${lib.serviceBinary} is CRIU ${versionText(v)}; on Linux ${Deno.osRelease()} it ` +
+            `cannot dump TCP sockets, CRIU >= 4.2 can: run scripts/criu.sh`,
+        );
+      }
+      if (o.check ?? true) {
+        await lib.check().catch((e) => {
+          throw fail((e as Error).message, e);
+        });
+      }
+      await Deno.mkdir(`${o.runDir}/criu`, { recursive: true });
+      if (subreaperUsers === 0) {
+        subreaperWasOn = isChildSubreaper();
+        setChildSubreaper(true);
+      }
+      subreaperUsers++;
+      const driver = new CriuDriver(lib, o, keep);
+      o.log.info("criu ready", {
+        criu: lib.serviceBinary,
+        version: versionText(v),
+        libcriu: lib.path,
+        images: driver.#base,
+        keep,
+      });
+      return driver;
+    } catch (e) {
+      lib.close();
+      throw e;
+    }
+  }
+
+  /** The images directory of one epoch (it exists only once that epoch's dump succeeded). */
+  imagesDir(epoch: number): string {
+    return `${this.#base}/${epoch}`;
+  }
+
+  /** Epochs whose images are on disk, oldest first. */
+  epochs(): number[] {
+    const out: number[] = [];
+    try {
+      for (const e of Deno.readDirSync(this.#base)) {
+        if (e.isDirectory && /^\d+$/.test(e.name)) out.push(+e.name);
+      }
+    } catch {
+      // No directory: no epochs.
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /**
+   * Dumps the tree rooted at `rootPid` and leaves it running (it is frozen only while CRIU
+   * collects it). The images go to a scratch directory that becomes `<runDir>/criu/<epoch>/`
+   * only when CRIU succeeded, replacing an older dump of the same epoch, so an epoch's
+   * directory always holds a whole dump. Then epochs `keepImages` or more below `epoch` go. A
+   * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), and the
+   * Error's message has the end of CRIU's log.
+   */
+  async dump(rootPid: number, epoch: number): Promise<DumpResult> {
+    this.#checkEpoch(epoch);
+    if (!Number.isInteger(rootPid) || rootPid <= 1) throw new RangeError(`bad root pid ${rootPid}`);
+    return await this.#exclusive(async () => {
+      const t0 = performance.now();
+      const final = this.imagesDir(epoch);
+      const scratch = `${this.#base}/.dumping-${epoch}`;
+      await Deno.remove(scratch, { recursive: true }).catch(() => {});
+      await Deno.mkdir(scratch, { recursive: true });
+      let criuMs: number;
+      try {
+        const external = stdioTtys();
+        // A root that is not a session leader (its session belongs to the agent) needs CRIU's
+        // shell-job mode, at the dump and at the restore: the restore reads it back.
+        const shellJob = (readStat(rootPid)?.session ?? rootPid) !== rootPid;
+        const meta: ImagesMeta = { root: rootPid, shellJob };
+        await Deno.writeTextFile(`${scratch}/${META}`, JSON.stringify(meta) + "\n");
+        const opts = {
+          ...DUMP,
+          imagesDir: scratch,
+          pid: rootPid,
+          leaveRunning: true,
+          external,
+          shellJob,
+        };
+        criuMs = (await this.#lib.dump(opts)).ms;
+      } catch (e) {
+        const kept = `${this.#base}/failed-${epoch}`;
+        await this.#removeFailed();
+        await Deno.rename(scratch, kept).catch(() => {});
+        this.#log.warn("criu dump failed", { pid: rootPid, epoch, images: kept });
+        throw new Error(
+          `checkpoint of pid ${rootPid} at epoch ${epoch} failed (images and dump.log in ` +
+            `${kept}): ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+      await Deno.remove(final, { recursive: true }).catch(() => {});
+      await Deno.rename(scratch, final);
+      await this.#prune(epoch);
+      const ms = performance.now() - t0;
+      this.#log.info("criu dump", {
+        pid: rootPid,
+        epoch,
+        ms: Math.round(ms),
+        criu_ms: Math.round(criuMs),
+      });
+      return { ms, dir: final };
+    });
+  }
+
+  /**
+   * Restores epoch `epoch`'s tree as the agent's child. Established TCP connections come back
+   * closed (the process sees them end: EOF, or an error on its next read or write), listening
+   * sockets come back listening on the same address. Every pid of the dumped tree must be free:
+   * `killTree` the current tree first. The returned pid is the old root's; `waitExit` reaps it.
+   */
+  async restore(epoch: number): Promise<RestoreResult> {
+    this.#checkEpoch(epoch);
+    return await this.#exclusive(async () => {
+      const t0 = performance.now();
+      const dir = this.imagesDir(epoch);
+      try {
+        await Deno.stat(`${dir}/inventory.img`);
+      } catch {
+        throw new Error(`restore of epoch ${epoch}: no images in ${dir} (kept: ${this.epochs()})`);
+      }
+      let pid: number;
+      try {
+        const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
+        const inheritFds = stdioToInherit();
+        pid = (await this.#lib.restore({
+          ...RESTORE,
+          imagesDir: dir,
+          inheritFds,
+          shellJob: meta.shellJob,
+        })).pid;
+      } catch (e) {
+        const msg = (e as Error).message;
+        const hint = /File exists|Can't fork for/.test(msg)
+          ? "\n(a pid of the dumped tree is in use: killTree the current tree first)"
+          : /Address already in use/.test(msg)
+          ? "\n(a port the dump listens on is taken: by another program, or by sockets of " +
+            "connections the program closed itself in the last minute, if it does not set " +
+            "SO_REUSEADDR; killTree aborts only the connections open when it runs)"
+          : "";
+        this.#log.warn("criu restore failed", { epoch, images: dir });
+        throw new Error(`restore of epoch ${epoch} failed: ${msg}${hint}`, {
+          cause: e,
+        });
+      }
+      this.#restored.add(pid);
+      const ms = performance.now() - t0;
+      this.#log.info("criu restore", { pid, epoch, ms: Math.round(ms) });
+      return { pid, ms };
+    });
+  }
+
+  /**
+   * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. The tree
+   * is the root, its descendants (ppid links in /proc), and every process in the root's
+   * session or process group (so orphans that were re-parented to the agent are not missed).
+   * It is first stopped with SIGSTOP until a scan finds no new member, so no process can fork
+   * a new one between the scan and the kill.
+   *
+   * Reaping: the agent reaps its own children among them (orphans re-parented to it, and a
+   * root that this driver restored) with waitpid; a pid with a pending `waitExit` is left to
+   * that wait, which then resolves with SIGKILL. A root that Deno.Command spawned is reaped by
+   * Deno itself (its `status` resolves with SIGKILL); this only waits for its pid to go.
+   * Throws if pids are still taken after `timeoutMs`.
+   */
+  async killTree(rootPid: number, timeoutMs = 5000): Promise<void> {
+    if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
+      throw new RangeError(`bad root pid ${rootPid}`);
+    }
+    const t0 = performance.now();
+    const deadline = t0 + timeoutMs;
+    const self = Deno.pid;
+    const tree = new Map<number, ProcStat>();
+    const root = readStat(rootPid);
+    if (root) tree.set(rootPid, root);
+    const member = (p: ProcStat) =>
+      p.pid !== self &&
+      (tree.has(p.ppid) || p.session === rootPid || p.pgrp === rootPid);
+
+    // 1. Stop: scan, add members, SIGSTOP those not stopped, until a scan in which every
+    // member already showed stopped (or dead) and none was new.
+    for (;;) {
+      const procs = scanProc();
+      let grew = true;
+      while (grew) {
+        grew = false;
+        for (const p of procs.values()) {
+          if (!tree.has(p.pid) && member(p)) {
+            tree.set(p.pid, p);
+            grew = true;
+          }
+        }
+      }
+      let running = 0;
+      for (const [pid, known] of tree) {
+        const p = procs.get(pid);
+        if (!p || p.start !== known.start || p.state === "Z" || p.state === "X") continue;
+        if (p.state === "T" || p.state === "t") continue;
+        running++;
+        signal(pid, SIGNALS.SIGSTOP);
+      }
+      if (running === 0) break;
+      if (performance.now() > deadline) break; // Kill what we have; the reaping reports.
+      await sleep(1);
+    }
+
+    // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
+    // SIGKILL ends stopped processes too.
+    const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
+    const aborted = new Set<string>();
+    for (const [pid] of alive) this.#abortOnClose(pid, aborted);
+    for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
+
+    // 3. Reap until every member's pid is gone.
+    const pending = new Map(tree);
+    for (;;) {
+      for (const [pid, known] of pending) {
+        const p = readStat(pid);
+        if (!p || p.start !== known.start) {
+          pending.delete(pid);
+          if (pid === rootPid) this.#restored.delete(pid);
+          continue;
+        }
+        const ours = p.ppid === self && (pid !== rootPid || this.#restored.has(pid));
+        if (p.state !== "Z" || !ours || this.#waits.has(pid)) continue;
+        try {
+          if (waitpidNoHang(pid)) {
+            pending.delete(pid);
+            this.#restored.delete(pid);
+          }
+        } catch (e) {
+          // ECHILD: someone else reaped it between the stat and the wait; it is gone.
+          if (!(e instanceof LibcError && e.errno === 10)) throw e;
+        }
+      }
+      if (pending.size === 0) break;
+      if (performance.now() > deadline) {
+        const left = [...pending.keys()].map((pid) => {
+          const p = readStat(pid);
+          return p ? `${pid} (state ${p.state}, parent ${p.ppid})` : `${pid}`;
+        });
+        throw new Error(
+          `killTree(${rootPid}): after ${timeoutMs} ms these pids are still taken: ` +
+            left.join(", "),
+        );
+      }
+      await sleep(2);
+    }
+    this.#log.info("criu kill tree", {
+      pid: rootPid,
+      processes: tree.size,
+      tcp_sockets: aborted.size,
+      ms: Math.round(performance.now() - t0),
+    });
+  }
+
+  /**
+   * Waits until `pid`, a child this process did not spawn with Deno.Command (a restored root),
+   * ends, and reaps it. It does not poll: waitpid(pid, 0) blocks one thread of Deno's blocking
+   * pool until then. Calls for the same pid share one wait. Never pass a pid Deno spawned: the
+   * status would be taken from its `ChildProcess.status`. Rejects (ECHILD) for a pid that is
+   * not, or no longer, this process's child.
+   */
+  waitExit(pid: number): Promise<ProcessEnd> {
+    let w = this.#waits.get(pid);
+    if (!w) {
+      w = waitpidBlocking(pid).then(toEnd).finally(() => {
+        this.#waits.delete(pid);
+        this.#restored.delete(pid);
+      });
+      this.#waits.set(pid, w);
+    }
+    return w;
+  }
+
+  /**
+   * Unloads libcriu (after the dump or restore that may be running) and gives up the child
+   * subreaper flag when no other driver holds it. Pending `waitExit`s still resolve.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (--subreaperUsers === 0 && !subreaperWasOn) setChildSubreaper(false);
+    if (this.#busy === 0) this.#lib.close();
+    else this.#chain.finally(() => this.#lib.close());
+  }
+
+  /**
+   * Sets SO_LINGER {on, 0 s} on every TCP socket of `pid` (through a duplicate of its fd,
+   * pidfd_getfd), so that when the process dies its connections are aborted: peers get a RST
+   * at once (a reset says "start again"; a FIN could pass for the end of a reply), and the
+   * sockets vanish instead of lingering in FIN_WAIT or TIME_WAIT for up to a minute. A
+   * lingering socket on a listening port stops the restore from binding that port again
+   * ("Address already in use") unless the program had set SO_REUSEADDR. `seen` holds the
+   * socket inodes done already (processes share sockets). Best effort: a failure is logged.
+   */
+  #abortOnClose(pid: number, seen: Set<string>): void {
+    let pidfd: number;
+    try {
+      pidfd = pidfdOpen(pid);
+    } catch (e) {
+      this.#log.debug("cannot open pidfd", { pid, error: (e as Error).message });
+      return;
+    }
+    try {
+      let fds: Deno.DirEntry[];
+      try {
+        fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
+      } catch {
+        return; // Gone.
+      }
+      for (const e of fds) {
+        let target: string;
+        try {
+          target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+        } catch {
+          continue;
+        }
+        if (!target.startsWith("socket:") || seen.has(target)) continue;
+        let fd = -1;
+        try {
+          fd = pidfdGetfd(pidfd, +e.name);
+          const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
+          if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
+          if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
+          setLinger(fd, true, 0);
+          seen.add(target);
+        } catch (err) {
+          this.#log.debug("cannot abort a socket", {
+            pid,
+            fd: e.name,
+            error: (err as Error).message,
+          });
+        } finally {
+          if (fd >= 0) closeFd(fd);
+        }
+      }
+    } finally {
+      closeFd(pidfd);
+    }
+  }
+
+  #checkEpoch(epoch: number): void {
+    if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`bad epoch ${epoch}`);
+  }
+
+  /** Runs `f` after every earlier dump and restore finished, whether they failed or not. */
+  #exclusive<T>(f: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the CRIU driver is closed"));
+    this.#busy++;
+    const run = this.#chain.then(f, f).finally(() => this.#busy--);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * After a dump of `newest`: removes the epochs keepImages or more below it, the rule of the
+   * fork engine's copies (src/checkpoint/copies.ts). Epochs above it are left alone: after a
+   * rollback the next dumps reuse their numbers and replace them.
+   */
+  async #prune(newest: number): Promise<void> {
+    for (const epoch of this.epochs().filter((e) => e <= newest - this.#keep)) {
+      await Deno.remove(this.imagesDir(epoch), { recursive: true }).catch((e) =>
+        this.#log.warn("cannot remove old images", { epoch, error: (e as Error).message })
+      );
+    }
+  }
+
+  async #removeFailed(): Promise<void> {
+    for (const e of Deno.readDirSync(this.#base)) {
+      if (e.name.startsWith("failed-")) {
+        await Deno.remove(`${this.#base}/${e.name}`, { recursive: true }).catch(() => {});
+      }
+    }
+  }
+}
