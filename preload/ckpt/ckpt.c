@@ -98,7 +98,7 @@ void a8_ckpt_init(void)
 
 bool a8_ckpt_enabled(void)
 {
-	return a8_ckpt.engine == A8_CKPT_FORK;
+	return a8_ckpt.engine != A8_CKPT_NONE;
 }
 
 static uint64_t now_ns(void)
@@ -218,7 +218,7 @@ static void restore_offsets(void)
 }
 
 /* A line from the agent on our connection, blocking; false at EOF. */
-static bool read_line(char *buf, size_t cap)
+bool a8_ckpt_read_line(char *buf, size_t cap)
 {
 	size_t n = 0;
 
@@ -304,7 +304,7 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 	a8_agent_event("checkpoint", "\"epoch\":%u,\"seq\":%llu,\"port\":%u", a8.epoch,
 		       (unsigned long long)seq, copy_port);
 	for (;;) {
-		if (!wait_command() || !read_line(line, sizeof(line)))
+		if (!wait_command() || !a8_ckpt_read_line(line, sizeof(line)))
 			a8_sys1(SYS_exit_group, 0);
 		if (sscanf(line, "resume %u %llu %u", &cmd->attempt, &cmd->diverged_at,
 			   &cmd->port) == 3)
@@ -378,11 +378,22 @@ static void resume(uint64_t seq)
 	       (unsigned long long)seq, cmd.attempt);
 }
 
-/* Fork the frozen copy; true in the copy once it has been resumed. */
+/* Fork the frozen copy (or have the agent dump us); true once resumed after a rollback. */
 static bool take(uint64_t seq)
 {
 	uint64_t t0 = now_ns();
 	long pid;
+
+	if (a8_ckpt.engine == A8_CKPT_CRIU) {
+		bool restored;
+
+		if (a8.role == A8_ROLE_LEADER)
+			a8_log_reset();
+		restored = a8_criu_take(seq);
+		last_seq = seq;
+		last_ns = now_ns();
+		return restored;
+	}
 
 	save_offsets();
 	if (a8.role == A8_ROLE_LEADER)

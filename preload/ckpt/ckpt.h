@@ -51,6 +51,10 @@ void a8_ckpt_in_child(void);
 void a8_log_detach(void);
 void a8_ckpt_child_reaped(void);
 
+/* criu.c: stop where CRIU can dump us, then go on (false) or resume after a restore (true). */
+bool a8_criu_take(uint64_t seq);
+bool a8_ckpt_read_line(char *buf, size_t cap);
+
 /* Fault injection: true when this checked call should diverge on purpose. */
 bool a8_fault_now(const struct a8_call *c);
 

@@ -23,9 +23,13 @@ int a8_fd_own_base(void)
 	if (next_mon >= 0)
 		return next_mon;
 	next_mon = A8_FD_MON_BASE;
+	/*
+	 * Under a lower hard limit, well below it: CRIU (the criu engine) puts its own service
+	 * fds in the top few dozen numbers of a process it restores.
+	 */
 	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 &&
 	    rl.rlim_max < A8_FD_MON_BASE + 1024)
-		next_mon = rl.rlim_max > 1088 ? (int)rl.rlim_max - 64 : 1024;
+		next_mon = rl.rlim_max > 2048 ? (int)rl.rlim_max - 1024 : 1024;
 	if (reserved < 0)
 		reserved = next_mon;
 	return next_mon;

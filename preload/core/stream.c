@@ -454,6 +454,9 @@ static bool output_done(const struct a8_call *c, const struct a8_step *s)
 
 	if (!(s->rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
 		return false;
+	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
+	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)
+		return false;
 	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
 		return false;
 	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);

@@ -51,12 +51,16 @@ export class LiveRoot {
     }
   }
 
-  /** A resumed copy is the root now. */
-  replace(pid: number): void {
+  /**
+   * A resumed copy (or a restored tree, whose root has the old pid again: `status` says how
+   * it ends then) is the root now.
+   */
+  replace(pid: number, status?: Promise<number>): void {
     this.#pid = pid;
     this.#generation++;
     this.#replacing = false;
-    this.#current = endOf(pid).then(shellStatusOf);
+    this.retired.delete(pid);
+    this.#current = status ?? endOf(pid).then(shellStatusOf);
     const changed = this.#changed;
     this.#changed = Promise.withResolvers<void>();
     changed.resolve();

@@ -1,19 +1,17 @@
 /**
- * Coordinated rollback (fork engine). The leader's agent decides: on a divergence it picks
- * the newest checkpoint epoch (every follower's copy of it exists before the leader's: the
- * monitors agree on checkpoints in the stream), tells the peers, kills its live root and
- * resumes its copy, then passes the resumed monitor's data port on. Followers do the same
- * with the leader's port. A divergence that comes back at the same position is replayed
+ * Coordinated rollback, whatever the engine (engine.ts). The leader's agent decides: on a
+ * divergence it picks the newest checkpoint epoch (every follower has it before the leader:
+ * the monitors agree on checkpoints in the stream), brings its variant back far enough to
+ * know the port its monitor takes the followers on, tells the peers, and finishes. Followers
+ * do the same with the leader's port. A divergence that comes back at the same position is replayed
  * `retries` times, then replayed without the input read before it (its connection is shut
  * down), and if it still comes back the run stops with the report.
  */
 import type { Config } from "../config/types.ts";
-import type { EventServer } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
 import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
 import type { RollbackMsg } from "../peer/messages.ts";
-import type { CopyRegistry } from "./copies.ts";
-import type { LiveRoot } from "./live_root.ts";
+import type { Engine } from "./engine.ts";
 
 export interface Divergence {
   by: number;
@@ -41,14 +39,9 @@ export interface RollbackContext {
   selfId: number;
   leader: boolean;
   group: PeerGroup;
-  events: EventServer;
-  copies: CopyRegistry;
-  root: LiveRoot;
+  engine: Engine;
   log: Logger;
 }
-
-/** How long a copy may take to register after the live process forked it. */
-const COPY_WAIT_MS = 3000;
 
 export class Rollbacks {
   readonly done: RollbackRecord[] = [];
@@ -76,7 +69,7 @@ export class Rollbacks {
   }
 
   get enabled(): boolean {
-    return this.#c.config.checkpoint.engine === "fork";
+    return this.#c.config.checkpoint.engine !== "none";
   }
 
   /** Rollbacks this agent completed: a peer's message from an earlier round is stale. */
@@ -112,11 +105,11 @@ export class Rollbacks {
     };
     if (d.stream !== "0") {
       return refuse(
-        `the divergence is in process stream ${d.stream}; the fork engine ` +
+        `the divergence is in process stream ${d.stream}; the ${c.engine.name} engine ` +
           "checkpoints the root process only",
       );
     }
-    const epoch = Math.max(c.copies.newest() ?? 0, c.copies.newestTaken);
+    const epoch = c.engine.newestEpoch();
     if (!epoch) return refuse("no checkpoint was taken before the divergence");
     const same = this.#last && this.#last.stream === d.stream && this.#last.seq === d.seq;
     const repeats = same ? this.#last!.repeats + 1 : 0;
@@ -125,21 +118,19 @@ export class Rollbacks {
       return refuse(`the divergence came back at position ${d.seq} after ${repeats} rollbacks`);
     }
     this.#last = { stream: d.stream, seq: d.seq, repeats };
-    c.root.retire();
-    const copy = await c.copies.take(epoch, COPY_WAIT_MS);
-    if (!copy) return refuse(`no copy of checkpoint ${epoch} on the leader`);
+    const target = { epoch, mode: repeats < retries ? 0 : 1, seq: d.seq };
+    const ready = await c.engine.prepareLeader(target);
+    if ("reason" in ready) return refuse(ready.reason);
     const msg: RollbackMsg = {
       t: "rollback",
-      epoch,
-      mode: repeats < retries ? 0 : 1,
+      ...target,
       stream: d.stream,
-      seq: d.seq,
       call: d.call,
-      port: copy.port,
+      port: ready.port,
     };
-    // The followers' copies connect to the leader's while it resumes: no round trip between.
+    // The followers start as soon as they know the port: in parallel with the leader's finish.
     await c.group.broadcast(msg);
-    const r = await this.#resume(msg, copy.pid, 0);
+    const r = await c.engine.finishLeader();
     if (r) return refuse(r);
     this.#record(msg, d);
     const followers = c.config.variants.filter((v) => v.id !== c.selfId).map((v) => v.id);
@@ -167,10 +158,7 @@ export class Rollbacks {
     const m = verdict.msg;
     if (m.t === "no-rollback") return { ok: false, reason: m.reason };
     if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
-    c.root.retire();
-    const copy = await c.copies.take(m.epoch, COPY_WAIT_MS);
-    if (!copy) return { ok: false, reason: `no copy of checkpoint ${m.epoch} on this variant` };
-    const r = await this.#resume(m, copy.pid, m.port);
+    const r = await c.engine.rollBackFollower(m, m.port);
     if (r) return { ok: false, reason: r };
     const d: Divergence = {
       by: -1,
@@ -198,21 +186,6 @@ export class Rollbacks {
       ]).finally(() => clearTimeout(timer));
     }
     return this.#fromLeader[this.#consumed++];
-  }
-
-  /** Resume the copy; it reports back once its data connections are up. Why not, or null. */
-  async #resume(m: RollbackMsg, pid: number, port: number): Promise<string | null> {
-    const c = this.#c;
-    if (!await c.events.resumeCopy(pid, m.mode, m.seq, port)) {
-      return `the copy of checkpoint ${m.epoch} is gone`;
-    }
-    const e = await c.events.waitFor(
-      (e) => e.ev === "resumed" && e.pid === pid,
-      c.config.timeouts.connectMs,
-    );
-    if (!e) return "the resumed copy did not report back";
-    c.root.replace(pid);
-    return null;
   }
 
   /** Called once this variant's resumed monitor serves again: that is the rollback's time. */

@@ -28,6 +28,12 @@ export type MonitorEvent =
   | Base & { ev: "checkpoint-drop"; why: string }
   /** A copy became the live process (its data connections are up again). */
   | Base & { ev: "resumed"; epoch: number; port: number }
+  /** criu engine: the process is ready to be dumped (it closed this connection). */
+  | Base & { ev: "criu-dump"; epoch: number; seq: number }
+  /** criu engine: woken after a dump or a restore, on a new connection: asks what now. */
+  | Base & { ev: "criu-awake"; epoch: number }
+  /** criu engine, leader restored: its monitor listens for the followers here. */
+  | Base & { ev: "criu-listening"; epoch: number; port: number }
   /** Made by the agent: the connection of a process that said hello or resumed closed. */
   | Base & { ev: "gone" };
 
@@ -45,6 +51,9 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   "checkpoint-taken": { epoch: "int", seq: "int", us: "int" },
   "checkpoint-drop": { why: "string" },
   resumed: { epoch: "int", port: "int" },
+  "criu-dump": { epoch: "int", seq: "int" },
+  "criu-awake": { epoch: "int" },
+  "criu-listening": { epoch: "int", port: "int" },
   gone: {},
 };
 
@@ -111,10 +120,15 @@ export class EventServer {
    * Tells the frozen copy `pid` to resume (docs/monitor-abi.md section 4). False when its
    * connection is gone (the copy died).
    */
-  async resumeCopy(pid: number, mode: number, seq: number, port: number): Promise<boolean> {
+  resumeCopy(pid: number, mode: number, seq: number, port: number): Promise<boolean> {
+    return this.tell(pid, `resume ${mode} ${seq} ${port}`);
+  }
+
+  /** One command line to the process `pid` waiting on its connection (a copy, a woken dump). */
+  async tell(pid: number, command: string): Promise<boolean> {
     const conn = this.#copies.get(pid);
     if (!conn) return false;
-    const line = new TextEncoder().encode(`resume ${mode} ${seq} ${port}\n`);
+    const line = new TextEncoder().encode(`${command}\n`);
     try {
       let off = 0;
       while (off < line.length) off += await conn.write(line.subarray(off));
@@ -215,8 +229,8 @@ export class EventServer {
     }
     const e = r.event;
     if (e.ev === "hello" || e.ev === "resumed") this.#pids.add(e.pid);
-    if (e.ev === "hello" || e.ev === "resumed" || e.ev === "checkpoint") who.e = e;
-    if (e.ev === "checkpoint") this.#copies.set(e.pid, conn);
+    if (["hello", "resumed", "checkpoint", "criu-awake"].includes(e.ev)) who.e = e;
+    if (e.ev === "checkpoint" || e.ev === "criu-awake") this.#copies.set(e.pid, conn);
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
   }

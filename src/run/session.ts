@@ -19,6 +19,10 @@ import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
 import { compareExits, type RunEnd } from "./outcome.ts";
 import { peerTrouble, Trouble } from "./trouble.ts";
 import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
+import { CriuDriver } from "../checkpoint/criu_driver.ts";
+import { CriuEngine } from "../checkpoint/criu_engine.ts";
+import type { Engine } from "../checkpoint/engine.ts";
+import { ForkEngine } from "../checkpoint/fork_engine.ts";
 import { LiveRoot } from "../checkpoint/live_root.ts";
 import { type RollbackRecord, Rollbacks } from "../checkpoint/rollback.ts";
 
@@ -51,24 +55,32 @@ const EVENT_GRACE_MS = 1000;
 
 export async function runSession(s: Session): Promise<SessionResult> {
   const trouble = new Trouble(s.self.id, s.events, s.group);
+  let engine: Engine;
+  try {
+    engine = await openEngine(s);
+  } catch (e) {
+    trouble.close();
+    const reason = `checkpoints unusable: ${(e as Error).message}`;
+    await s.group.broadcast({ t: "fatal", variant: s.self.id, reason, call: "" });
+    return { end: { kind: "fatal", by: s.self.id, reason, call: "" }, programStatus: null };
+  }
   const started = await start(s, trouble.next());
   if ("kind" in started) {
     trouble.close();
+    engine.close();
     return { end: started, programStatus: null };
   }
   const root = new LiveRoot(started);
-  const copies = new CopyRegistry(s.events);
+  engine.attach(root);
   const rollbacks = new Rollbacks({
     config: s.config,
     selfId: s.self.id,
     leader: s.leader,
     group: s.group,
-    events: s.events,
-    copies,
-    root,
+    engine,
     log: s.log,
   });
-  const survival = () => ({ checkpoints: copies.stats, rollbacks: rollbacks.done });
+  const survival = () => ({ checkpoints: engine.stats, rollbacks: rollbacks.done });
   const stopSignals = forwardStops(s, root, started);
   try {
     for (;;) {
@@ -80,8 +92,18 @@ export async function runSession(s: Session): Promise<SessionResult> {
     stopSignals();
     trouble.close();
     rollbacks.close();
-    copies.close();
+    engine.close();
   }
+}
+
+/** The configured checkpoint engine ("none" is a fork engine that never gets a copy). */
+async function openEngine(s: Session): Promise<Engine> {
+  const connectMs = s.config.timeouts.connectMs;
+  if (s.config.checkpoint.engine !== "criu") {
+    return new ForkEngine(new CopyRegistry(s.events), s.events, connectMs);
+  }
+  const driver = await CriuDriver.open({ runDir: s.runDir, log: s.log });
+  return new CriuEngine(driver, s.events, s.log, connectMs);
 }
 
 /** Until the program ends or trouble comes; a survived divergence starts the watch again. */

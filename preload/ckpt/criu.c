@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The criu engine's side in the monitor (ckpt.h). At a checkpoint position the process gets
+ * out of CRIU's way: it tells its agent, lets go of the agent's unix socket (CRIU cannot dump
+ * one end of a stream connection to a process outside the tree), switches Syscall User
+ * Dispatch off (CRIU cannot dump a task with it armed) and waits for a signal. The agent dumps
+ * the tree, leaving it running, and sends the signal: the monitor reconnects and asks what
+ * happened. "live": the dump is done, go on. "resume MODE SEQ PORT": this is a restored tree
+ * after a rollback; its TCP connections came back closed (the data plane is made anew, the
+ * clients' connections are gone: they see a closed connection) and the leader replays its log,
+ * a file mapping whose contents CRIU does not roll back.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "a8/raw.h"
+#include "ckpt.h"
+#include "core/util.h"
+#include "exchange/link.h"
+#include "interpose/interpose.h"
+
+/* The agent's wake-up call: a signal programs leave alone (a coprocessor stack fault). */
+#define WAKE SIGSTKFLT
+
+static void sleep_until_woken(void)
+{
+	unsigned long set = 1UL << (WAKE - 1);
+
+	while (a8_sys4(SYS_rt_sigtimedwait, &set, NULL, NULL, 8) != WAKE)
+		;
+}
+
+static int command(char *line, size_t cap)
+{
+	if (a8_agent_open() < 0 || a8.agent_fd < 0)
+		return -1;
+	a8_agent_event("criu-awake", "\"epoch\":%u", a8.epoch);
+	return a8_ckpt_read_line(line, cap) ? 0 : -1;
+}
+
+static void drop_data_plane(void)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys1(SYS_close, a8.peers[i].fd);
+	a8.npeers = 0;
+	a8_link_reset();
+}
+
+static void reconnect(unsigned port)
+{
+	uint16_t lport;
+	int lfd, err;
+
+	drop_data_plane();
+	if (a8.role == A8_ROLE_FOLLOWER) {
+		err = a8_link_connect_leader(a8.leader_addr, (uint16_t)port, a8.timeout_ms);
+	} else {
+		lfd = a8_link_listen(a8.data_addr, &lport);
+		if (lfd < 0)
+			a8_fatal("peer-lost", "", 0, "no data listener after a restore (%d)", lfd);
+		a8_agent_event("criu-listening", "\"epoch\":%u,\"port\":%u", a8.epoch, lport);
+		err = a8_link_accept_followers(lfd, a8.timeout_ms);
+		a8_sys1(SYS_close, lfd);
+	}
+	if (err)
+		a8_fatal("peer-lost", "", 0, "data plane not re-established after a restore (%d)",
+			 err);
+}
+
+bool a8_criu_take(uint64_t seq)
+{
+	char line[128];
+	unsigned mode, port;
+	unsigned long long diverged_at;
+
+	a8_tx_flush();
+	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu", a8.epoch, (unsigned long long)seq);
+	if (a8.interposer == A8_INTERPOSE_SUD)
+		a8_interpose_disarm_for_exec();
+	a8_sys1(SYS_close, a8.agent_fd);
+	a8.agent_fd = -1;
+	sleep_until_woken();
+	if (command(line, sizeof(line)))
+		a8_fatal("peer-lost", "", 0, "the agent did not answer after checkpoint %u", a8.epoch);
+	a8_interpose_rearm_child();
+	if (!strcmp(line, "live"))
+		return false;
+	if (sscanf(line, "resume %u %llu %u", &mode, &diverged_at, &port) != 3)
+		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
+	if (a8.stats)
+		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
+	if (a8.role == A8_ROLE_LEADER)
+		a8_replay_prepare(mode, diverged_at);
+	reconnect(port);
+	a8_agent_event("resumed", "\"epoch\":%u,\"port\":0", a8.epoch);
+	if (a8.role == A8_ROLE_LEADER)
+		a8_replay_start();
+	a8_log(A8_LOG_INFO, 0, "restored by CRIU at epoch %u (position %llu), mode %u", a8.epoch,
+	       (unsigned long long)seq, mode);
+	return true;
+}

@@ -1,0 +1,52 @@
+/**
+ * What a checkpoint engine does for a rollback, on one variant. The coordinator
+ * (rollback.ts) decides; an engine brings its variant back to an epoch. Two phases on the
+ * leader, so that the followers can start as soon as the leader knows where its monitor will
+ * take their data connections.
+ */
+import type { CheckpointStats } from "./copies.ts";
+import type { LiveRoot } from "./live_root.ts";
+
+/** What a rollback carries to each variant's engine. */
+export interface Target {
+  epoch: number;
+  /** 0: replay all the log holds; 1: drop the input read before the divergence. */
+  mode: number;
+  /** The divergent position. */
+  seq: number;
+}
+
+export interface Engine {
+  readonly name: "fork" | "criu";
+  /** The program's root, once it runs (the engine listens to its monitors from before). */
+  attach(root: LiveRoot): void;
+  readonly stats: CheckpointStats;
+  /** The newest epoch this variant can go back to (0: none). */
+  newestEpoch(): number;
+  /** Leader, first phase: the port its restored monitor takes the followers on, or why not. */
+  prepareLeader(t: Target): Promise<{ port: number } | { reason: string }>;
+  /** Leader, second phase: its monitor serves again (null), or why not. */
+  finishLeader(): Promise<string | null>;
+  /** Follower: back to the epoch and connected to the leader's port (null), or why not. */
+  rollBackFollower(t: Target, port: number): Promise<string | null>;
+  close(): void;
+}
+
+/** The next event matching `pred` that happens from now on (not one from the past). */
+export function nextEvent<T>(
+  on: (cb: (e: T) => void) => () => void,
+  pred: (e: T) => boolean,
+  timeoutMs: number,
+): Promise<T | undefined> {
+  let off = () => {};
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new Promise<T | undefined>((resolve) => {
+    off = on((e) => {
+      if (pred(e)) resolve(e);
+    });
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  }).finally(() => {
+    off();
+    clearTimeout(timer);
+  });
+}

@@ -1,0 +1,80 @@
+/**
+ * The fork engine's rollback on one variant: kill the live root, resume the frozen copy the
+ * monitor forked at the epoch's checkpoint. The leader's copy listens for the followers'
+ * data connections already (its port came with its registration), so the followers' copies
+ * connect while the leader's resumes.
+ */
+import type { EventServer } from "../launch/events.ts";
+import type { CheckpointStats, CopyRegistry } from "./copies.ts";
+import type { Engine, Target } from "./engine.ts";
+import type { LiveRoot } from "./live_root.ts";
+
+/** How long a copy may take to register after the live process forked it. */
+const COPY_WAIT_MS = 3000;
+
+export class ForkEngine implements Engine {
+  readonly name = "fork" as const;
+  readonly #copies: CopyRegistry;
+  readonly #events: EventServer;
+  #root?: LiveRoot;
+  readonly #connectMs: number;
+  #pending?: { pid: number; target: Target };
+
+  constructor(copies: CopyRegistry, events: EventServer, connectMs: number) {
+    this.#copies = copies;
+    this.#events = events;
+    this.#connectMs = connectMs;
+  }
+
+  attach(root: LiveRoot): void {
+    this.#root = root;
+  }
+
+  get stats(): CheckpointStats {
+    return this.#copies.stats;
+  }
+
+  newestEpoch(): number {
+    return Math.max(this.#copies.newest() ?? 0, this.#copies.newestTaken);
+  }
+
+  async prepareLeader(t: Target): Promise<{ port: number } | { reason: string }> {
+    this.#root!.retire();
+    const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
+    if (!copy) return { reason: `no copy of checkpoint ${t.epoch} on the leader` };
+    this.#pending = { pid: copy.pid, target: t };
+    return { port: copy.port };
+  }
+
+  finishLeader(): Promise<string | null> {
+    const p = this.#pending;
+    this.#pending = undefined;
+    if (!p) return Promise.resolve("no rollback prepared");
+    return this.#resume(p.pid, p.target, 0);
+  }
+
+  async rollBackFollower(t: Target, port: number): Promise<string | null> {
+    this.#root!.retire();
+    const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
+    if (!copy) return `no copy of checkpoint ${t.epoch} on this variant`;
+    return await this.#resume(copy.pid, t, port);
+  }
+
+  /** Resume the copy; it reports back once its data connections are up. */
+  async #resume(pid: number, t: Target, port: number): Promise<string | null> {
+    if (!await this.#events.resumeCopy(pid, t.mode, t.seq, port)) {
+      return `the copy of checkpoint ${t.epoch} is gone`;
+    }
+    const e = await this.#events.waitFor(
+      (e) => e.ev === "resumed" && e.pid === pid,
+      this.#connectMs,
+    );
+    if (!e) return "the resumed copy did not report back";
+    this.#root!.replace(pid);
+    return null;
+  }
+
+  close(): void {
+    this.#copies.close();
+  }
+}
