@@ -77,7 +77,7 @@ Deno.test("bad files are refused with the reason", () => {
   const bad = good.slice();
   bad[0] = 0x42;
   assert.throws(() => parseStats(bad, "f"), StatsError);
-  assert.throws(() => parseStats(encodeStats({ abi: 2 }), "f"), /monitor ABI 2.*rebuild/);
+  assert.throws(() => parseStats(encodeStats({ abi: 1 }), "f"), /monitor ABI 1.*rebuild/);
 });
 
 Deno.test("readRunStats reads every stream, in stream order, and sums the counters", async () => {
