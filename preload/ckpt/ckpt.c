@@ -28,6 +28,7 @@ static uint64_t last_ns;
 static unsigned live_children;
 static bool invalid;			/* the fork engine cannot serve this process any more */
 static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
+static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static int copy_lfd = -1;		/* leader's copy: data listener for the followers' copies */
 static uint16_t copy_port;
 
@@ -154,6 +155,12 @@ void a8_ckpt_child_born(void)
 	a8_ckpt_drop("the process forked after a checkpoint");
 }
 
+void a8_ckpt_resumed_at(uint64_t diverged_at)
+{
+	if (diverged_at > no_fault_before)
+		no_fault_before = diverged_at;
+}
+
 void a8_ckpt_in_child(void)
 {
 	live_children = 0;
@@ -179,6 +186,12 @@ bool a8_fault_now(const struct a8_call *c)
 	    !usable())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE))
+		return false;
+	/*
+	 * A fault strikes new work: positions before the divergence a rollback answers were
+	 * run right already (else no replay window longer than 1/p would ever get through).
+	 */
+	if (a8.seq < no_fault_before)
 		return false;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
 	x = *fault_state;
@@ -352,6 +365,7 @@ static void resume(uint64_t seq)
 
 	for (;;) {
 		wait_resume(&cmd, seq);
+		a8_ckpt_resumed_at(cmd.diverged_at);
 		a8_keep_channel_drain();
 		if (a8.role == A8_ROLE_LEADER)
 			a8_replay_prepare(cmd.attempt, cmd.diverged_at);

@@ -57,6 +57,8 @@ bool a8_ckpt_read_line(char *buf, size_t cap);
 
 /* Fault injection: true when this checked call should diverge on purpose. */
 bool a8_fault_now(const struct a8_call *c);
+/* A rollback answers a divergence at this position: no fault is injected before it again. */
+void a8_ckpt_resumed_at(uint64_t diverged_at);
 
 /* Replay (replay.c). The leader logs what it sends and the fds its calls make. */
 void a8_log_tx(const void *p, size_t n);

@@ -93,6 +93,7 @@ bool a8_criu_take(uint64_t seq)
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
+	a8_ckpt_resumed_at(diverged_at);
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_prepare(mode, diverged_at);
 	reconnect(port);
