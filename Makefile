@@ -4,7 +4,7 @@ BUILD      := build/$(ISA)
 DENO       := .tools/deno
 export PATH := $(CURDIR)/.tools:$(PATH)
 
-.PHONY: all setup build monitor scenarios servers criu-programs test test-unit test-c test-e2e demo bench check clean
+.PHONY: all setup build monitor scenarios servers criu-programs test test-unit test-c test-e2e demo bench bench-availability check clean
 
 all: build
 
@@ -36,6 +36,10 @@ demo: build
 
 bench: build
 	@$(DENO) run -A bench/run.ts
+
+# Issue 4: throughput under injected divergences with fork checkpoints, CRIU's raw times (root).
+bench-availability: build
+	@$(DENO) run -A bench/availability.ts
 
 check: setup
 	@$(DENO) fmt --check

@@ -1,0 +1,1382 @@
+/**
+ * a8's availability benchmark (issue 4): how much service lighttpd and nginx keep under a8 when
+ * divergences happen and are rolled back, against the same server run natively in the same run.
+ * See bench/README.md, "Availability (issue 4)".
+ *
+ *   .tools/deno run -A bench/availability.ts [--quick] [options]    (make bench-availability)
+ *
+ * Per server (single process: nginx with `master_process off`, as the fork engine needs):
+ *   1. natively: wrk on /small.html, then a verified client loop (curl, bodies compared byte
+ *      for byte with the docroot's files);
+ *   2. under a8 with 2 variants, checkpoint engine "fork" (every_calls 1000, every_ms 200:
+ *      the shipped defaults; retries 3), at each injected divergence rate: the same wrk round
+ *      and client loop, then the leader's summary.json (checkpoints, rollbacks, their times);
+ *      in full mode also once with engine "none" and no faults: a8 without checkpoints;
+ *   3. the same with engine "criu" (every_calls 5000, every_ms 1000: a dump takes ~0.1 s);
+ *   4. CRIU alone: its dump, kill and restore of a running native lighttpd through
+ *      src/checkpoint/criu_driver.ts, the floor of what a rollback with CRIU can cost.
+ *
+ * Output: a table on stdout, bench/results/availability.json, bench/results/availability.svg
+ * (and .png when rsvg-convert is installed). Needs root (network namespaces, CRIU): without
+ * root it says so and exits 1. Like bench/run.ts it never fails on a figure; it exits non-zero
+ * when something could not be measured at all. A wrong answer in a client loop is printed
+ * with `!!!` and makes the exit status 2.
+ */
+import { parseArgs } from "node:util";
+import {
+  A8,
+  a8Missing,
+  type A8Started,
+  configToml,
+  freePorts,
+  type Json,
+  ms,
+  Proc,
+  readSummary,
+  REPO_ROOT,
+  runNative,
+  tail,
+  text,
+  waitA8,
+} from "../tests/e2e/harness.ts";
+import {
+  makeDocroot,
+  netns,
+  type Server,
+  SERVERS,
+  waitHttp,
+  writeServerConfig,
+  wrk,
+  type WrkResult,
+} from "../tests/e2e/http_servers.ts";
+import { CriuDriver } from "../src/checkpoint/criu_driver.ts";
+import { createLogger } from "../src/log.ts";
+import { projectCriuBinary } from "../ffi/libcriu.ts";
+import { renderAvailabilitySvg } from "./availability_svg.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: opt } = parseArgs({
+  args: Deno.args,
+  options: {
+    quick: { type: "boolean", default: false },
+    seconds: { type: "string" },
+    verify: { type: "string", default: "100" },
+    rates: { type: "string", default: "0,0.001,0.01,0.05" },
+    connections: { type: "string", default: "4" },
+    seed: { type: "string", default: "1" },
+    "criu-cycles": { type: "string" },
+    "every-calls": { type: "string", default: "1000" },
+    "every-ms": { type: "string", default: "200" },
+    engines: { type: "string", default: "fork,criu" },
+    "criu-rates": { type: "string" },
+    "criu-every-calls": { type: "string", default: "5000" },
+    "criu-every-ms": { type: "string", default: "1000" },
+    retries: { type: "string", default: "3" },
+    servers: { type: "string", default: SERVERS.map((s) => s.name).join(",") },
+    baseline: { type: "boolean", default: false },
+    "no-baseline": { type: "boolean", default: false },
+    "skip-criu": { type: "boolean", default: false },
+    out: { type: "string", default: `${REPO_ROOT}/bench/results` },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (opt.help) {
+  console.log(`usage: bench/availability.ts [--quick] [options]      (needs root)
+  --quick            ~2 minutes: 3 s wrk rounds, no baseline round, 3 CRIU cycles
+                     (full: 6 s rounds, a baseline round per server, 5 cycles, ~5 minutes)
+  --seconds S        wrk duration per round (default 6; quick 3)
+  --verify N         verified curl requests per round (default 100)
+  --rates LIST       injected divergence probabilities per checked call (default 0,0.001,0.01,0.05)
+  --connections C    wrk connections, one thread (default 4)
+  --seed N           faults.seed (default 1)
+  --criu-cycles N    CRIU dump/kill/restore cycles of a native lighttpd (default 5; quick 3)
+  --engines LIST     checkpoint engines under a8: fork,criu (default both)
+  --every-calls N    fork: checkpoint.every_calls (default 1000, the shipped default)
+  --every-ms N       fork: checkpoint.every_ms (default 200, the shipped default)
+  --criu-rates LIST  the rates for the criu engine (default: --rates; quick 0,0.01)
+  --criu-every-calls N, --criu-every-ms N
+                     criu: checkpoint.every_calls and every_ms (default 5000 and 1000: a dump
+                     takes ~0.1-0.3 s, the README says every_ms should be seconds with criu)
+  --retries N        checkpoint.retries (default 3)
+  --servers LIST     comma-separated: lighttpd,nginx (default both)
+  --baseline         also in quick mode: a8 without checkpoints (engine "none"), for reference
+  --no-baseline      not in full mode either
+  --skip-criu        skip the CRIU measurement
+  --out DIR          where availability.json/.svg/.png go (default bench/results)`);
+  Deno.exit(0);
+}
+
+function fail(msg: string, code = 64): never {
+  console.error(`bench/availability: ${msg}`);
+  Deno.exit(code);
+}
+
+function intOpt(v: string | undefined, full: number, quick: number, name: string): number {
+  const n = v === undefined ? (opt.quick ? quick : full) : Number(v);
+  if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+const SECONDS = intOpt(opt.seconds, 6, 3, "seconds");
+const BASELINE = opt.baseline || (!opt.quick && !opt["no-baseline"]);
+const VERIFY = intOpt(opt.verify, 100, 100, "verify");
+const CONNECTIONS = intOpt(opt.connections, 4, 4, "connections");
+const CRIU_CYCLES = intOpt(opt["criu-cycles"], 5, 3, "criu-cycles");
+const SEED = Number(opt.seed);
+if (!Number.isInteger(SEED) || SEED < 0) fail("--seed must be a whole number >= 0");
+function rateList(v: string, name: string): number[] {
+  const rs = v.split(",").filter((s) => s).map(Number);
+  if (!rs.length || rs.some((r) => !(r >= 0 && r <= 1))) {
+    fail(`--${name} must be numbers in 0..1, got ${v}`);
+  }
+  return rs;
+}
+const RATES = rateList(opt.rates!, "rates");
+const CRIU_RATES = rateList(
+  opt["criu-rates"] ?? (opt.quick ? "0,0.01" : opt.rates!),
+  "criu-rates",
+);
+const SERVER_LIST: Server[] = opt.servers!.split(",").filter((s) => s).map((name) =>
+  SERVERS.find((x) => x.name === name) ??
+    fail(`unknown server ${name} (known: ${SERVERS.map((x) => x.name)})`)
+);
+const WARMUP_SECONDS = 1;
+/** curl's --max-time per verified request, and the whole loop's deadline. */
+const CURL_MAX_S = 5;
+const VERIFY_DEADLINE_S = opt.quick ? 8 : 20;
+/** timeouts.shutdown_ms of the runs: how long a stop at the end of a round may take. */
+const SHUTDOWN_MS = 3000;
+/** How long the agents get to end after the SIGTERM before they are killed. */
+const STOP_WAIT_MS = 10000;
+type Engine = "none" | "fork" | "criu";
+const ENGINES = opt.engines!.split(",").filter((s) => s) as ("fork" | "criu")[];
+if (ENGINES.some((e) => e !== "fork" && e !== "criu")) fail("--engines: fork and/or criu");
+/**
+ * The checkpoint settings under test. fork: the shipped defaults; criu: checkpoints as seldom
+ * as the README advises for CRIU; 3 retries for both.
+ */
+const CHECKPOINT = {
+  fork: {
+    every_calls: intOpt(opt["every-calls"], 1000, 1000, "every-calls"),
+    every_ms: intOpt(opt["every-ms"], 200, 200, "every-ms"),
+  },
+  criu: {
+    every_calls: intOpt(opt["criu-every-calls"], 5000, 5000, "criu-every-calls"),
+    every_ms: intOpt(opt["criu-every-ms"], 1000, 1000, "criu-every-ms"),
+  },
+  retries: intOpt(opt.retries, 3, 3, "retries"),
+};
+/** Targets of issue 4, printed next to the figures. */
+const TARGETS = {
+  ratio_at_1pct: 0.5,
+  ratio_at_5pct: 0.2,
+  rollback_ms_fork: 5,
+  rollback_ms_criu: 100,
+};
+const CRIU_NOTE = ENGINES.includes("criu")
+  ? `measured under a8 run: the rounds "a8 criu" (every_calls ${CHECKPOINT.criu.every_calls}, ` +
+    `every_ms ${CHECKPOINT.criu.every_ms})`
+  : "not measured (--engines without criu)";
+
+if (Deno.uid() !== 0) {
+  console.error(
+    "\n!!! bench/availability: NOT RUN: it needs root (network namespaces for the servers, " +
+      `CRIU for the dumps); running as uid ${Deno.uid()}.\n` +
+      "!!! Run it as root: sudo .tools/deno run -A bench/availability.ts\n",
+  );
+  Deno.exit(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const log = (s: string) => console.log(s);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
+const pct = (r: number) => `${round(r * 100, 2)} %`;
+
+async function tryText(argv: string[]): Promise<string> {
+  try {
+    const r = await runNative(argv, { timeoutMs: 10000 });
+    return (text(r.stdout) + text(r.stderr)).trim();
+  } catch {
+    return "";
+  }
+}
+
+/** Anything odd: printed with !!! as it happens and kept in the JSON. */
+const anomalies: Json[] = [];
+function anomaly(what: string, details: Json = {}): void {
+  anomalies.push({ what, ...details });
+  log(`\n!!! ${what}`);
+  for (const [k, v] of Object.entries(details)) {
+    const s = typeof v === "string" ? v : JSON.stringify(v, null, 2);
+    log(`  ${k}:\n${s.split("\n").map((l) => "    " + l).join("\n")}`);
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+interface Stats {
+  count: number;
+  mean: number;
+  p50: number;
+  max: number;
+}
+
+function stats(xs: number[], d = 2): Stats {
+  if (!xs.length) return { count: 0, mean: 0, p50: 0, max: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  return {
+    count: s.length,
+    mean: round(s.reduce((a, b) => a + b, 0) / s.length, d),
+    p50: round(s[Math.floor(s.length / 2)], d),
+    max: round(s[s.length - 1], d),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hosts, processes, Ctrl-C
+
+const PREFIX = `a8a${Deno.pid % 100000}`;
+const HTTP_PORT = 8080;
+const AGENT_PORT = 7772;
+const host = (i: number) => `${PREFIX}h${i}`;
+const addr = (i: number) => `10.88.0.${i}`;
+/** Leader (or the native server) on host 1, follower on host 2, wrk and curl on host 3. */
+const CLIENT = 3;
+const URL_BASE = `http://${addr(1)}:${HTTP_PORT}`;
+
+const live = new Set<Proc>();
+let netnsUp = false;
+let criuPid = 0;
+Deno.addSignalListener("SIGINT", () => {
+  for (const p of live) if (!p.exited) p.signalGroup("SIGKILL");
+  if (criuPid) {
+    try {
+      Deno.kill(criuPid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  if (netnsUp) {
+    new Deno.Command(`${REPO_ROOT}/scripts/netns.sh`, {
+      args: ["down", PREFIX],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+  }
+  console.log("\nbench/availability: interrupted");
+  Deno.exit(130);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Other load on the machine: these VMs are shared (a test run may be going on), and 2 cores
+// do not leave much room, so each round records how much CPU went to processes that are not
+// the benchmark's (neither this process nor anything in its namespaces).
+
+const CLK_TCK = Number((await tryText(["getconf", "CLK_TCK"])) || "100");
+
+interface CpuSample {
+  at: number;
+  /** pid -> [start time, utime + stime] of the processes not ours. */
+  procs: Map<number, [string, number]>;
+}
+
+async function netnsInode(name: string): Promise<number | null> {
+  return (await Deno.stat(`/run/netns/${name}`).catch(() => null))?.ino ?? null;
+}
+
+let ourNetns = new Set<string>();
+async function noteOurNetns(): Promise<void> {
+  const inodes = await Promise.all([1, 2, 3].map((i) => netnsInode(host(i))));
+  ourNetns = new Set(inodes.filter((x) => x !== null).map((x) => `net:[${x}]`));
+}
+
+async function otherCpu(): Promise<CpuSample> {
+  const procs = new Map<number, [string, number]>();
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    if (pid === Deno.pid) continue;
+    try {
+      if (ourNetns.has(await Deno.readLink(`/proc/${pid}/ns/net`))) continue;
+      const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // Fields 14, 15 (utime, stime) and 22 (starttime), after "pid (comm) ". Not the
+      // children's times: a process that reaps a long-lived child would add all of its time.
+      procs.set(pid, [f[19], +f[11] + +f[12]]);
+    } catch { /* gone meanwhile */ }
+  }
+  return { at: performance.now(), procs };
+}
+
+/**
+ * Cores' worth of CPU the other processes used between two samples: a lower bound, as the
+ * ones that ended meanwhile are not counted.
+ */
+function otherCores(a: CpuSample, b: CpuSample): number {
+  let ticks = 0;
+  for (const [pid, [start, t]] of b.procs) {
+    const before = a.procs.get(pid);
+    ticks += t - (before && before[0] === start ? before[1] : 0);
+  }
+  return round(ticks / CLK_TCK / ((b.at - a.at) / 1000), 2);
+}
+
+/**
+ * Processes still in the benchmark's namespaces once a run has ended (a checkpoint copy that
+ * outlived its agent keeps the port bound, and every later round would fail): SIGKILLed by
+ * pid, and returned as "pid comm" for the report.
+ */
+async function killLeftovers(): Promise<string[]> {
+  const out: string[] = [];
+  for (const i of [1, 2, 3]) {
+    const r = await runNative(["ip", "netns", "pids", host(i)], { timeoutMs: 10000 });
+    for (const pid of text(r.stdout).split(/\s+/).filter((x) => x).map(Number)) {
+      const comm = (await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
+      try {
+        Deno.kill(pid, "SIGKILL");
+        out.push(`${pid} ${comm} (host ${i})`);
+      } catch { /* gone meanwhile */ }
+    }
+  }
+  return out;
+}
+
+/** The server's config in `dir`, listening on the leader's address; nginx as one process. */
+async function serverConfig(server: Server, dir: string, docroot: string): Promise<string> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.chmod(dir, 0o755);
+  const conf = await writeServerConfig(server, dir, docroot, {
+    address: addr(1),
+    port: HTTP_PORT,
+  });
+  if (server.name === "nginx") {
+    const body = await Deno.readTextFile(conf);
+    if (!body.includes("master_process on;")) throw new Error("nginx.conf: no master_process");
+    await Deno.writeTextFile(conf, body.replace("master_process on;", "master_process off;"));
+  }
+  return conf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load and verification
+
+interface WrkFigures {
+  requests: number;
+  requests_per_s: number;
+  socket_errors: number;
+  /** wrk's breakdown of the socket errors. */
+  connect: number;
+  read: number;
+  write: number;
+  timeout: number;
+  non2xx: number;
+  /** wrk runs that ended at once because their first connect was refused (see load). */
+  refused_starts?: number;
+}
+
+function wrkFigures(w: WrkResult): WrkFigures {
+  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(w.output);
+  const [connect, read, write, timeout] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
+  return {
+    requests: w.requests,
+    requests_per_s: round(w.requestsPerSec, 1),
+    socket_errors: w.socketErrors,
+    connect,
+    read,
+    write,
+    timeout,
+    non2xx: w.non2xx,
+  };
+}
+
+/**
+ * wrk for `seconds`. wrk gives up at once when its first connection is refused, which is what
+ * a client sees while CRIU restores the server (no listening socket meanwhile): then it is
+ * started again, for up to 10 s, and `refusedStarts` counts the attempts that failed so.
+ */
+async function load(seconds: number): Promise<WrkResult & { refusedStarts: number }> {
+  const t0 = performance.now();
+  for (let refusedStarts = 0;; refusedStarts++) {
+    try {
+      const w = await wrk(`${URL_BASE}/small.html`, {
+        netns: host(CLIENT),
+        seconds,
+        connections: CONNECTIONS,
+      });
+      return { ...w, refusedStarts };
+    } catch (e) {
+      const refused = /unable to connect.*Connection refused/.test((e as Error).message);
+      if (!refused || performance.now() - t0 > 10000) throw e;
+      await sleep(50);
+    }
+  }
+}
+
+/** What the verified client loop fetches, and the docroot file each must equal. */
+const VERIFY_PATHS: [string, string][] = [
+  ["/small.html", "small.html"],
+  ["/index.html", "index.html"],
+  ["/dir/a.txt", "dir/a.txt"],
+  ["/files/100k.bin", "files/100k.bin"],
+];
+
+interface Verified {
+  requests: number;
+  /** Status 200 and every byte equal to the file. */
+  ok: number;
+  /** Connection refused, reset or closed before or during the response (curl 7, 18, 52, 56). */
+  closed: number;
+  /** No answer within CURL_MAX_S (curl 28). */
+  timeouts: number;
+  /** A complete answer that is not the file (another status, other bytes), or garbage. */
+  wrong: number;
+  /** Requests not made: a8 stopped, or the loop's deadline passed. */
+  not_made: number;
+  seconds: number;
+  /** Why the loop stopped early, or null. */
+  cut: string | null;
+  wrong_lines: string[];
+}
+
+/**
+ * VERIFY requests by one curl process from the client host, cycling over VERIFY_PATHS (curl
+ * keeps a connection alive between them and opens another when one closes); each body is then
+ * compared byte for byte with the docroot's file. Stops early, counting the requests not
+ * made, when `alive` names a dead process or after VERIFY_DEADLINE_S.
+ */
+async function verifyLoop(
+  docroot: string,
+  dir: string,
+  alive: () => string | null,
+): Promise<Verified> {
+  const out = `${dir}/verify`;
+  await Deno.mkdir(out, { recursive: true });
+  const plan = Array.from({ length: VERIFY }, (_, i) => VERIFY_PATHS[i % VERIFY_PATHS.length]);
+  await Deno.writeTextFile(
+    `${out}/curl.cfg`,
+    plan.map(([path], i) => `url = "${URL_BASE}${path}"\noutput = "${out}/${i}"\n`).join(""),
+  );
+  const t0 = performance.now();
+  // stdbuf: one line per request as it ends, so a loop cut short still tells what it did.
+  const p = new Proc("verify loop", [
+    "stdbuf",
+    "-oL",
+    "curl",
+    "-s",
+    "--max-time",
+    String(CURL_MAX_S),
+    "-K",
+    `${out}/curl.cfg`,
+    "-w",
+    "%{exitcode} %{http_code}\n",
+  ], { netns: host(CLIENT) });
+  live.add(p);
+  let cut: string | null = null;
+  while (!p.exited) {
+    await sleep(50);
+    if (p.exited) break;
+    const dead = alive();
+    if (dead) cut = `stopped early: ${dead}`;
+    else if (performance.now() - t0 > VERIFY_DEADLINE_S * 1000) {
+      cut = `stopped at its ${VERIFY_DEADLINE_S} s deadline`;
+    }
+    if (cut) {
+      await p.kill();
+      break;
+    }
+  }
+  const r = await p.wait(ms(10000));
+  live.delete(p);
+  const v: Verified = {
+    requests: 0,
+    ok: 0,
+    closed: 0,
+    timeouts: 0,
+    wrong: 0,
+    not_made: 0,
+    seconds: round((performance.now() - t0) / 1000, 1),
+    cut,
+    wrong_lines: [],
+  };
+  const files = new Map<string, Uint8Array>();
+  for (const [, f] of VERIFY_PATHS) files.set(f, await Deno.readFile(`${docroot}/${f}`));
+  // A line the kill cut short is left out (counted as not made).
+  const lines = text(r.stdout).split("\n").filter((l) => /^\d+ \d+$/.test(l));
+  for (const [i, line] of lines.slice(0, VERIFY).entries()) {
+    const [rc, code] = line.split(" ");
+    const [path, file] = plan[i];
+    const body = await Deno.readFile(`${out}/${i}`).catch(() => null);
+    v.requests++;
+    if (rc === "0" && code === "200" && body && sameBytes(body, files.get(file)!)) v.ok++;
+    else if (["7", "18", "52", "56"].includes(rc)) v.closed++;
+    else if (rc === "28") v.timeouts++;
+    else {
+      v.wrong++;
+      if (v.wrong_lines.length < 20) {
+        v.wrong_lines.push(
+          `#${i} GET ${path}: curl exit ${rc}, status ${code}, ${body?.length ?? "no"} bytes ` +
+            `(the file has ${files.get(file)!.length})`,
+        );
+      }
+    }
+  }
+  v.not_made = VERIFY - v.requests;
+  if (!cut && v.requests !== VERIFY) {
+    throw new Error(
+      `the verified client loop made ${v.requests} of ${VERIFY} requests (exit ${r.code}):\n` +
+        tail(text(r.stderr)),
+    );
+  }
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rounds
+
+interface SummaryFigures {
+  outcome: string | null;
+  detail: string | null;
+  checkpoints: number;
+  rollbacks: number;
+  /** Rollbacks by mode: "retry" replays; "drop" replays without the input (its connection). */
+  retries: number;
+  drops: number;
+  checkpoint_us: Stats;
+  rollback_ms: Stats;
+  divergences: number;
+  calls_checked: number;
+  /** Each rollback's ms, for pooled figures. */
+  rollback_ms_all: number[];
+}
+
+function summaryFigures(s: Json): SummaryFigures {
+  const rlog: Json[] = s.rollback_log ?? [];
+  return {
+    outcome: s.outcome ?? null,
+    detail: s.detail ?? null,
+    checkpoints: s.checkpoints ?? 0,
+    rollbacks: s.rollbacks ?? 0,
+    retries: rlog.filter((r) => r.mode === "retry").length,
+    drops: rlog.filter((r) => r.mode === "drop").length,
+    checkpoint_us: s.checkpoint_us,
+    rollback_ms: s.rollback_ms,
+    divergences: s.divergences ?? 0,
+    calls_checked: s.calls_checked ?? 0,
+    rollback_ms_all: rlog.map((r) => r.ms as number),
+  };
+}
+
+interface Round {
+  server: string;
+  /** "native", "a8 no checkpoints", or "a8 fork" with `rate`. */
+  label: string;
+  engine: "native" | Engine;
+  rate: number | null;
+  wrk: WrkFigures | null;
+  /** requests/s against native's, same run. */
+  ratio: number | null;
+  verify: Verified | null;
+  leader?: SummaryFigures | null;
+  follower?: SummaryFigures | null;
+  /** a8 ended (or never served) before the round was over: when, and why. */
+  stopped: { when: string; reason: string; variants: Json[]; signal_from_outside?: boolean } | null;
+  /** Something else failed (wrk, the client loop). */
+  error: string | null;
+  /** CPU that processes not of the benchmark used during the wrk round, in cores (approx.). */
+  other_load_cores: number | null;
+  duration_s: number;
+  /** The round went through, but the run did not end cleanly on our SIGTERM: how not. */
+  unclean_stop?: string;
+  /** a8 rounds: from starting the agents to the first answer, and from SIGTERM to their end. */
+  start_s?: number;
+  stop_s?: number;
+}
+
+function roundLabel(engine: "native" | Engine, rate: number | null): string {
+  if (engine === "native") return "native";
+  if (engine === "none") return "a8, no checkpoints";
+  return `a8 ${engine}, ${pct(rate ?? 0)}`;
+}
+
+function printRound(r: Round): void {
+  const w = r.wrk;
+  const parts = [
+    `  ${r.label.padEnd(20)}`,
+    w ? `${round(w.requests_per_s, 0)} req/s` : "no wrk figure",
+    r.ratio !== null ? `(${fmtRatio(r.ratio)}x native)` : "",
+    w
+      ? `wrk socket errors ${w.socket_errors}, non-2xx ${w.non2xx}` +
+        (w.refused_starts ? ` (started ${w.refused_starts + 1} times: refused)` : "")
+      : "",
+    r.verify
+      ? `verified ${r.verify.ok} ok, ${r.verify.closed} closed, ${r.verify.timeouts} timeouts, ` +
+        `${r.verify.wrong} wrong${r.verify.not_made ? `, ${r.verify.not_made} not made` : ""} ` +
+        `in ${r.verify.seconds} s`
+      : "",
+    r.leader
+      ? `${r.leader.checkpoints} checkpoints, ${r.leader.rollbacks} rollbacks ` +
+        `(${r.leader.drops} drops)`
+      : "",
+  ];
+  if (r.other_load_cores !== null) parts.push(`other load ${r.other_load_cores} cores`);
+  log(parts.filter((p) => p).join("; "));
+  if (r.verify?.cut) log(`    client loop ${r.verify.cut}`);
+  if (r.unclean_stop) log(`    the run did not end cleanly on SIGTERM: ${r.unclean_stop}`);
+  if (r.stopped) log(`    a8 STOPPED ${r.stopped.when}: ${r.stopped.reason.split("\n")[0]}`);
+  if (r.error) log(`    ERROR: ${r.error.split("\n")[0]}`);
+}
+
+/** Warm-up, the timed wrk round, the client loop; `alive` names a dead process or null. */
+async function measure(
+  r: Round,
+  docroot: string,
+  dir: string,
+  alive: () => string | null,
+): Promise<string | null> {
+  await load(WARMUP_SECONDS);
+  let dead = alive();
+  if (dead) return "during the warm-up";
+  const a = await otherCpu();
+  const w = await load(SECONDS);
+  r.wrk = { ...wrkFigures(w), refused_starts: w.refusedStarts };
+  r.other_load_cores = otherCores(a, await otherCpu());
+  dead = alive();
+  if (dead) return "during the wrk round";
+  r.verify = await verifyLoop(docroot, dir, alive);
+  dead = alive();
+  if (dead) return "during the client loop";
+  return null;
+}
+
+async function nativeRound(server: Server, tmp: string, docroot: string): Promise<Round> {
+  const t0 = performance.now();
+  const r: Round = {
+    server: server.name,
+    label: roundLabel("native", null),
+    engine: "native",
+    rate: null,
+    wrk: null,
+    ratio: 1,
+    verify: null,
+    stopped: null,
+    error: null,
+    other_load_cores: null,
+    duration_s: 0,
+  };
+  const dir = `${tmp}/${server.name}-native`;
+  const conf = await serverConfig(server, dir, docroot);
+  const proc = new Proc(`native ${server.name}`, server.argv(conf, dir), { netns: host(1) });
+  live.add(proc);
+  try {
+    await waitHttp(`${URL_BASE}/`, host(CLIENT), [proc], `native ${server.name}`);
+    const when = await measure(r, docroot, dir, () => (proc.exited ? "exited" : null));
+    if (when) {
+      r.stopped = {
+        when,
+        reason: `native ${server.name} exited:\n${tail(proc.stderrText())}`,
+        variants: [],
+      };
+    }
+  } catch (e) {
+    r.error = (e as Error).message;
+  } finally {
+    proc.signal("SIGTERM");
+    const done = await proc.wait(ms(10000));
+    live.delete(proc);
+    if (done.timedOut) anomaly(`native ${server.name} did not stop on SIGTERM`);
+  }
+  r.duration_s = round((performance.now() - t0) / 1000, 1);
+  return r;
+}
+
+/**
+ * `a8 run --id i` for every variant on its host, the leader (1) first, as the harness's startA8
+ * does, but entering only the host's network namespace (nsenter --net): `ip netns exec` also
+ * gives the process a mount namespace of its own, and in there every CRIU dump fails ("Can't
+ * lookup mount=23 for fd=10 path=/dev/null"), so the criu engine could not checkpoint at all.
+ */
+async function startVariants(
+  dir: string,
+  config: string,
+  ids: number[],
+  program: string[],
+): Promise<A8Started> {
+  const configPath = `${dir}/a8.toml`;
+  await Deno.writeTextFile(configPath, config);
+  const variants = ids.map((id) => {
+    const reportDir = `${dir}/report-${id}`;
+    const argv = [
+      "nsenter",
+      `--net=/run/netns/${host(id)}`,
+      A8,
+      "run",
+      "--id",
+      String(id),
+      "--report-dir",
+      reportDir,
+      configPath,
+      "--",
+      ...program,
+    ];
+    return { id, leader: id === ids[0], reportDir, proc: new Proc(`variant ${id}`, argv) };
+  });
+  return { dir, configPath, variants, leader: variants[0] };
+}
+
+function faultTables(engine: Engine, rate: number): string {
+  // TOML: a float always has a point (0.0), as the config's number type is written.
+  const p = Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
+  const every = CHECKPOINT[engine === "criu" ? "criu" : "fork"];
+  return `[checkpoint]\nengine = "${engine}"\nevery_calls = ${every.every_calls}\n` +
+    `every_ms = ${every.every_ms}\nretries = ${CHECKPOINT.retries}\n\n` +
+    `[faults]\ndivergence_probability = ${p}\nseed = ${SEED}\n\n` +
+    `[timeouts]\nshutdown_ms = ${SHUTDOWN_MS}\n`;
+}
+
+async function a8Round(
+  server: Server,
+  tmp: string,
+  docroot: string,
+  engine: Engine,
+  rate: number,
+): Promise<Round> {
+  const t0 = performance.now();
+  const r: Round = {
+    server: server.name,
+    label: roundLabel(engine, rate),
+    engine,
+    rate,
+    wrk: null,
+    ratio: null,
+    verify: null,
+    leader: null,
+    follower: null,
+    stopped: null,
+    error: null,
+    other_load_cores: null,
+    duration_s: 0,
+  };
+  const dir = `${tmp}/${server.name}-a8-${engine}-${rate}`;
+  const conf = await serverConfig(server, dir, docroot);
+  const ids = [1, 2];
+  const run = await startVariants(
+    dir,
+    configToml({
+      variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
+      extraTables: faultTables(engine, rate),
+    }),
+    ids,
+    server.argv(conf, dir),
+  );
+  for (const v of run.variants) live.add(v.proc);
+  const exited = () => run.variants.filter((v) => v.proc.exited).map((v) => v.id);
+  const alive = () => (exited().length ? `variant(s) ${exited()} exited` : null);
+  let when: string | null = null;
+  let startError = "";
+  try {
+    try {
+      await waitHttp(`${URL_BASE}/`, host(CLIENT), run.variants.map((v) => v.proc), r.label);
+      r.start_s = round((performance.now() - t0) / 1000, 1);
+    } catch (e) {
+      when = "before serving";
+      startError = `${(e as Error).message}\n`;
+      throw e;
+    }
+    when = await measure(r, docroot, dir, alive);
+  } catch (e) {
+    if (!when) r.error = (e as Error).message;
+  }
+  if (!when && exited().length) when = "at the end of the round";
+  // An agent that says it is stopping before our SIGTERM got a signal from elsewhere.
+  const signalledBefore = run.variants.filter((v) =>
+    v.proc.stderrText().includes("stopping the program")
+  ).map((v) => v.id);
+  // Stop: SIGTERM to the leader's agent ends every variant; then the reports are complete.
+  run.leader.proc.signal("SIGTERM");
+  const s0 = performance.now();
+  const done = await waitA8(run, ms(STOP_WAIT_MS), { throwOnTimeout: false });
+  r.stop_s = round((performance.now() - s0) / 1000, 1);
+  for (const v of run.variants) live.delete(v.proc);
+  const leftovers = await killLeftovers();
+  if (leftovers.length) {
+    anomaly(`${server.name} ${r.label}: processes were left in the namespaces after the run`, {
+      killed: leftovers,
+    });
+  }
+  // Agents end by exiting, also on SIGTERM: one that died of a signal (and was not killed by
+  // waitA8 at its deadline) was killed from outside, as was one that stopped on a signal
+  // before ours. Other jobs on a shared machine have done that (pkill).
+  const outside = [
+    ...signalledBefore,
+    ...done.variants.filter((v) => v.signal !== null && !v.timedOut).map((v) => v.id),
+  ];
+  const variants: Json[] = [];
+  for (const v of done.variants) {
+    const s = await readSummary(v).catch(() => null);
+    const f = s ? summaryFigures(s) : null;
+    if (v.leader) r.leader = f;
+    else r.follower = f;
+    variants.push({
+      variant: v.id,
+      leader: v.leader,
+      exit: v.code,
+      signal: v.signal,
+      timed_out_at_stop: v.timedOut,
+      outcome: f?.outcome ?? "(no summary.json)",
+      detail: f?.detail ?? null,
+      stderr_tail: tail(text(v.stderr), 20),
+    });
+  }
+  if (when) {
+    const reason = startError +
+      (outside.length
+        ? `!!! the agent(s) of variant(s) ${[...new Set(outside)]} got a signal from outside ` +
+          "the benchmark (another job on this machine?): not a8's doing\n"
+        : "") +
+      variants.map((v) =>
+        `variant ${v.variant} (${v.leader ? "leader" : "follower"}): exit ${v.exit}, outcome ` +
+        `${v.outcome}${v.detail ? `: ${v.detail}` : ""}\n${v.stderr_tail}`
+      ).join("\n");
+    r.stopped = { when, reason, variants, signal_from_outside: outside.length > 0 };
+    anomaly(`${server.name} ${r.label}: a8 stopped ${when}`, { variants, run_dir: dir });
+  } else if (variants.some((v) => v.timed_out_at_stop || v.outcome !== "ok")) {
+    r.unclean_stop = variants.some((v) => v.timed_out_at_stop)
+      ? `agents still running ${STOP_WAIT_MS / 1000} s after the SIGTERM: killed`
+      : `outcome ${variants.find((v) => v.outcome !== "ok")!.outcome}`;
+    anomaly(`${server.name} ${r.label}: the run did not end cleanly on SIGTERM`, {
+      variants,
+      run_dir: dir,
+    });
+  }
+  if (r.error) anomaly(`${server.name} ${r.label}: ${r.error.split("\n")[0]}`, { error: r.error });
+  r.duration_s = round((performance.now() - t0) / 1000, 1);
+  return r;
+}
+
+async function benchServers(tmp: string): Promise<Round[]> {
+  const docroot = `${tmp}/docroot`;
+  await makeDocroot(docroot);
+  const rounds: Round[] = [];
+  await netns("up", "3", PREFIX);
+  netnsUp = true;
+  await noteOurNetns();
+  try {
+    for (const server of SERVER_LIST) {
+      log(
+        `\n== ${server.name} (one process): wrk -t1 -c${CONNECTIONS} -d${SECONDS}s /small.html ` +
+          `after a ${WARMUP_SECONDS} s warm-up, then ${VERIFY} verified curl requests ==`,
+      );
+      const native = await nativeRound(server, tmp, docroot);
+      printRound(native);
+      rounds.push(native);
+      const plan: [Engine, number][] = [
+        ...(BASELINE ? [["none", 0] as [Engine, number]] : []),
+        ...ENGINES.flatMap((e) =>
+          (e === "criu" ? CRIU_RATES : RATES).map((rate) => [e, rate] as [Engine, number])
+        ),
+      ];
+      for (const [engine, rate] of plan) {
+        const r = await a8Round(server, tmp, docroot, engine, rate);
+        const n = native.wrk?.requests_per_s ?? 0;
+        r.ratio = r.wrk && n > 0 ? Number((r.wrk.requests_per_s / n).toPrecision(3)) : null;
+        printRound(r);
+        rounds.push(r);
+      }
+    }
+  } finally {
+    await netns("down", PREFIX).catch((e) => console.error(e.message));
+    netnsUp = false;
+  }
+  for (const r of rounds) {
+    if (r.verify?.wrong) {
+      anomaly(`${r.server} ${r.label}: ${r.verify.wrong} WRONG answers in the client loop`, {
+        lines: r.verify.wrong_lines,
+      });
+    }
+  }
+  return rounds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRIU: the driver's dump, kill and restore of a native lighttpd
+
+/** One HTTP/1.0 GET on a fresh connection to 127.0.0.1: status and body, or an error text. */
+async function httpGet(
+  port: number,
+  path: string,
+  timeoutMs = 2000,
+): Promise<{ status: number; body: Uint8Array } | string> {
+  let conn: Deno.TcpConn | null = null;
+  const timer = setTimeout(() => conn?.close(), timeoutMs);
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.0\r\nHost: a8\r\n\r\n`));
+    const chunks: Uint8Array[] = [];
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      chunks.push(buf.slice(0, n));
+    }
+    const all = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+    let off = 0;
+    for (const c of chunks) {
+      all.set(c, off);
+      off += c.length;
+    }
+    let end = -1;
+    for (let i = 0; i + 3 < all.length; i++) {
+      if (all[i] === 13 && all[i + 1] === 10 && all[i + 2] === 13 && all[i + 3] === 10) {
+        end = i;
+        break;
+      }
+    }
+    if (end < 0) return `no complete header (${all.length} bytes)`;
+    const status = Number(/^HTTP\/1\.\d (\d+)/.exec(text(all.subarray(0, end)))?.[1] ?? 0);
+    return { status, body: all.subarray(end + 4) };
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Polls until GET /small.html answers 200 with the file's bytes; ms waited, or throws. */
+async function answered(port: number, want: Uint8Array, what: string): Promise<number> {
+  const t0 = performance.now();
+  let last = "";
+  while (performance.now() - t0 < ms(10000)) {
+    const got = await httpGet(port, "/small.html");
+    if (typeof got !== "string" && got.status === 200 && sameBytes(got.body, want)) {
+      return performance.now() - t0;
+    }
+    last = typeof got === "string" ? got : `status ${got.status}, ${got.body.length} bytes`;
+    await sleep(2);
+  }
+  throw new Error(`${what}: lighttpd did not answer /small.html right within 10 s (${last})`);
+}
+
+async function benchCriu(tmp: string): Promise<Json> {
+  const server = SERVERS.find((s) => s.name === "lighttpd")!;
+  const dir = `${tmp}/criu-lighttpd`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.chmod(dir, 0o755);
+  const docroot = `${tmp}/docroot`;
+  const [port] = freePorts(1);
+  const conf = await writeServerConfig(server, dir, docroot, { address: "127.0.0.1", port });
+  const want = await Deno.readFile(`${docroot}/small.html`);
+  log(
+    `\n== CRIU: ${CRIU_CYCLES} cycles of dump (left running), killTree, restore of a native ` +
+      `lighttpd on 127.0.0.1:${port}, through src/checkpoint/criu_driver.ts ==`,
+  );
+  let driver: CriuDriver;
+  try {
+    driver = await CriuDriver.open({ runDir: dir, log: createLogger({ level: "warn" }) });
+  } catch (e) {
+    const msg = (e as Error).message;
+    anomaly("CRIU: the driver cannot open", { error: msg });
+    return { error: msg };
+  }
+  // No pipes to us: CRIU would restore them unconnected (docs/criu.md). Deno's own child.
+  const child = new Deno.Command("setsid", {
+    args: server.argv(conf, dir),
+    cwd: dir,
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let pid = child.pid;
+  criuPid = pid;
+  const cycles: Json[] = [];
+  let error: string | null = null;
+  try {
+    await answered(port, want, "at start");
+    for (let i = 1; i <= CRIU_CYCLES; i++) {
+      // Some requests first, so the dump is of a server that has served.
+      for (let k = 0; k < 20; k++) await httpGet(port, "/small.html");
+      const dump = await driver.dump(pid, i);
+      const afterDump = await answered(port, want, `after dump ${i}`);
+      const k0 = performance.now();
+      await driver.killTree(pid);
+      const killMs = performance.now() - k0;
+      const r0 = performance.now();
+      const restore = await driver.restore(i);
+      const restoreWall = performance.now() - r0;
+      pid = restore.pid;
+      criuPid = pid;
+      const firstAnswer = await answered(port, want, `after restore ${i}`);
+      const c = {
+        cycle: i,
+        dump_ms: round(dump.ms, 2),
+        answered_after_dump_ms: round(afterDump, 2),
+        kill_ms: round(killMs, 2),
+        restore_ms: round(restore.ms, 2),
+        restore_wall_ms: round(restoreWall, 2),
+        first_answer_after_restore_ms: round(firstAnswer, 2),
+        kill_restore_answer_ms: round(killMs + restoreWall + firstAnswer, 2),
+      };
+      cycles.push(c);
+      log(
+        `  cycle ${i}: dump ${c.dump_ms} ms (answered after it), kill ${c.kill_ms} ms, restore ` +
+          `${c.restore_ms} ms, first right answer ${c.first_answer_after_restore_ms} ms later`,
+      );
+    }
+  } catch (e) {
+    error = (e as Error).message;
+    anomaly("CRIU: the measurement failed", { error });
+  } finally {
+    await driver.killTree(pid, 5000).catch((e) => log(`  (cleanup: ${(e as Error).message})`));
+    criuPid = 0;
+    driver.close();
+  }
+  const pick = (k: string) => stats(cycles.map((c) => c[k] as number));
+  return {
+    what: "criu dump/restore of a native lighttpd (no a8): CRIU's own cost, not an a8 rollback",
+    criu_binary: projectCriuBinary(),
+    cycles_planned: CRIU_CYCLES,
+    dump_ms: pick("dump_ms"),
+    kill_ms: pick("kill_ms"),
+    restore_ms: pick("restore_ms"),
+    first_answer_after_restore_ms: pick("first_answer_after_restore_ms"),
+    kill_restore_answer_ms: pick("kill_restore_answer_ms"),
+    cycles,
+    error,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Targets and report
+
+interface Verdict {
+  target: string;
+  figure: string;
+  met: boolean | null;
+  note: string;
+}
+
+function verdicts(rounds: Round[], criu: Json): Verdict[] {
+  const out: Verdict[] = [];
+  for (const server of SERVER_LIST.map((s) => s.name)) {
+    for (const engine of ENGINES) out.push(...engineVerdicts(rounds, server, engine));
+  }
+  out.push(criuRawVerdict(criu));
+  return out;
+}
+
+function engineVerdicts(rounds: Round[], server: string, engine: "fork" | "criu"): Verdict[] {
+  const out: Verdict[] = [];
+  {
+    for (
+      const [rate, min] of [[0.01, TARGETS.ratio_at_1pct], [0.05, TARGETS.ratio_at_5pct]] as const
+    ) {
+      const r = rounds.find((x) => x.server === server && x.engine === engine && x.rate === rate);
+      const target = `${server} ${engine}: >= ${min}x native at ${pct(rate)}`;
+      if (!r) out.push({ target, figure: "-", met: null, note: "rate not run" });
+      else if (r.stopped) {
+        out.push({ target, figure: "a8 stopped", met: false, note: r.stopped.when });
+      } else if (r.ratio === null) {
+        out.push({ target, figure: "-", met: null, note: r.error ?? "no figure" });
+      } else {
+        out.push({
+          target,
+          figure: `${fmtRatio(r.ratio)}x`,
+          met: r.ratio >= min,
+          note: r.verify?.wrong ? `but ${r.verify.wrong} WRONG answers` : "",
+        });
+      }
+    }
+    const all = rounds.filter((x) => x.server === server && x.engine === engine)
+      .flatMap((x) => x.leader?.rollback_ms_all ?? []);
+    const limit = engine === "fork" ? TARGETS.rollback_ms_fork : TARGETS.rollback_ms_criu;
+    const target = `${server} ${engine}: rollback <= ${limit} ms (leader)`;
+    if (!all.length) out.push({ target, figure: "-", met: null, note: "no rollback happened" });
+    else {
+      const s = stats(all);
+      const within = all.filter((x) => x <= limit).length;
+      out.push({
+        target,
+        figure: `p50 ${s.p50} ms, mean ${s.mean}, max ${s.max}`,
+        met: s.p50 <= limit,
+        note:
+          `${within} of ${all.length} rollbacks within (${round(100 * within / all.length)} %)` +
+          ", judged on the median",
+      });
+    }
+  }
+  return out;
+}
+
+function criuRawVerdict(criu: Json): Verdict {
+  const target = `criu dump/restore of a native lighttpd: kill + restore <= ` +
+    `${TARGETS.rollback_ms_criu} ms`;
+  if (!criu || criu.skipped) return { target, figure: "-", met: null, note: "skipped" };
+  if (!criu.cycles?.length) {
+    return { target, figure: "-", met: null, note: criu.error ?? "no cycle" };
+  }
+  const kr = criu.cycles.map((c: Json) => c.kill_ms + c.restore_wall_ms) as number[];
+  const s = stats(kr);
+  return {
+    target,
+    figure: `p50 ${s.p50} ms, max ${s.max} (restore alone p50 ${criu.restore_ms.p50})`,
+    met: s.p50 <= TARGETS.rollback_ms_criu,
+    note: `dump p50 ${criu.dump_ms.p50} ms (paid at every checkpoint); CRIU alone, not a8`,
+  };
+}
+
+function fmt(x: number | null | undefined, d = 1): string {
+  return x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d);
+}
+
+/** A ratio: 3 decimals, or 2 significant digits below 0.01 (a collapse is not 0.000). */
+function fmtRatio(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return "-";
+  return x === 0 || x >= 0.01 ? x.toFixed(3) : x.toPrecision(2);
+}
+
+function triple(s: Stats | undefined, d = 1): string {
+  return s && s.count ? `${fmt(s.mean, d)}/${fmt(s.p50, d)}/${fmt(s.max, d)}` : "-";
+}
+
+function printTable(rounds: Round[]): void {
+  const head = [
+    "server",
+    "run",
+    "req/s",
+    "xnative",
+    "sock err",
+    "non-2xx",
+    "verified ok/closed/wrong/unmade",
+    "ckpts",
+    "rollbacks (drops)",
+    "ckpt us mean/p50/max",
+    "rollback ms mean/p50/max",
+    "div",
+    "other load",
+    "status",
+  ];
+  const rows = rounds.map((r) => {
+    const l = r.leader;
+    const v = r.verify;
+    return [
+      r.server,
+      r.label,
+      fmt(r.wrk?.requests_per_s, 0),
+      fmtRatio(r.ratio),
+      r.wrk ? String(r.wrk.socket_errors) : "-",
+      r.wrk ? String(r.wrk.non2xx) : "-",
+      v ? `${v.ok}/${v.closed + v.timeouts}/${v.wrong}/${v.not_made}` : "-",
+      l ? String(l.checkpoints) : "-",
+      l ? `${l.rollbacks} (${l.drops})` : "-",
+      triple(l?.checkpoint_us, 0),
+      triple(l?.rollback_ms, 2),
+      r.engine === "native" ? "-" : String(
+        Math.max(l?.divergences ?? 0, r.follower?.divergences ?? 0),
+      ),
+      fmt(r.other_load_cores, 2),
+      r.stopped
+        ? `A8 STOPPED ${r.stopped.when}`
+        : r.error
+        ? "ERROR"
+        : r.unclean_stop
+        ? "ok, UNCLEAN STOP"
+        : "ok",
+    ];
+  });
+  const w = head.map((_, i) => Math.max(...[head, ...rows].map((x) => x[i].length)));
+  const line = (x: string[]) => x.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i])));
+  log(`\n${line(head).join("  ")}\n${w.map((n) => "-".repeat(n)).join("  ")}`);
+  for (const x of rows) log(line(x).join("  "));
+  log(
+    [
+      "wrk: requests/s of one round; xnative: against the native round of this run.",
+      `verified: ${VERIFY} curl requests, bodies compared byte for byte with the files; closed:`,
+      "  connection refused, reset or cut (curl 7/18/52/56) or no answer within " +
+      `${CURL_MAX_S} s; unmade: not`,
+      "  made because a8 stopped or the loop's deadline passed.",
+      "ckpts, rollbacks (drops: rollbacks that dropped a connection) and times: the leader's",
+      "  summary.json. div: summary.json's divergences, the larger of leader and follower: the",
+      "  monitor counts them in the process that diverged, which a rollback replaces, so",
+      "  survived divergences are missing there; rollbacks counts them.",
+      "other load: CPU cores used during the wrk round by processes that are not the",
+      "  benchmark's (other jobs on this machine), approximate.",
+    ].map((l) => `  ${l}`).join("\n"),
+  );
+}
+
+function printVerdicts(vs: Verdict[], criu: Json): void {
+  log(`\ncriu engine: ${CRIU_NOTE}`);
+  if (criu?.cycles?.length) {
+    log(
+      `criu dump/restore of a native lighttpd (${criu.cycles.length} cycles, mean/p50/max ms): ` +
+        `dump ${triple(criu.dump_ms, 1)}, kill ${triple(criu.kill_ms, 1)}, restore ` +
+        `${triple(criu.restore_ms, 1)}, first right answer after restore ` +
+        `${triple(criu.first_answer_after_restore_ms, 1)}`,
+    );
+  }
+  log("\ntargets (issue 4):");
+  const w = Math.max(...vs.map((v) => v.target.length));
+  for (const v of vs) {
+    const m = v.met === null ? "NOT MEASURED" : v.met ? "met" : "NOT MET";
+    log(`  ${v.target.padEnd(w)}  ${v.figure.padEnd(22)}  ${m}${v.note ? `  (${v.note})` : ""}`);
+  }
+}
+
+async function machineInfo(): Promise<Json> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return {
+    hostname: Deno.hostname(),
+    isa: Deno.build.arch,
+    cpu: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    mem_gib: round(Deno.systemMemoryInfo().total / 2 ** 30, 1),
+    kernel: Deno.osRelease(),
+    a8: (await tryText([`${REPO_ROOT}/a8`, "version"])).split("\n")[0],
+    deno: Deno.version.deno,
+    lighttpd: (await tryText(["/usr/sbin/lighttpd", "-v"])).split("\n")[0],
+    nginx: (await tryText(["/usr/sbin/nginx", "-v"])).split("\n")[0],
+    wrk: (await tryText(["wrk", "--version"])).split("\n")[0],
+    criu: (await tryText([projectCriuBinary(), "--version"])).split("\n")[0],
+    // What was measured: the commit, and the files that differ from it (read-only git).
+    commit: (await tryText(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"])) || null,
+    uncommitted: (await tryText([
+      "git",
+      "--no-optional-locks",
+      "-C",
+      REPO_ROOT,
+      "status",
+      "--porcelain",
+      "--",
+      "src",
+      "preload",
+    ]))
+      .split("\n").filter((l) => l).map((l) => l.trim()),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = new Date();
+const missing = await a8Missing();
+if (missing) fail(`cannot run a8: ${missing}`, 1);
+for (const tool of [...SERVER_LIST.map((s) => s.binary), "/usr/bin/curl", "/usr/bin/wrk"]) {
+  await Deno.stat(tool).catch(() => fail(`${tool} is missing: run scripts/setup.sh`, 1));
+}
+const tmp = await Deno.makeTempDir({ prefix: "a8-availability-" });
+await Deno.chmod(tmp, 0o755);
+log(
+  `a8 availability bench${opt.quick ? " (quick)" : ""}: 2 variants, retries ` +
+    `${CHECKPOINT.retries}; ` +
+    ENGINES.map((e) =>
+      `engine ${e} (every_calls ${CHECKPOINT[e].every_calls}, every_ms ` +
+      `${CHECKPOINT[e].every_ms}) at injected divergence rates ` +
+      (e === "criu" ? CRIU_RATES : RATES).map(pct).join(", ")
+    ).join("; ") + `; temp dir ${tmp}`,
+);
+const result: Json = {
+  date: started.toISOString(),
+  quick: opt.quick,
+  machine: await machineInfo(),
+  settings: {
+    variants: 2,
+    policy: "outputs",
+    interposer: "auto",
+    servers: SERVER_LIST.map((s) =>
+      s.name === "nginx" ? "nginx (master_process off: one process)" : `${s.name} (one process)`
+    ),
+    hosts: "netns: server / leader 10.88.0.1, follower 10.88.0.2, wrk and curl 10.88.0.3",
+    wrk: `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s --timeout 2s /small.html`,
+    warmup_s: WARMUP_SECONDS,
+    verify_requests: VERIFY,
+    verify_paths: VERIFY_PATHS.map(([p]) => p),
+    engines: ENGINES,
+    checkpoint: CHECKPOINT,
+    criu_rates: ENGINES.includes("criu") ? CRIU_RATES : null,
+    baseline: BASELINE ? 'engine "none", no faults' : null,
+    verify_deadline_s: VERIFY_DEADLINE_S,
+    curl_max_time_s: CURL_MAX_S,
+    shutdown_ms: SHUTDOWN_MS,
+    rates: RATES,
+    seed: SEED,
+    criu_cycles: CRIU_CYCLES,
+  },
+  targets: TARGETS,
+  criu: CRIU_NOTE,
+};
+let fatal: Error | null = null;
+let rounds: Round[] = [];
+let criu: Json = { skipped: true };
+try {
+  rounds = await benchServers(tmp);
+  if (!opt["skip-criu"]) criu = await benchCriu(tmp);
+} catch (e) {
+  fatal = e as Error;
+  anomaly("the benchmark stopped", { error: fatal.stack ?? fatal.message });
+}
+result.rounds = rounds.map((r) => ({
+  ...r,
+  leader: r.leader ? { ...r.leader, rollback_ms_all: undefined } : r.leader,
+  follower: r.follower ? { ...r.follower, rollback_ms_all: undefined } : r.follower,
+}));
+result.criu_raw_lighttpd = criu;
+const vs = verdicts(rounds, criu);
+result.verdicts = vs;
+result.duration_s = round((Date.now() - started.getTime()) / 1000, 1);
+result.anomalies = anomalies;
+
+printTable(rounds);
+printVerdicts(vs, criu);
+const busiest = Math.max(0, ...rounds.map((r) => r.other_load_cores ?? 0));
+result.other_load_max_cores = busiest;
+if (busiest >= 0.3) {
+  log(
+    `\nnote: other jobs used up to ${busiest} cores of this ${navigator.hardwareConcurrency}-core ` +
+      "machine during the rounds: absolute figures are lower than on an idle machine, and the " +
+      "ratios are less certain",
+  );
+}
+await Deno.mkdir(opt.out!, { recursive: true });
+const jsonPath = `${opt.out}/availability.json`;
+const svgPath = `${opt.out}/availability.svg`;
+const pngPath = `${opt.out}/availability.png`;
+await Deno.writeTextFile(jsonPath, JSON.stringify(result, null, 2) + "\n");
+await Deno.writeTextFile(svgPath, renderAvailabilitySvg(result));
+// In the repo's own style, so `deno fmt --check` (make check) stays clean after a run.
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "--quiet", jsonPath, svgPath],
+  cwd: REPO_ROOT,
+  stdout: "null",
+  stderr: "null",
+}).output().catch(() => {});
+let png = "";
+const rsvg = await new Deno.Command("rsvg-convert", {
+  args: ["-b", "white", "-o", pngPath, svgPath],
+  stdout: "null",
+  stderr: "piped",
+}).output().catch(() => null);
+if (rsvg?.success) png = ` and ${pngPath}`;
+else log(`(no PNG: rsvg-convert ${rsvg ? "failed" : "is not installed (librsvg2-bin)"})`);
+log(`\nwrote ${jsonPath}, ${svgPath}${png} (${result.duration_s} s)`);
+const wrong = rounds.reduce((s, r) => s + (r.verify?.wrong ?? 0), 0);
+if (anomalies.length) {
+  log(
+    `${anomalies.length} anomal${anomalies.length === 1 ? "y" : "ies"}: see above and ` +
+      `"anomalies" in ${jsonPath}; files kept in ${tmp}`,
+  );
+} else {
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
+if (fatal) Deno.exit(1);
+if (wrong) {
+  log(`\n!!! ${wrong} WRONG answers in the client loops`);
+  Deno.exit(2);
+}
