@@ -310,6 +310,9 @@ static bool install_kept(int fd, int cloexec)
 		return false;
 	r = a8_sys3(SYS_dup3, held, fd, cloexec ? O_CLOEXEC : 0);
 	a8_sys1(SYS_close, held);
+	/* The next copy holds it too (it was forked with it): it must let go when we close it. */
+	if (r == fd)
+		a8_ckpt_shared(fd);
 	return r == fd;
 }
 
