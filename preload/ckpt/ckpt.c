@@ -36,20 +36,26 @@ static uint16_t copy_port;
 /* The program's fds its newest copy holds as well (open at the fork, or sent to it). */
 static uint8_t shared[MAX_OFFSETS / 8];
 
+/* Where each shared fd was made (0: open at the fork): the copy knows it by that. */
+static uint64_t made_at[MAX_OFFSETS];
+
 static void mark_shared_fds(void)
 {
 	int fd;
 
 	memset(shared, 0, sizeof(shared));
+	memset(made_at, 0, sizeof(made_at));
 	for (fd = 0; fd < MAX_OFFSETS; fd++)
 		if (a8_fd_kind(fd) == FK_LOCAL || a8_fd_kind(fd) == FK_REPL)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
-void a8_ckpt_shared(int fd)
+void a8_ckpt_shared(int fd, uint64_t seq)
 {
-	if (fd >= 0 && fd < MAX_OFFSETS)
-		shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
+	if (fd < 0 || fd >= MAX_OFFSETS)
+		return;
+	shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
+	made_at[fd] = seq;
 }
 
 /*
@@ -61,7 +67,7 @@ void a8_ckpt_before_close(long fd)
 	if (!last_seq || fd < 0 || fd >= MAX_OFFSETS || !(shared[fd / 8] & (1u << (fd % 8))))
 		return;
 	shared[fd / 8] &= (uint8_t)~(1u << (fd % 8));
-	a8_keep_before_close((int)fd);
+	a8_keep_before_close((int)fd, made_at[fd]);
 }
 struct offset { int fd; long off; };
 static struct offset *offsets;

@@ -91,11 +91,11 @@ int a8_keep_channel_fd(void);
 void a8_keep_channel_drain(void);
 bool a8_keep_channel_serve(void);
 /* Live: fd is about to be closed; the copy lets go of its reference first (ckpt.c decides). */
-void a8_keep_before_close(int fd);
+void a8_keep_before_close(int fd, uint64_t made_at);
 /* Live: about to close (or dup onto) fd; its copy lets go first if it holds it too. */
 void a8_ckpt_before_close(long fd);
-/* Live: fd was sent to the copy (it holds it too). */
-void a8_ckpt_shared(int fd);
+/* Live: fd, made at position made_at, was sent to the copy (it holds it too). */
+void a8_ckpt_shared(int fd, uint64_t made_at);
 /* In the live process right after the fork: the copy's end is the copy's alone. */
 void a8_keep_channel_live(void);
 

@@ -240,7 +240,7 @@ void a8_log_newfd(uint64_t seq, int fd)
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	r = a8_sys3(SYS_sendmsg, chan_live, &msg, MSG_DONTWAIT);
 	if (r >= 0)
-		a8_ckpt_shared(fd);
+		a8_ckpt_shared(fd, seq);
 	if (r < 0) {
 		shared_log->overflow = 1;
 		a8_log(A8_LOG_WARN, 0, "cannot keep fd %d for a rollback (%ld)", fd, r);
@@ -268,19 +268,22 @@ static void kept_add(uint64_t seq, int fd, int held)
  * pipe the copy had since the checkpoint becomes a dead one of the same kind, so that after a
  * rollback the program finds that end closed, which it is.
  */
-static void copy_lets_go(int fd)
+static void copy_lets_go(int fd, uint64_t made_at)
 {
 	struct stat st;
 	int sv[2], keep, drop;
 	long fl;
 	size_t i;
 
-	for (i = nkept; i-- > 0;)
-		if (kept[i].fd == fd) {
+	/* A number the program used more than once since the checkpoint: the one made then. */
+	for (i = nkept; made_at && i-- > 0;)
+		if (kept[i].fd == fd && kept[i].seq == made_at) {
 			a8_sys1(SYS_close, kept[i].held);
 			kept[i] = kept[--nkept];
 			return;
 		}
+	if (made_at)
+		return;
 	if (a8_sys2(SYS_fstat, fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
 		return;
 	fl = a8_sys2(SYS_fcntl, fd, F_GETFL);
@@ -320,7 +323,7 @@ static bool serve_one(void)
 		return false;
 	cm = CMSG_FIRSTHDR(&msg);
 	if (m.kind == CHAN_CLOSE) {
-		copy_lets_go(m.fd);
+		copy_lets_go(m.fd, m.seq);
 		a8_sys3(SYS_write, chan_frozen, &ack, 1);
 		return true;
 	}
@@ -371,9 +374,9 @@ void a8_keep_channel_drain(void)
  * The live process is about to close fd, which its copy holds too (since the checkpoint, or
  * sent to it): the copy lets go first. Bounded: a copy that does not answer is not waited for.
  */
-void a8_keep_before_close(int fd)
+void a8_keep_before_close(int fd, uint64_t made_at)
 {
-	struct chan_msg m = { 0, fd, CHAN_CLOSE };
+	struct chan_msg m = { made_at, fd, CHAN_CLOSE };
 	struct pollfd p = { .fd = chan_live, .events = POLLIN };
 	struct timespec ts = { 1, 0 };
 	char ack;

@@ -312,7 +312,7 @@ static bool install_kept(int fd, int cloexec)
 	a8_sys1(SYS_close, held);
 	/* The next copy holds it too (it was forked with it): it must let go when we close it. */
 	if (r == fd)
-		a8_ckpt_shared(fd);
+		a8_ckpt_shared(fd, a8.seq);
 	return r == fd;
 }
 
