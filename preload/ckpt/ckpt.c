@@ -279,16 +279,6 @@ static bool wait_command(void)
 	}
 }
 
-static void drop_data_plane(void)
-{
-	int i;
-
-	for (i = 0; i < a8.npeers; i++)
-		a8_sys1(SYS_close, a8.peers[i].fd);
-	a8.npeers = 0;
-	a8_link_reset();
-}
-
 struct resume_cmd {
 	unsigned attempt;
 	unsigned long long diverged_at;
@@ -304,7 +294,7 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 {
 	char line[128];
 
-	drop_data_plane();
+	a8_link_close();
 	if (a8_agent_open() < 0)
 		a8_sys1(SYS_exit_group, 0);
 	/*

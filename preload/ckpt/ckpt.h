@@ -65,14 +65,19 @@ void a8_log_tx(const void *p, size_t n);
 void a8_log_fd_use(uint64_t seq, long fd, bool input);
 void a8_log_newfd(uint64_t seq, int fd);
 void a8_log_reset(void);
+/* The leader logs since a checkpoint (false: nothing to note). */
+bool a8_log_active(void);
 bool a8_log_open(void);
 
 /* In a resumed leader: true while positions are replayed from the log. */
 bool a8_replaying(void);
 /* The recorded record for position seq; 0, or -ENOENT when replay is over. */
 int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
-/* Replay: the real fd a recorded call made at seq with number fd (now the caller's), or -1. */
-int a8_replay_take_fd(uint64_t seq, int fd);
+/* keep.c. Replay: the real fd a recorded call made at seq with number fd (now the caller's),
+ * or -1. Send one to the copy; let go of those made from position from on (0: all). */
+int a8_keep_take(uint64_t seq, int fd);
+long a8_keep_send(uint64_t seq, int fd);
+void a8_keep_drop_from(uint64_t from);
 /* Before a position: ends replay when the log has no record for it. */
 void a8_replay_check(uint64_t seq);
 /* Called in the frozen copy: take the log and the kept fds, decide where replay stops. */

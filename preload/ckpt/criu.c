@@ -40,22 +40,12 @@ static int command(char *line, size_t cap)
 	return a8_ckpt_read_line(line, cap) ? 0 : -1;
 }
 
-static void drop_data_plane(void)
-{
-	int i;
-
-	for (i = 0; i < a8.npeers; i++)
-		a8_sys1(SYS_close, a8.peers[i].fd);
-	a8.npeers = 0;
-	a8_link_reset();
-}
-
 static void reconnect(unsigned port)
 {
 	uint16_t lport;
 	int lfd, err;
 
-	drop_data_plane();
+	a8_link_close();
 	if (a8.role == A8_ROLE_FOLLOWER) {
 		err = a8_link_connect_leader(a8.leader_addr, (uint16_t)port, a8.timeout_ms);
 	} else {

@@ -50,12 +50,6 @@ struct log_fd {
 static struct log_head *shared_log;	/* MAP_SHARED: the copies read it */
 static bool log_active;
 
-/* The fds kept for a copy: (position, number the program knows, the copy's real fd). */
-struct kept { uint64_t seq; int fd, held; };
-static struct kept *kept;
-static size_t nkept, capkept;
-static int chan_live = -1, chan_frozen = -1;
-
 /* Replay state of a resumed leader (private memory). */
 static uint8_t *recs;
 static size_t recs_len, recs_pos, recs_cap;
@@ -63,19 +57,6 @@ static uint64_t replay_until;		/* replay positions below this */
 static int *shut;			/* fds to shut down when replay stops */
 static size_t nshut, capshut;
 static bool replay_on;
-
-static void *grow_array(void *old, size_t *cap, size_t used, size_t elem)
-{
-	size_t ncap = *cap ? *cap * 2 : 256;
-	void *n = a8_mem_alloc(ncap * elem);
-
-	if (old) {
-		memcpy(n, old, used * elem);
-		a8_mem_free(old, *cap * elem);
-	}
-	*cap = ncap;
-	return n;
-}
 
 /*
  * The criu engine restores memory as it was at the dump: the log must outlive that, so it is
@@ -128,9 +109,7 @@ void a8_log_reset(void)
 void a8_log_detach(void)
 {
 	log_active = false;
-	if (chan_live >= 0)
-		a8_sys1(SYS_close, chan_live);
-	chan_live = -1;
+	a8_keep_channel_frozen();	/* a child's end of its parent's channel: let go */
 }
 
 static void log_put(uint32_t kind, const void *p, size_t n)
@@ -151,6 +130,11 @@ static void log_put(uint32_t kind, const void *p, size_t n)
 	shared_log->used += 8 + padded;
 }
 
+bool a8_log_active(void)
+{
+	return log_active;
+}
+
 void a8_log_tx(const void *p, size_t n)
 {
 	if (log_active)
@@ -165,240 +149,18 @@ void a8_log_fd_use(uint64_t seq, long fd, bool input)
 		log_put(LOG_FD, &e, sizeof(e));
 }
 
-/* --- the channel that carries new fds to the frozen copy --- */
-
-/* What travels from the live process to its frozen copy. */
-enum { CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3 };
-struct chan_msg {
-	uint64_t seq;
-	int32_t fd;
-	int32_t kind;
-};
-
-
-/* The copy is not needed any more: it ends (it would only wait otherwise). */
-void a8_keep_channel_retire(void)
-{
-	struct chan_msg bye = { 0, -1, CHAN_RETIRE };
-
-	if (chan_live < 0)
-		return;
-	a8_sys3(SYS_write, chan_live, &bye, sizeof(bye));
-	a8_sys1(SYS_close, chan_live);
-	chan_live = -1;
-}
-
-int a8_keep_channel_new(void)
-{
-	int sv[2];
-	int big = 4 << 20;
-	long r;
-
-	a8_keep_channel_retire();
-	chan_live = chan_frozen = -1;
-	r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-	if (r < 0)
-		return (int)r;
-	chan_live = a8_fd_hide(sv[0]);
-	chan_frozen = a8_fd_hide(sv[1]);
-	if (chan_live < 0 || chan_frozen < 0)
-		return chan_live < 0 ? chan_live : chan_frozen;
-	a8_sys5(SYS_setsockopt, chan_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	return 0;
-}
-
-/* After the fork: each side keeps its own end only. */
-void a8_keep_channel_frozen(void)
-{
-	if (chan_live >= 0)
-		a8_sys1(SYS_close, chan_live);
-	chan_live = -1;
-}
-
-void a8_keep_channel_live(void)
-{
-	if (chan_frozen >= 0)
-		a8_sys1(SYS_close, chan_frozen);
-	chan_frozen = -1;
-}
-
+/* A new fd of a replicated call goes to the copy (keep.c); one that cannot is a lost log. */
 void a8_log_newfd(uint64_t seq, int fd)
 {
-	struct chan_msg m = { seq, fd, CHAN_KEEP };
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-	struct iovec iov = { &m, sizeof(m) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
 	long r;
 
-	if (!log_active || chan_live < 0 || shared_log->overflow)
+	if (!log_active || shared_log->overflow)
 		return;
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	r = a8_sys3(SYS_sendmsg, chan_live, &msg, MSG_DONTWAIT);
-	if (r >= 0)
-		a8_ckpt_shared(fd, seq);
+	r = a8_keep_send(seq, fd);
 	if (r < 0) {
 		shared_log->overflow = 1;
 		a8_log(A8_LOG_WARN, 0, "cannot keep fd %d for a rollback (%ld)", fd, r);
 	}
-}
-
-static void kept_add(uint64_t seq, int fd, int held)
-{
-	size_t i;
-
-	for (i = 0; i < nkept; i++)
-		if (kept[i].seq == seq && kept[i].fd == fd) {
-			a8_sys1(SYS_close, kept[i].held);
-			kept[i].held = held;
-			return;
-		}
-	if (nkept == capkept)
-		kept = grow_array(kept, &capkept, nkept, sizeof(*kept));
-	kept[nkept++] = (struct kept){ seq, fd, held };
-}
-
-/*
- * The copy let go of fd, which the live process closes now: where the copy held the only
- * other reference, the peer sees the end (EOF, EPIPE) as it would natively. A socket or a
- * pipe the copy had since the checkpoint becomes a dead one of the same kind, so that after a
- * rollback the program finds that end closed, which it is.
- */
-static void copy_lets_go(int fd, uint64_t made_at)
-{
-	struct stat st;
-	int sv[2], keep, drop;
-	long fl;
-	size_t i;
-
-	/* A number the program used more than once since the checkpoint: the one made then. */
-	for (i = nkept; made_at && i-- > 0;)
-		if (kept[i].fd == fd && kept[i].seq == made_at) {
-			a8_sys1(SYS_close, kept[i].held);
-			kept[i] = kept[--nkept];
-			return;
-		}
-	if (made_at)
-		return;
-	if (a8_sys2(SYS_fstat, fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
-		return;
-	fl = a8_sys2(SYS_fcntl, fd, F_GETFL);
-	if (S_ISSOCK(st.st_mode) ?
-	    a8_sys4(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 :
-	    a8_sys2(SYS_pipe2, sv, O_CLOEXEC) < 0)
-		return;
-	keep = S_ISFIFO(st.st_mode) && (fl & O_ACCMODE) == O_WRONLY ? 1 : 0;
-	drop = 1 - keep;
-	a8_sys1(SYS_close, sv[drop]);
-	a8_sys3(SYS_dup3, sv[keep], fd, (a8_sys2(SYS_fcntl, fd, F_GETFD) & FD_CLOEXEC) ? O_CLOEXEC : 0);
-	a8_sys1(SYS_close, sv[keep]);
-}
-
-/* One message from the live process; false when its end is gone (the copy is not needed). */
-static bool serve_one(void)
-{
-	struct chan_msg m;
-	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
-	struct iovec iov = { &m, sizeof(m) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	long r = a8_sys3(SYS_recvmsg, chan_frozen, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	int held;
-	char ack = 1;
-
-	if (r == -EAGAIN || r == -EINTR)
-		return true;
-	if (r != sizeof(m)) {
-		/* The live process died (a rollback is coming): its fds are all here by now. */
-		a8_sys1(SYS_close, chan_frozen);
-		chan_frozen = -1;
-		return true;
-	}
-	if (m.kind == CHAN_RETIRE)
-		return false;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (m.kind == CHAN_CLOSE) {
-		copy_lets_go(m.fd, m.seq);
-		a8_sys3(SYS_write, chan_frozen, &ack, 1);
-		return true;
-	}
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return true;
-	memcpy(&held, CMSG_DATA(cm), sizeof(int));
-	held = a8_fd_hide(held);
-	if (held >= 0)
-		kept_add(m.seq, m.fd, held);
-	return true;
-}
-
-int a8_keep_channel_fd(void)
-{
-	return chan_frozen;
-}
-
-bool a8_keep_channel_serve(void)
-{
-	struct timespec now = { 0, 0 };
-
-	for (;;) {
-		struct pollfd p = { .fd = chan_frozen, .events = POLLIN };
-
-		if (chan_frozen < 0)
-			return true;
-		if (a8_sys5(SYS_ppoll, &p, 1, &now, NULL, 8) <= 0)
-			return true;
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (!serve_one())
-				return false;
-			continue;
-		}
-		return true;
-	}
-}
-
-/* The copy takes every fd the dead process sent it, in order, and closes its end. */
-void a8_keep_channel_drain(void)
-{
-	a8_keep_channel_serve();
-	if (chan_frozen >= 0)
-		a8_sys1(SYS_close, chan_frozen);
-	chan_frozen = -1;
-}
-
-/*
- * The live process is about to close fd, which its copy holds too (since the checkpoint, or
- * sent to it): the copy lets go first. Bounded: a copy that does not answer is not waited for.
- */
-void a8_keep_before_close(int fd, uint64_t made_at)
-{
-	struct chan_msg m = { made_at, fd, CHAN_CLOSE };
-	struct pollfd p = { .fd = chan_live, .events = POLLIN };
-	struct timespec ts = { 1, 0 };
-	char ack;
-
-	if (chan_live < 0 || a8_sys3(SYS_write, chan_live, &m, sizeof(m)) != sizeof(m))
-		return;
-	if (a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8) == 1)
-		a8_sys3(SYS_read, chan_live, &ack, 1);
-}
-
-int a8_replay_take_fd(uint64_t seq, int fd)
-{
-	size_t i;
-
-	for (i = nkept; i-- > 0;)
-		if (kept[i].seq == seq && kept[i].fd == fd) {
-			int held = kept[i].held;
-
-			kept[i] = kept[--nkept];
-			return held;
-		}
-	return -1;
 }
 
 /* --- replay --- */
@@ -411,7 +173,7 @@ static void shut_add(int fd)
 		if (shut[i] == fd)
 			return;
 	if (nshut == capshut)
-		shut = grow_array(shut, &capshut, nshut, sizeof(*shut));
+		shut = a8_mem_grow(shut, &capshut, nshut, sizeof(*shut));
 	shut[nshut++] = fd;
 }
 
@@ -518,26 +280,11 @@ static void read_log(bool drop, uint64_t diverged_at)
 	shared_log->used = cut;
 }
 
-/* fds made from the stop point on belong to a future that will not happen. */
-static void drop_future_fds(void)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < nkept; i++) {
-		if (kept[i].seq >= replay_until) {
-			a8_sys2(SYS_shutdown, kept[i].held, SHUT_RDWR);
-			a8_sys1(SYS_close, kept[i].held);
-			continue;
-		}
-		kept[n++] = kept[i];
-	}
-	nkept = n;
-}
-
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
 	read_log(attempt > 0, diverged_at);
-	drop_future_fds();
+	/* fds made from the stop point on belong to a future that will not happen. */
+	a8_keep_drop_from(replay_until);
 }
 
 /* A client connection (a listening socket serves everyone: it is never shut down). */
@@ -565,9 +312,7 @@ static void replay_stop(void)
 			a8_sys2(SYS_shutdown, shut[i], SHUT_RDWR);
 	nshut = 0;
 	/* The copy of this epoch holds its own references; ours were installed or are stale. */
-	for (i = 0; i < nkept; i++)
-		a8_sys1(SYS_close, kept[i].held);
-	nkept = 0;
+	a8_keep_drop_from(0);
 }
 
 void a8_replay_start(void)

@@ -103,14 +103,11 @@ void a8_h_clone3(struct a8_call *c)
 /* The child's half of a fork: new stream, own connections, interposer armed again. */
 static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, long newsp)
 {
-	int i, err;
+	int err;
 
 	a8_interpose_rearm_child();
 	a8_ckpt_in_child();
-	for (i = 0; i < a8.npeers; i++)
-		a8_sys1(SYS_close, a8.peers[i].fd);
-	a8.npeers = 0;
-	a8_link_reset();
+	a8_link_close();
 	nchild = 0;
 	snprintf(a8.stream + strlen(a8.stream), sizeof(a8.stream) - strlen(a8.stream), ".%u",
 		 a8.nchildren);

@@ -303,7 +303,7 @@ void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
 /* Replay: the real fd the dead process's call made goes back at its number. */
 static bool install_kept(int fd, int cloexec)
 {
-	int held = a8_replay_take_fd(a8.seq, fd);
+	int held = a8_keep_take(a8.seq, fd);
 	long r;
 
 	if (held < 0)
@@ -437,7 +437,8 @@ static bool socket_input(const struct a8_call *c)
  */
 static void log_fd_use(const struct a8_call *c, uint64_t seq, bool done)
 {
-	if (c->ci->args[0].kind != AK_FD)
+	/* Nothing to note without a checkpoint to roll back to (and no syscall spent on it). */
+	if (c->ci->args[0].kind != AK_FD || !a8_log_active())
 		return;
 	if (!done)
 		a8_log_fd_use(seq, c->a[0], false);

@@ -45,6 +45,19 @@ void a8_mem_free(void *p, size_t n)
 		a8_sys2(SYS_munmap, p, n);
 }
 
+void *a8_mem_grow(void *old, size_t *cap, size_t used, size_t elem)
+{
+	size_t ncap = *cap ? *cap * 2 : 256;
+	void *n = a8_mem_alloc(ncap * elem);
+
+	if (old) {
+		memcpy(n, old, used * elem);
+		a8_mem_free(old, *cap * elem);
+	}
+	*cap = ncap;
+	return n;
+}
+
 static void grow(uint8_t **buf, size_t *cap, size_t used, size_t need)
 {
 	size_t ncap = *cap ? *cap : 65536;
@@ -460,6 +473,16 @@ void a8_link_reset(void)
 	tx_len = 0;
 	for (i = 0; i < A8_MAX_FOLLOWERS; i++)
 		rx[i].start = rx[i].end = 0;
+}
+
+void a8_link_close(void)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys1(SYS_close, a8.peers[i].fd);
+	a8.npeers = 0;
+	a8_link_reset();
 }
 
 void a8_link_preload_rx(int peer, int fd, long size)

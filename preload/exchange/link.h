@@ -30,6 +30,8 @@ size_t a8_tx_pending(void);
 void a8_tx_flush(void);
 /* Forget buffered bytes (a forked child starts its own stream). */
 void a8_link_reset(void);
+/* Close every data connection and forget their buffers (a child, a copy, a restored tree). */
+void a8_link_close(void);
 /* Put bytes read by the previous image (a memfd) back in front of peer i's stream. */
 void a8_link_preload_rx(int peer, int fd, long size);
 
@@ -63,5 +65,7 @@ struct a8_rec_hdr *a8_rec_current(void);
 /* Grow-only anonymous memory for the monitor (never malloc). */
 void *a8_mem_alloc(size_t n);
 void a8_mem_free(void *p, size_t n);
+/* An array of used elements of elem bytes, twice as large (*cap updated). */
+void *a8_mem_grow(void *old, size_t *cap, size_t used, size_t elem);
 
 #endif

@@ -8,19 +8,14 @@
  * down), and if it still comes back the run stops with the report.
  */
 import type { Config } from "../config/types.ts";
+import type { RunEnd } from "../run/outcome.ts";
 import type { Logger } from "../log.ts";
 import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
 import type { RollbackMsg } from "../peer/messages.ts";
 import type { Engine } from "./engine.ts";
 
-export interface Divergence {
-  by: number;
-  stream: string;
-  seq: number;
-  call: string;
-  reason: string;
-  detail: string;
-}
+/** A divergence, as the run's outcome names it. */
+export type Divergence = Omit<Extract<RunEnd, { kind: "divergence" }>, "kind">;
 
 export interface RollbackRecord {
   epoch: number;
