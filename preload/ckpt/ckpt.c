@@ -29,6 +29,7 @@ static unsigned live_children;
 static bool invalid;			/* the fork engine cannot serve this process any more */
 static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
+static bool after_rollback;		/* no checkpoint since the last rollback's replay */
 static int copy_lfd = -1;		/* leader's copy: data listener for the followers' copies */
 static uint16_t copy_port;
 
@@ -125,7 +126,8 @@ static bool usable(void)
 /*
  * A quiescent point: the program is about to block waiting for events (epoll, poll, select,
  * sigsuspend), so no call of its own is half done. Prefer those; take one anywhere only when
- * none came for four intervals.
+ * none came for four intervals. After a rollback, the first quiescent point past the replay
+ * is one: a new fault soon after would otherwise replay the whole stretch again.
  */
 bool a8_ckpt_due(const struct a8_call *c)
 {
@@ -141,7 +143,7 @@ bool a8_ckpt_due(const struct a8_call *c)
 		return true;
 	if (!quiet)
 		return false;
-	return calls >= a8_ckpt.every_calls ||
+	return after_rollback || calls >= a8_ckpt.every_calls ||
 	       now_ns() - last_ns >= a8_ckpt.every_ms * 1000000ull;
 }
 
@@ -165,6 +167,7 @@ void a8_ckpt_resumed_at(uint64_t diverged_at)
 {
 	if (diverged_at > no_fault_before)
 		no_fault_before = diverged_at;
+	after_rollback = true;
 }
 
 void a8_ckpt_in_child(void)
@@ -322,7 +325,12 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 	}
 }
 
-static void reconnect(const struct resume_cmd *cmd)
+/* When a resuming copy reached each step, for the agent's log (ns, monotonic). */
+struct resume_times {
+	uint64_t told, ready, connected, forked;
+};
+
+static void connect_data(const struct resume_cmd *cmd, struct resume_times *t)
 {
 	int err;
 
@@ -336,7 +344,17 @@ static void reconnect(const struct resume_cmd *cmd)
 	if (err)
 		a8_fatal("peer-lost", "", 0, "data plane not re-established after rollback (%d)",
 			 err);
-	a8_agent_event("resumed", "\"epoch\":%u,\"port\":%u", a8.epoch, copy_port);
+	t->connected = now_ns();
+}
+
+static void tell_resumed(const struct resume_times *t)
+{
+	a8_agent_event("resumed",
+		       "\"epoch\":%u,\"port\":%u,\"us_ready\":%llu,\"us_fork\":%llu,"
+		       "\"us_connect\":%llu",
+		       a8.epoch, copy_port, (unsigned long long)(t->ready - t->told) / 1000,
+		       (unsigned long long)(t->forked - t->ready) / 1000,
+		       (unsigned long long)(t->connected - t->ready) / 1000);
 }
 
 static long fork_copy(void)
@@ -350,24 +368,36 @@ static long fork_copy(void)
 	return a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
 }
 
+/* A resuming copy puts back the kernel state it shares with the dead process. */
+static void prepare_state(const struct resume_cmd *cmd)
+{
+	a8_ckpt_resumed_at(cmd->diverged_at);
+	a8_keep_channel_drain();
+	if (a8.role == A8_ROLE_LEADER)
+		a8_replay_prepare(cmd->attempt, cmd->diverged_at);
+	restore_offsets();
+	if (a8.role == A8_ROLE_LEADER)
+		a8_epoll_rebuild();
+}
+
 /*
  * In a copy told to resume: fix the shared kernel state, fork the next copy of the same
- * epoch (a retry needs one), then become the live process.
+ * epoch (a retry needs one), then become the live process. The leader forks while its
+ * followers are on their way; a follower connects first, since the leader waits for it.
  */
 static void resume(uint64_t seq)
 {
+	struct resume_times t = { 0 };
 	struct resume_cmd cmd;
 	long pid;
 
 	for (;;) {
 		wait_resume(&cmd, seq);
-		a8_ckpt_resumed_at(cmd.diverged_at);
-		a8_keep_channel_drain();
-		if (a8.role == A8_ROLE_LEADER)
-			a8_replay_prepare(cmd.attempt, cmd.diverged_at);
-		restore_offsets();
-		if (a8.role == A8_ROLE_LEADER)
-			a8_epoll_rebuild();
+		t.told = now_ns();
+		prepare_state(&cmd);
+		t.ready = now_ns();
+		if (a8.role == A8_ROLE_FOLLOWER)
+			connect_data(&cmd, &t);
 		pid = fork_copy();
 		if (pid < 0)
 			a8_fatal("internal", "", 0, "cannot fork the next checkpoint copy (%ld)", pid);
@@ -377,11 +407,14 @@ static void resume(uint64_t seq)
 		}
 		break;
 	}
+	t.forked = now_ns();
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
 	a8_keep_channel_live();
 	a8_interpose_rearm_child();
-	reconnect(&cmd);
+	if (a8.role == A8_ROLE_LEADER)
+		connect_data(&cmd, &t);
+	tell_resumed(&t);
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_start();
 	a8_log(A8_LOG_INFO, 0, "rolled back to epoch %u (position %llu), attempt %u", a8.epoch,
@@ -394,6 +427,7 @@ static bool take(uint64_t seq)
 	uint64_t t0 = now_ns();
 	long pid;
 
+	after_rollback = false;
 	if (a8_ckpt.engine == A8_CKPT_CRIU) {
 		bool restored;
 

@@ -4,7 +4,8 @@
  * data connections already (its port came with its registration), so the followers' copies
  * connect while the leader's resumes.
  */
-import type { EventServer } from "../launch/events.ts";
+import type { EventServer, MonitorEvent } from "../launch/events.ts";
+import type { Logger } from "../log.ts";
 import type { CheckpointStats, CopyRegistry } from "./copies.ts";
 import type { Engine, Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
@@ -18,10 +19,12 @@ export class ForkEngine implements Engine {
   readonly #events: EventServer;
   #root?: LiveRoot;
   readonly #connectMs: number;
+  readonly #log: Logger;
   #pending?: { pid: number; target: Target };
 
-  constructor(copies: CopyRegistry, events: EventServer, connectMs: number) {
+  constructor(copies: CopyRegistry, events: EventServer, log: Logger, connectMs: number) {
     this.#copies = copies;
+    this.#log = log;
     this.#events = events;
     this.#connectMs = connectMs;
   }
@@ -62,6 +65,7 @@ export class ForkEngine implements Engine {
 
   /** Resume the copy; it reports back once its data connections are up. */
   async #resume(pid: number, t: Target, port: number): Promise<string | null> {
+    const t0 = performance.now();
     if (!await this.#events.resumeCopy(pid, t.mode, t.seq, port)) {
       return `the copy of checkpoint ${t.epoch} is gone`;
     }
@@ -70,6 +74,14 @@ export class ForkEngine implements Engine {
       this.#connectMs,
     );
     if (!e) return "the resumed copy did not report back";
+    const r = e as Extract<MonitorEvent, { ev: "resumed" }>;
+    this.#log.debug("copy resumed", {
+      epoch: t.epoch,
+      ms: Math.round((performance.now() - t0) * 100) / 100,
+      ready_us: r.us_ready,
+      fork_us: r.us_fork,
+      connect_us: r.us_connect,
+    });
     this.#root!.replace(pid);
     return null;
   }

@@ -26,8 +26,19 @@ export type MonitorEvent =
   | Base & { ev: "checkpoint-taken"; epoch: number; seq: number; us: number }
   /** The copies can no longer stand for the process (it forked or exec'd). */
   | Base & { ev: "checkpoint-drop"; why: string }
-  /** A copy became the live process (its data connections are up again). */
-  | Base & { ev: "resumed"; epoch: number; port: number }
+  /**
+   * A copy became the live process (its data connections are up again). The fork engine's
+   * copies also say how long they took (µs): to put back the shared state, to fork the next
+   * copy, to connect (see ckpt.c).
+   */
+  | Base & {
+    ev: "resumed";
+    epoch: number;
+    port: number;
+    us_ready?: number;
+    us_fork?: number;
+    us_connect?: number;
+  }
   /** criu engine: the process is ready to be dumped (it closed this connection). */
   | Base & { ev: "criu-dump"; epoch: number; seq: number }
   /** criu engine: woken after a dump or a restore, on a new connection: asks what now. */

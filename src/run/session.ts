@@ -100,7 +100,7 @@ export async function runSession(s: Session): Promise<SessionResult> {
 async function openEngine(s: Session): Promise<Engine> {
   const connectMs = s.config.timeouts.connectMs;
   if (s.config.checkpoint.engine !== "criu") {
-    return new ForkEngine(new CopyRegistry(s.events), s.events, connectMs);
+    return new ForkEngine(new CopyRegistry(s.events), s.events, s.log, connectMs);
   }
   const driver = await CriuDriver.open({ runDir: s.runDir, log: s.log });
   return new CriuEngine(driver, s.events, s.log, connectMs);
