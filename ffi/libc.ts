@@ -22,6 +22,9 @@ const SYMBOLS = {
     nonblocking: true,
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  // The value is a union sigval (int or pointer): 8 bytes, passed in an integer register on
+  // x86_64 and aarch64 like a u64.
+  sigqueue: { parameters: ["i32", "i32", "u64"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   // syscall is variadic too; integer arguments only (see prctl).
@@ -160,6 +163,15 @@ export async function waitExit(
 export function kill(pid: number, signal: number): void {
   if (pid <= 0) throw new RangeError(`kill wants one pid, got ${pid}`);
   check(`kill(${pid}, ${signal})`, libc().kill(pid, signal));
+}
+
+/** sigqueue(3): a signal with an int for the receiver's siginfo (si_value.sival_int). */
+export function sigqueue(pid: number, signal: number, value: number): void {
+  if (pid <= 0) throw new RangeError(`sigqueue wants one pid, got ${pid}`);
+  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) {
+    throw new RangeError(`sigqueue value ${value} is not a positive int`);
+  }
+  check(`sigqueue(${pid}, ${signal}, ${value})`, libc().sigqueue(pid, signal, BigInt(value)));
 }
 
 /** Whether `pid` exists (a zombie counts): kill(pid, 0). */

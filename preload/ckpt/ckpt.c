@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "core/epoll.h"
 #include "core/fdtab.h"
+#include "core/signals.h"
 #include "core/util.h"
 #include "exchange/link.h"
 #include "interpose/interpose.h"
@@ -30,6 +31,9 @@ static bool invalid;			/* the fork engine cannot serve this process any more */
 static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool after_rollback;		/* no checkpoint since the last rollback's replay */
+static volatile uint32_t cut_epoch;	/* criu: the newest tree checkpoint the agent asked for */
+static uint32_t asked_epoch;		/* criu, root: the tree checkpoint it asked the agent for */
+static uint64_t asked_ns;
 static int copy_lfd = -1;		/* leader's copy: data listener for the followers' copies */
 static uint16_t copy_port;
 
@@ -102,6 +106,8 @@ void a8_ckpt_init(void)
 		fault_state = (uint64_t *)p;
 		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 	}
+	if (a8_ckpt.engine == A8_CKPT_CRIU && a8_criu_init())
+		a8_fatal("internal", "", 0, "cannot take signal %d for tree checkpoints", A8_SIG_CUT);
 }
 
 bool a8_ckpt_enabled(void)
@@ -117,10 +123,47 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Whether the fork engine can serve this process now: the root stream, with no children. */
+/*
+ * Whether checkpoints can serve this process now. The fork engine copies one process: the
+ * root, without children. CRIU dumps the whole tree.
+ */
 static bool usable(void)
 {
-	return a8_ckpt_enabled() && !invalid && !live_children && !strcmp(a8.stream, "0");
+	if (!a8_ckpt_enabled() || invalid)
+		return false;
+	return a8_ckpt.engine == A8_CKPT_CRIU || (!live_children && !strcmp(a8.stream, "0"));
+}
+
+void a8_ckpt_cut_requested(uint32_t epoch)
+{
+	if (epoch > cut_epoch)
+		cut_epoch = epoch;
+}
+
+bool a8_ckpt_cut_wanted(void)
+{
+	return a8_ckpt.engine == A8_CKPT_CRIU && cut_epoch > a8.epoch && usable() &&
+	       a8.role == A8_ROLE_LEADER;
+}
+
+bool a8_ckpt_cut_interrupted(const struct a8_call *c)
+{
+	return c->ret == -EINTR && a8_ckpt_cut_wanted() && !a8_sig_due();
+}
+
+/*
+ * criu engine: a checkpoint is of the whole tree, so a process whose interval is over asks
+ * the agent, which asks every leader process of the tree (a8_ckpt_cut_wanted). Asked once per
+ * epoch, again after an interval in case the agent could not start that round.
+ */
+static bool ask_for_cut(void)
+{
+	if (asked_epoch > a8.epoch && now_ns() - asked_ns < a8_ckpt.every_ms * 1000000ull)
+		return false;
+	asked_epoch = a8.epoch + 1;
+	asked_ns = now_ns();
+	a8_agent_event("criu-due", "\"epoch\":%u", asked_epoch);
+	return false;
 }
 
 /*
@@ -129,14 +172,11 @@ static bool usable(void)
  * none came for four intervals. After a rollback, the first quiescent point past the replay
  * is one: a new fault soon after would otherwise replay the whole stretch again.
  */
-bool a8_ckpt_due(const struct a8_call *c)
+static bool interval_over(const struct a8_call *c)
 {
-	uint16_t f = c->ci->flags | c->xflags;
-	bool quiet = (f & F_BLOCK) && (f & F_NORESTART);
+	bool quiet = a8_quiescent(c);
 	uint64_t calls = a8.seq - last_seq;
 
-	if (!usable() || a8_replaying())
-		return false;
 	if (!last_seq)
 		return quiet || calls >= 4 * a8_ckpt.every_calls;
 	if (calls >= 4 * a8_ckpt.every_calls)
@@ -145,6 +185,17 @@ bool a8_ckpt_due(const struct a8_call *c)
 		return false;
 	return after_rollback || calls >= a8_ckpt.every_calls ||
 	       now_ns() - last_ns >= a8_ckpt.every_ms * 1000000ull;
+}
+
+bool a8_ckpt_due(const struct a8_call *c)
+{
+	if (!usable() || a8_replaying())
+		return false;
+	if (a8_ckpt.engine != A8_CKPT_CRIU)
+		return interval_over(c);
+	if (a8_ckpt_cut_wanted())
+		return true;
+	return interval_over(c) && ask_for_cut();
 }
 
 /* The copies can no longer stand for this process: the agent forgets them. */
@@ -157,6 +208,10 @@ void a8_ckpt_drop(const char *why)
 	a8_agent_event("checkpoint-drop", "\"why\":\"%s\"", why);
 }
 
+/*
+ * A child made after a checkpoint is in no image or copy of it, and a replay cannot make it
+ * again: both engines forget their checkpoints (CRIU's next one takes the child too).
+ */
 void a8_ckpt_child_born(void)
 {
 	live_children++;
@@ -492,7 +547,8 @@ bool a8_ckpt_leader(struct a8_call *c, uint64_t seq)
 		a8_log(A8_LOG_WARN, 0, "no checkpoints: no memory for the replay log");
 		return false;
 	}
-	a8.epoch++;
+	/* criu: the tree's epoch, the agent's number; fork: this process's own count. */
+	a8.epoch = a8_ckpt.engine == A8_CKPT_CRIU ? cut_epoch : a8.epoch + 1;
 	h = a8_rec_begin(A8_REC_CKPT, c->ci->cid, seq);
 	a8_rec_end(h);
 	a8_tx_flush();

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "a8/monitor.h"
+#include "canon/table.h"
 #include "exchange/wire.h"
 
 enum a8_ckpt_engine { A8_CKPT_NONE, A8_CKPT_FORK, A8_CKPT_CRIU };
@@ -33,8 +34,23 @@ extern struct a8_ckpt_conf a8_ckpt;
 void a8_ckpt_init(void);
 bool a8_ckpt_enabled(void);
 
+/* The program is about to wait for events (epoll, poll, select, sigsuspend): nothing half done. */
+static inline bool a8_quiescent(const struct a8_call *c)
+{
+	uint16_t f = c->ci->flags | c->xflags;
+
+	return (f & F_BLOCK) && (f & F_NORESTART);
+}
+
 /* Leader: should the call about to run at seq be preceded by a checkpoint? */
 bool a8_ckpt_due(const struct a8_call *c);
+/*
+ * criu engine, leader: the agent asked for a checkpoint of the whole tree (signal
+ * A8_SIG_CUT with the epoch) and this process has not taken it yet.
+ */
+bool a8_ckpt_cut_wanted(void);
+/* The call returned -EINTR for that request (not for a signal of the program's). */
+bool a8_ckpt_cut_interrupted(const struct a8_call *c);
 /*
  * Take a checkpoint before the call at position seq (leader: announce it first, then wait for
  * every follower's copy). Returns true in a copy that was resumed after a rollback: the caller
@@ -53,6 +69,11 @@ void a8_ckpt_child_reaped(void);
 
 /* criu.c: stop where CRIU can dump us, then go on (false) or resume after a restore (true). */
 bool a8_criu_take(uint64_t seq);
+/* criu.c: take A8_SIG_CUT, the agent's request for a checkpoint of the tree. */
+int a8_criu_init(void);
+/* The agent's request: sigqueue(A8_SIG_CUT, epoch) to every leader process of the tree. */
+#define A8_SIG_CUT 64
+void a8_ckpt_cut_requested(uint32_t epoch);
 bool a8_ckpt_read_line(char *buf, size_t cap);
 
 /* Fault injection: true when this checked call should diverge on purpose. */

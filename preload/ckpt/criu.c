@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "a8/raw.h"
+#include "arch.h"
 #include "ckpt.h"
+#include "core/signals.h"
 #include "core/util.h"
 #include "exchange/link.h"
 #include "interpose/interpose.h"
@@ -30,6 +32,27 @@ static void sleep_until_woken(void)
 
 	while (a8_sys4(SYS_rt_sigtimedwait, &set, NULL, NULL, 8) != WAKE)
 		;
+}
+
+/*
+ * The agent asks every leader process of the tree for checkpoint EPOCH (sigqueue). A process
+ * waiting for events is interrupted (the wait runs again after the checkpoint); caught just
+ * before the wait's syscall, the call returns -EINTR without running, as for the program's
+ * own signals.
+ */
+static void on_cut(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	if (si->si_code != SI_QUEUE || si->si_value.sival_int <= 0)
+		return;
+	a8_ckpt_cut_requested((uint32_t)si->si_value.sival_int);
+	if ((char *)A8_UC_PC(uc) >= a8_intr_begin && (char *)A8_UC_PC(uc) <= a8_intr_insn)
+		A8_UC_PC(uc) = (unsigned long)a8_intr_eintr;
+}
+
+int a8_criu_init(void)
+{
+	return a8_sig_reserve(A8_SIG_CUT, on_cut);
 }
 
 static int command(char *line, size_t cap)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "a8/raw.h"
+#include "ckpt/ckpt.h"
 #include "arch.h"
 #include "canon/table.h"
 #include "exchange/wire.h"
@@ -16,8 +17,12 @@
 #define NSIG_K 65
 #define QMAX 32
 #define BIT(s) (1UL << ((s) - 1))
-/* Signals the program may never block or handle: the interposers need SIGSYS. */
-#define RESERVED BIT(SIGSYS)
+/*
+ * Signals the program may never block or handle: the interposers need SIGSYS, the criu
+ * engine one more (a8_sig_reserve).
+ */
+static unsigned long reserved = BIT(SIGSYS);
+#define RESERVED reserved
 
 struct progact {
 	void *handler;
@@ -259,8 +264,8 @@ void a8_h_sigaction(struct a8_call *c)
 		c->ret = -EINVAL;
 		return;
 	}
-	if (sig == SIGSYS) {
-		/* The interposer owns SIGSYS: the program's wish is kept, never installed. */
+	if (BIT(sig) & RESERVED) {
+		/* The monitor owns it (SIGSYS: the interposer): the program's wish is never installed. */
 		if (oact)
 			memset(oact, 0, sizeof(*oact));
 		c->ret = 0;
@@ -339,7 +344,18 @@ void a8_h_sigsuspend(struct a8_call *c)
 	}
 	a8_tx_flush();
 	m = (c->a[0] ? *(const unsigned long *)c->a[0] : 0) & ~RESERVED;
-	c->ret = a8_raw_syscall6_intr(SYS_rt_sigsuspend, (long)&m, 8, 0, 0, 0, 0);
+	for (;;) {
+		c->ret = a8_ckpt_cut_wanted() ? -EINTR :
+			 a8_raw_syscall6_intr(SYS_rt_sigsuspend, (long)&m, 8, 0, 0, 0, 0);
+		if (!a8_ckpt_cut_interrupted(c))
+			break;
+		/* The agent's checkpoint of the tree: taken here, then the wait goes on. */
+		if (a8_ckpt_leader(c, s.seq)) {
+			a8.seq = s.seq - 1;	/* restored: this position runs anew */
+			a8_h_sigsuspend(c);
+			return;
+		}
+	}
 	h = a8_step_record(c, &s, true);
 	a8_step_commit(c, &s, h);
 }
@@ -372,6 +388,20 @@ void a8_h_kill(struct a8_call *c)
 		a8_sig_collect_self(BIT(sig) & ~a8_sig_program_mask(c));
 	h = a8_step_record(c, &s, true);
 	a8_step_commit(c, &s, h);
+}
+
+int a8_sig_reserve(int sig, void (*handler)(int, siginfo_t *, void *))
+{
+	struct a8_ksigaction k = { 0 };
+
+	if (sig <= 0 || sig >= NSIG_K || BIT(sig) & FATAL_DEFAULT)
+		return -EINVAL;
+	k.handler = (void *)handler;
+	k.flags = SA_SIGINFO | SA_RESTORER | SA_RESTART;
+	k.restorer = a8_sigreturn_restorer;
+	k.mask = ~0UL;
+	reserved |= BIT(sig);
+	return (int)a8_sys4(SYS_rt_sigaction, sig, &k, NULL, 8);
 }
 
 /* Each image starts with default actions: catch the fatal ones (see FATAL_DEFAULT). */

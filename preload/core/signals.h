@@ -8,6 +8,7 @@
 #ifndef A8_SIGNALS_H
 #define A8_SIGNALS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,5 +40,10 @@ void a8_sig_set_program_mask(struct a8_call *c, unsigned long mask);
 
 /* Catch the signals whose default action is fatal (constructor). */
 void a8_signals_init(void);
+/*
+ * The monitor takes sig for itself (handler, SA_RESTART, everything blocked while it runs):
+ * the program can neither block nor handle it from now on.
+ */
+int a8_sig_reserve(int sig, void (*handler)(int, siginfo_t *, void *));
 
 #endif

@@ -56,7 +56,12 @@ long a8_exec_call(struct a8_call *c)
 	/* Open the program's signals while it may block, so a signal interrupts it. */
 	open_mask = a8_sig_program_mask(c) & ~(1UL << (SIGSYS - 1));
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &open_mask, NULL, 8);
-	r = a8_raw_syscall6_intr(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+	/* A checkpoint of the tree asked for before the wait began: it comes first. */
+	if (a8_quiescent(c) && a8_ckpt_cut_wanted())
+		r = -EINTR;
+	else
+		r = a8_raw_syscall6_intr(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4],
+					 c->a[5]);
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	return r;
 }
@@ -490,6 +495,21 @@ void a8_stream_call(struct a8_call *c)
 		if (replicate)
 			log_fd_use(c, s.seq, false);
 		c->ret = a8_exec_call(c);
+		while (a8_ckpt_cut_interrupted(c)) {
+			/*
+			 * The agent wants a checkpoint of the whole tree and this process waits for
+			 * events: it is taken at this position, then the wait begins again (a
+			 * restored tree runs the position anew). Any other call just goes on.
+			 */
+			if (a8_quiescent(c) && a8_ckpt_leader(c, s.seq)) {
+				a8.seq = s.seq - 1;
+				a8_stream_call(c);
+				return;
+			}
+			if (replicate)
+				log_fd_use(c, s.seq, false);
+			c->ret = a8_exec_call(c);
+		}
 		if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
 			c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1],
 						       c->ret);

@@ -37,6 +37,7 @@ import {
   waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
+import { type ProcStat, readStat, scanProc } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -197,39 +198,6 @@ function stdioKey(fd: number): string | null {
 }
 
 /** The few fields of /proc/<pid>/stat that tell a process tree apart. */
-interface ProcStat {
-  pid: number;
-  /** R, S, D, T, t, Z, ... */
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  /** Start time in clock ticks after boot: with the pid, names one process (pids are reused). */
-  start: number;
-}
-
-function readStat(pid: number): ProcStat | null {
-  let s: string;
-  try {
-    s = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return null;
-  }
-  // The command name is in parentheses and may hold anything, ')' and spaces included.
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return { pid, state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], start: +f[19] };
-}
-
-function scanProc(): Map<number, ProcStat> {
-  const all = new Map<number, ProcStat>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const st = readStat(+e.name);
-    if (st) all.set(st.pid, st);
-  }
-  return all;
-}
-
 /** Sends a signal; a process that is already gone is no error (the tree is dying anyway). */
 function signal(pid: number, sig: number): void {
   try {

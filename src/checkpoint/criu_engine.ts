@@ -1,42 +1,64 @@
 /**
- * The criu engine on one variant. A checkpoint: the root process's monitor asks to be dumped
- * (criu-dump) and waits with interposition off; the agent dumps the whole tree, leaving it
- * running, and wakes it (signal WAKE); the monitor asks what now and is told "live". A
- * rollback: the agent kills the tree, restores the epoch's images as its child, wakes it and
- * tells it "resume MODE SEQ PORT" (preload/ckpt/criu.c).
+ * The criu engine on one variant: checkpoints of the whole process tree (criu_rounds.ts), and
+ * rollbacks. A rollback kills the tree, restores the epoch's images as the agent's child and
+ * wakes every process of it with its own command, "resume MODE SEQ PORT"
+ * (preload/ckpt/criu.c): the divergent stream replays up to its divergence (MODE and SEQ as the
+ * coordinator says), every other stream replays all its log; each leader process listens for
+ * its followers on a port of its own, each follower process connects to its stream's port.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
-import { kill as sendSignal } from "../../ffi/libc.ts";
+import type { Ports } from "../peer/messages.ts";
 import type { CheckpointStats } from "./copies.ts";
 import type { CriuDriver } from "./criu_driver.ts";
+import { CriuRounds, type TreeImage } from "./criu_rounds.ts";
 import { type Engine, nextEvent, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
 
-/** The monitor's wake-up signal (criu.c): SIGSTKFLT. */
-const WAKE = 16;
+/** Images kept per variant: a follower may have dumped an epoch its leader abandoned. */
+export const CRIU_KEEP_IMAGES = 3;
 
 export class CriuEngine implements Engine {
   readonly name = "criu" as const;
-  readonly stats: CheckpointStats = { taken: 0, micros: [] };
+  readonly wholeTree = true;
   readonly #driver: CriuDriver;
   readonly #events: EventServer;
+  readonly #rounds: CriuRounds;
   #root?: LiveRoot;
   readonly #attached = Promise.withResolvers<LiveRoot>();
-  readonly #log: Logger;
   readonly #connectMs: number;
-  #newest = 0;
-  #pending?: { pid: number; resumed: Promise<MonitorEvent | undefined> };
+  readonly #log: Logger;
+  #pending?: Promise<boolean>;
   readonly #off: () => void;
 
-  constructor(driver: CriuDriver, events: EventServer, log: Logger, connectMs: number) {
+  constructor(
+    driver: CriuDriver,
+    events: EventServer,
+    log: Logger,
+    connectMs: number,
+    leader: boolean,
+  ) {
     this.#driver = driver;
     this.#events = events;
-    this.#log = log;
     this.#connectMs = connectMs;
-    this.#off = events.on((e) => {
-      if (e.ev === "criu-dump" && e.stream === "0") this.#dump(e);
+    this.#log = log;
+    this.#rounds = new CriuRounds({
+      driver,
+      events,
+      log,
+      leader,
+      root: async () => (await this.#attached.promise).pid,
+      timeoutMs: connectMs,
+      keep: CRIU_KEEP_IMAGES,
     });
+    // A process forked since the newest dump: no image has it, and a replay cannot make it.
+    this.#off = events.on((e) => {
+      if (e.ev === "checkpoint-drop") this.#rounds.forget();
+    });
+  }
+
+  get stats(): CheckpointStats {
+    return this.#rounds.stats;
   }
 
   attach(root: LiveRoot): void {
@@ -45,92 +67,115 @@ export class CriuEngine implements Engine {
   }
 
   newestEpoch(): number {
-    return this.#newest;
+    return this.#rounds.newest();
   }
 
   #next(pred: (e: MonitorEvent) => boolean): Promise<MonitorEvent | undefined> {
     return nextEvent((cb) => this.#events.on(cb), pred, this.#connectMs);
   }
 
-  /** Dump at the monitor's request; wake it whatever happened (a failed dump is no epoch). */
-  async #dump(e: MonitorEvent & { ev: "criu-dump" }): Promise<void> {
-    // It closes its connection once it waits with interposition off: then CRIU may come.
-    const t0 = performance.now();
-    const gone = this.#next((g) => g.ev === "gone" && g.pid === e.pid);
-    const root = await this.#attached.promise;
-    await gone;
-    this.#log.debug("criu: the process waits", { pid: e.pid, ms: performance.now() - t0 });
-    try {
-      const r = await this.#driver.dump(root.pid, e.epoch);
-      this.stats.taken++;
-      this.stats.micros.push(Math.round(r.ms * 1000));
-      if (this.stats.micros.length > 1000) this.stats.micros.shift();
-      this.#newest = e.epoch;
-    } catch (err) {
-      this.#log.warn("checkpoint not taken: the dump failed", {
-        epoch: e.epoch,
-        error: (err as Error).message.split("\n")[0],
-      });
-    }
-    const awake = this.#next((a) => a.ev === "criu-awake" && a.pid === e.pid);
-    sendSignal(e.pid, WAKE);
-    const woke = await awake;
-    this.#log.debug("criu: woken", { pid: e.pid, ok: !!woke, ms: performance.now() - t0 });
-    if (woke) await this.#events.tell(e.pid, "live");
+  /** Every process of the image, each with the event `ev` it sends next. */
+  #each(image: TreeImage, ev: MonitorEvent["ev"]): Promise<Map<string, MonitorEvent>> {
+    return Promise.all(
+      [...image].map(async ([pid, stream]) => {
+        const e = await this.#next((x) => x.ev === ev && x.pid === pid);
+        return [stream, e] as const;
+      }),
+    ).then((all) => new Map(all.filter((x): x is [string, MonitorEvent] => x[1] !== undefined)));
   }
 
-  /** Kill the tree, restore the epoch and wake it with the resume command. */
-  async #restore(t: Target, port: number): Promise<
+  /**
+   * Kill the tree, restore the epoch and wake each process with its command (a follower's
+   * needs the leader's ports: `ports`, asked for once the restore is done; the leader's none).
+   * Resolves with the events each process sends once woken: criu-listening (leader) and
+   * resumed.
+   */
+  async #restore(t: Target, ports: (() => Promise<Ports | null>) | null): Promise<
     {
-      pid: number;
-      listening: Promise<MonitorEvent | undefined>;
-      resumed: Promise<MonitorEvent | undefined>;
+      image: TreeImage;
+      listening: Promise<Map<string, MonitorEvent>>;
+      resumed: Promise<Map<string, MonitorEvent>>;
     } | string
   > {
+    const image = this.#rounds.image(t.epoch);
+    if (!image) return `no image of checkpoint ${t.epoch} on this variant`;
     const root = this.#root!;
     const old = root.pid;
+    const ms: Record<string, number> = {};
+    let t0 = performance.now();
+    const lap = (what: string) => {
+      const now = performance.now();
+      ms[what] = Math.round(now - t0);
+      t0 = now;
+    };
+    await this.#rounds.halt();
+    lap("halt");
     root.retire();
     await this.#driver.killTree(old);
+    lap("kill");
     let pid: number;
     try {
       pid = (await this.#driver.restore(t.epoch)).pid;
     } catch (err) {
       return `restore of checkpoint ${t.epoch} failed: ${(err as Error).message.split("\n")[0]}`;
     }
-    const awake = this.#next((a) => a.ev === "criu-awake" && a.pid === pid);
-    sendSignal(pid, WAKE);
-    if (!await awake) return "the restored process did not wake up";
-    const listening = this.#next((a) => a.ev === "criu-listening" && a.pid === pid);
-    const resumed = this.#next((a) => a.ev === "resumed" && a.pid === pid);
-    await this.#events.tell(pid, `resume ${t.mode} ${t.seq} ${port}`);
+    lap("restore");
     root.replace(pid, this.#driver.waitExit(pid).then((x) => x.code));
-    return { pid, listening, resumed };
+    // Events from here on are the restored tree's: it may ask for a checkpoint at once.
+    this.#rounds.resume();
+    const theirs = ports ? await ports() : {};
+    lap("ports");
+    if (!theirs) return "the leader did not roll back";
+    const lost = [...image.values()].filter((s) => ports && theirs[s] === undefined);
+    if (lost.length) return `the leader sent no port for stream ${lost[0]}`;
+    const listening = this.#each(image, "criu-listening");
+    const resumed = this.#each(image, "resumed");
+    const woke = await this.#rounds.wakeRestored(image, (_pid, stream) => {
+      const here = stream === t.stream;
+      return `resume ${here ? t.mode : 0} ${here ? t.seq : 0} ${theirs[stream] ?? 0}`;
+    });
+    if (!woke) return "a restored process did not wake up";
+    lap("wake");
+    resumed.then(() => {
+      lap("resumed");
+      this.#log.debug("criu rollback", { epoch: t.epoch, ...ms });
+    });
+    return { image, listening, resumed };
   }
 
-  async prepareLeader(t: Target): Promise<{ port: number } | { reason: string }> {
-    const r = await this.#restore(t, 0);
+  async prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }> {
+    const r = await this.#restore(t, null);
     if (typeof r === "string") return { reason: r };
-    const l = await r.listening;
-    if (!l || l.ev !== "criu-listening") return { reason: "the restored leader did not listen" };
-    this.#pending = { pid: r.pid, resumed: r.resumed };
-    return { port: l.port };
+    const heard = await r.listening;
+    const ports: Ports = {};
+    for (const [stream, e] of heard) if (e.ev === "criu-listening") ports[stream] = e.port;
+    if (heard.size !== r.image.size) return { reason: "a restored leader process did not listen" };
+    this.#pending = r.resumed.then((m) => m.size === r.image.size);
+    return { ports };
   }
 
   async finishLeader(): Promise<string | null> {
     const p = this.#pending;
     this.#pending = undefined;
     if (!p) return "no rollback prepared";
-    return (await p.resumed) ? null : "the restored leader did not take its followers";
+    return (await p) ? null : "a restored leader process did not take its followers";
   }
 
-  async rollBackFollower(t: Target, port: number): Promise<string | null> {
-    const r = await this.#restore(t, port);
+  async rollBackFollower(
+    t: Target,
+    ports: () => Promise<Ports | null>,
+  ): Promise<string | null> {
+    const r = await this.#restore(t, ports);
     if (typeof r === "string") return r;
-    return (await r.resumed) ? null : "the restored follower did not connect to the leader";
+    const resumed = await r.resumed;
+    return resumed.size === r.image.size
+      ? null
+      : "a restored process did not connect to the leader";
   }
 
   close(): void {
     this.#off();
+    this.#rounds.close();
     this.#driver.close();
   }
 }

@@ -4,6 +4,7 @@
  * leader, so that the followers can start as soon as the leader knows where its monitor will
  * take their data connections.
  */
+import type { Ports } from "../peer/messages.ts";
 import type { CheckpointStats } from "./copies.ts";
 import type { LiveRoot } from "./live_root.ts";
 
@@ -12,23 +13,29 @@ export interface Target {
   epoch: number;
   /** 0: replay all the log holds; 1: drop the input read before the divergence. */
   mode: number;
-  /** The divergent position. */
+  /** The divergent stream and position. */
+  stream: string;
   seq: number;
 }
 
 export interface Engine {
   readonly name: "fork" | "criu";
+  /** Whether it brings back the whole process tree (else the root process only). */
+  readonly wholeTree: boolean;
   /** The program's root, once it runs (the engine listens to its monitors from before). */
   attach(root: LiveRoot): void;
   readonly stats: CheckpointStats;
   /** The newest epoch this variant can go back to (0: none). */
   newestEpoch(): number;
-  /** Leader, first phase: the port its restored monitor takes the followers on, or why not. */
-  prepareLeader(t: Target): Promise<{ port: number } | { reason: string }>;
+  /** Leader, first phase: where its restored monitors take the followers, or why not. */
+  prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }>;
   /** Leader, second phase: its monitor serves again (null), or why not. */
   finishLeader(): Promise<string | null>;
-  /** Follower: back to the epoch and connected to the leader's port (null), or why not. */
-  rollBackFollower(t: Target, port: number): Promise<string | null>;
+  /**
+   * Follower: back to the epoch and connected to the leader's ports (null), or why not. The
+   * ports come when the leader is back (null: it is not); the engine starts before.
+   */
+  rollBackFollower(t: Target, ports: () => Promise<Ports | null>): Promise<string | null>;
   close(): void;
 }
 

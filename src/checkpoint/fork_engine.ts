@@ -6,6 +6,7 @@
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
+import type { Ports } from "../peer/messages.ts";
 import type { CheckpointStats, CopyRegistry } from "./copies.ts";
 import type { Engine, Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
@@ -15,6 +16,7 @@ const COPY_WAIT_MS = 3000;
 
 export class ForkEngine implements Engine {
   readonly name = "fork" as const;
+  readonly wholeTree = false;
   readonly #copies: CopyRegistry;
   readonly #events: EventServer;
   #root?: LiveRoot;
@@ -41,12 +43,12 @@ export class ForkEngine implements Engine {
     return Math.max(this.#copies.newest() ?? 0, this.#copies.newestTaken);
   }
 
-  async prepareLeader(t: Target): Promise<{ port: number } | { reason: string }> {
+  async prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }> {
     this.#root!.retire();
     const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
     if (!copy) return { reason: `no copy of checkpoint ${t.epoch} on the leader` };
     this.#pending = { pid: copy.pid, target: t };
-    return { port: copy.port };
+    return { ports: { "0": copy.port } };
   }
 
   finishLeader(): Promise<string | null> {
@@ -56,10 +58,15 @@ export class ForkEngine implements Engine {
     return this.#resume(p.pid, p.target, 0);
   }
 
-  async rollBackFollower(t: Target, port: number): Promise<string | null> {
+  async rollBackFollower(
+    t: Target,
+    ports: () => Promise<Ports | null>,
+  ): Promise<string | null> {
     this.#root!.retire();
     const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
     if (!copy) return `no copy of checkpoint ${t.epoch} on this variant`;
+    const port = (await ports())?.["0"];
+    if (port === undefined) return "the leader sent no port for the root process";
     return await this.#resume(copy.pid, t, port);
   }
 

@@ -11,7 +11,7 @@ import type { Config } from "../config/types.ts";
 import type { RunEnd } from "../run/outcome.ts";
 import type { Logger } from "../log.ts";
 import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
-import type { RollbackMsg } from "../peer/messages.ts";
+import type { Ports, RollbackMsg } from "../peer/messages.ts";
 import type { Engine } from "./engine.ts";
 
 /** A divergence, as the run's outcome names it. */
@@ -41,7 +41,11 @@ export interface RollbackContext {
 export class Rollbacks {
   readonly done: RollbackRecord[] = [];
   readonly #c: RollbackContext;
-  #last?: { stream: string; seq: number; repeats: number };
+  /**
+   * Rollbacks to the newest epoch so far, by divergent position ("stream/seq"): a tree's
+   * processes may take turns diverging, each position has its own count.
+   */
+  #repeats = { epoch: 0, at: new Map<string, number>() };
   /** Verdict and port messages from the leader, in arrival order (followers consume them). */
   readonly #fromLeader: PeerEvent[] = [];
   #consumed = 0;
@@ -54,7 +58,7 @@ export class Rollbacks {
     this.#off = c.group.on((e) => {
       if (e.kind !== "message" || e.from !== c.config.leaderId) return;
       const t = e.msg.t;
-      if (t === "rollback" || t === "no-rollback") {
+      if (t === "rollback" || t === "rollback-ports" || t === "no-rollback") {
         this.#fromLeader.push(e);
         const w = this.#wake;
         this.#wake = Promise.withResolvers<void>();
@@ -98,33 +102,31 @@ export class Rollbacks {
       await c.group.broadcast({ t: "no-rollback", reason });
       return { ok: false, reason };
     };
-    if (d.stream !== "0") {
+    if (d.stream !== "0" && !c.engine.wholeTree) {
       return refuse(
         `the divergence is in process stream ${d.stream}; the ${c.engine.name} engine ` +
-          "checkpoints the root process only",
+          "checkpoints the root process only (the criu engine takes the whole tree)",
       );
     }
     const epoch = c.engine.newestEpoch();
     if (!epoch) return refuse("no checkpoint was taken before the divergence");
-    const same = this.#last && this.#last.stream === d.stream && this.#last.seq === d.seq;
-    const repeats = same ? this.#last!.repeats + 1 : 0;
+    if (this.#repeats.epoch !== epoch) this.#repeats = { epoch, at: new Map() };
+    const key = `${d.stream}/${d.seq}`;
+    const seen = this.#repeats.at.get(key);
+    const repeats = seen === undefined ? 0 : seen + 1;
     const retries = c.config.checkpoint.retries;
     if (repeats > retries) {
       return refuse(`the divergence came back at position ${d.seq} after ${repeats} rollbacks`);
     }
-    this.#last = { stream: d.stream, seq: d.seq, repeats };
-    const target = { epoch, mode: repeats < retries ? 0 : 1, seq: d.seq };
+    this.#repeats.at.set(key, repeats);
+    const target = { epoch, mode: repeats < retries ? 0 : 1, stream: d.stream, seq: d.seq };
+    const msg: RollbackMsg = { t: "rollback", ...target, call: d.call };
+    // The followers bring their variants back while the leader does (a CRIU restore is slow),
+    // then wait for its ports; they connect while the leader finishes.
+    await c.group.broadcast(msg);
     const ready = await c.engine.prepareLeader(target);
     if ("reason" in ready) return refuse(ready.reason);
-    const msg: RollbackMsg = {
-      t: "rollback",
-      ...target,
-      stream: d.stream,
-      call: d.call,
-      port: ready.port,
-    };
-    // The followers start as soon as they know the port: in parallel with the leader's finish.
-    await c.group.broadcast(msg);
+    await c.group.broadcast({ t: "rollback-ports", ports: ready.ports });
     const r = await c.engine.finishLeader();
     if (r) return refuse(r);
     this.#record(msg, d);
@@ -153,7 +155,11 @@ export class Rollbacks {
     const m = verdict.msg;
     if (m.t === "no-rollback") return { ok: false, reason: m.reason };
     if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
-    const r = await c.engine.rollBackFollower(m, m.port);
+    const ports = async (): Promise<Ports | null> => {
+      const e = await this.#next(limit);
+      return e?.kind === "message" && e.msg.t === "rollback-ports" ? e.msg.ports : null;
+    };
+    const r = await c.engine.rollBackFollower(m, ports);
     if (r) return { ok: false, reason: r };
     const d: Divergence = {
       by: -1,

@@ -39,6 +39,8 @@ export type MonitorEvent =
     us_fork?: number;
     us_connect?: number;
   }
+  /** criu engine, a leader process: a checkpoint of the tree is due (criu_rounds.ts). */
+  | Base & { ev: "criu-due"; epoch: number }
   /** criu engine: the process is ready to be dumped (it closed this connection). */
   | Base & { ev: "criu-dump"; epoch: number; seq: number }
   /** criu engine: woken after a dump or a restore, on a new connection: asks what now. */
@@ -62,6 +64,7 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   "checkpoint-taken": { epoch: "int", seq: "int", us: "int" },
   "checkpoint-drop": { why: "string" },
   resumed: { epoch: "int", port: "int" },
+  "criu-due": { epoch: "int" },
   "criu-dump": { epoch: "int", seq: "int" },
   "criu-awake": { epoch: "int" },
   "criu-listening": { epoch: "int", port: "int" },

@@ -5,7 +5,7 @@
  */
 
 /** Bumped whenever a message's meaning or fields change. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Handshake messages, in the order they are exchanged (see handshake.ts). */
 export interface HelloMsg {
@@ -88,9 +88,18 @@ export interface RollbackMsg {
   seq: number;
   /** The divergent call, for the followers' reports. */
   call: string;
-  /** Where the leader's copy of the epoch listens for the followers' data connections. */
-  port: number;
 }
+/**
+ * Leader's agent, once its variant is back (the followers restore theirs meanwhile): where each
+ * of its processes (by stream) listens for the followers' data connections, the root only with
+ * the fork engine, the whole tree with CRIU.
+ */
+export interface RollbackPortsMsg {
+  t: "rollback-ports";
+  ports: Ports;
+}
+/** Stream id ("0", "0.1", ...) to a TCP port. */
+export type Ports = Record<string, number>;
 /** A follower's monitor is back and connected. */
 export interface RolledBackMsg {
   t: "rolled-back";
@@ -115,12 +124,13 @@ export type RunMsg =
   | StopMsg
   | ByeMsg
   | RollbackMsg
+  | RollbackPortsMsg
   | RolledBackMsg
   | NoRollbackMsg;
 export type PeerMsg = HandshakeMsg | RunMsg;
 export type MsgType = PeerMsg["t"];
 
-type FieldKind = "int" | "uint16" | "string" | "hex" | "object" | "array";
+type FieldKind = "int" | "uint16" | "string" | "hex" | "object" | "array" | "ports";
 
 /** One row per message type: field name -> kind. Adding a message is adding a row. */
 const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
@@ -152,8 +162,8 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
     stream: "string",
     seq: "int",
     call: "string",
-    port: "uint16",
   },
+  "rollback-ports": { ports: "ports" },
   "rolled-back": { variant: "int", round: "int" },
   "no-rollback": { reason: "string" },
 };
@@ -173,6 +183,16 @@ export function isHandshakeType(t: MsgType): boolean {
 
 /** Longest string field accepted; frames are already capped at 1 MiB, this keeps logs sane. */
 const MAX_STRING = 64 * 1024;
+/** A process tree's streams in one message: more is a hostile peer, not a program. */
+const MAX_STREAMS = 4096;
+const STREAM_ID = /^0(\.[0-9]{1,9}){0,64}$/;
+
+function portsOk(v: unknown): boolean {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= MAX_STREAMS &&
+    entries.every(([k, p]) => STREAM_ID.test(k) && fieldOk("uint16", p));
+}
 
 function fieldOk(kind: FieldKind, v: unknown): boolean {
   switch (kind) {
@@ -188,6 +208,8 @@ function fieldOk(kind: FieldKind, v: unknown): boolean {
       return typeof v === "object" && v !== null && !Array.isArray(v);
     case "array":
       return Array.isArray(v);
+    case "ports":
+      return portsOk(v);
   }
 }
 

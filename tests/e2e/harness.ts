@@ -147,7 +147,10 @@ export interface ProcResult {
 export interface SpawnOptions {
   env?: Record<string, string>;
   cwd?: string;
-  /** Run inside this network namespace (`ip netns exec`). */
+  /**
+   * Run inside this network namespace (`nsenter --net`, not `ip netns exec`: that one also
+   * gives the process a mount namespace of its own, where every CRIU dump fails).
+   */
   netns?: string;
   stdin?: "null" | "piped";
 }
@@ -181,7 +184,7 @@ export class Proc {
   #timedOut = false;
 
   constructor(readonly label: string, readonly argv: string[], opts: SpawnOptions = {}) {
-    const inner = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
+    const inner = opts.netns ? ["nsenter", `--net=/run/netns/${opts.netns}`, ...argv] : argv;
     // `setsid` execs in place (the child is not a group leader): pid == process group id.
     this.#child = new Deno.Command("setsid", {
       args: inner,

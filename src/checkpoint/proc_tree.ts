@@ -1,0 +1,59 @@
+/**
+ * Processes as /proc shows them: what the agent needs to find a variant's process tree (CRIU
+ * dumps, restores and kills whole trees; a tree checkpoint asks every process of it).
+ */
+
+export interface ProcStat {
+  pid: number;
+  /** R, S, D, T, t, Z, ... */
+  state: string;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Start time in clock ticks after boot: with the pid, names one process (pids are reused). */
+  start: number;
+}
+
+export function readStat(pid: number): ProcStat | null {
+  let s: string;
+  try {
+    s = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  } catch {
+    return null;
+  }
+  // The command name is in parentheses and may hold anything, ')' and spaces included.
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return { pid, state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], start: +f[19] };
+}
+
+export function scanProc(): Map<number, ProcStat> {
+  const all = new Map<number, ProcStat>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const st = readStat(+e.name);
+    if (st) all.set(st.pid, st);
+  }
+  return all;
+}
+
+/** `root` and its descendants, by parent pid, root first (empty when root is gone). */
+export function treeOf(root: number): number[] {
+  const all = scanProc();
+  if (!all.has(root)) return [];
+  const children = new Map<number, number[]>();
+  for (const p of all.values()) {
+    const list = children.get(p.ppid) ?? [];
+    list.push(p.pid);
+    children.set(p.ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [root];
+  while (todo.length) {
+    const pid = todo.shift()!;
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) {
+      if (all.get(c)?.state !== "Z") todo.push(c);
+    }
+  }
+  return out;
+}
