@@ -17,6 +17,7 @@
 
 #include "a8/raw.h"
 #include "ckpt.h"
+#include "core/proc.h"
 #include "core/util.h"
 #include "exchange/link.h"
 #include "interpose/interpose.h"
@@ -66,21 +67,30 @@ bool a8_criu_take(uint64_t seq)
 	char line[128];
 	unsigned mode, port;
 	unsigned long long diverged_at;
+	int err;
 
 	a8_tx_flush();
 	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu", a8.epoch, (unsigned long long)seq);
-	if (a8.interposer == A8_INTERPOSE_SUD)
-		a8_interpose_disarm_for_exec();
+	if (a8.interposer == A8_INTERPOSE_SUD) {
+		err = a8_interpose_disarm_for_exec();
+		if (err)
+			a8_fatal("internal", "", 0, "cannot disarm the interposer for CRIU (%d)",
+				 err);
+	}
 	a8_sys1(SYS_close, a8.agent_fd);
 	a8.agent_fd = -1;
 	sleep_until_woken();
 	if (command(line, sizeof(line)))
 		a8_fatal("peer-lost", "", 0, "the agent did not answer after checkpoint %u", a8.epoch);
-	a8_interpose_rearm_child();
+	err = a8_interpose_rearm_child();
+	if (err)
+		a8_fatal("internal", "", 0, "cannot arm the interposer again (%d)", err);
 	if (!strcmp(line, "live"))
 		return false;
 	if (sscanf(line, "resume %u %llu %u", &mode, &diverged_at, &port) != 3)
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
+	/* CRIU gave us the kernel's vDSO again: without this, time calls would not trap. */
+	a8_vdso_repatch();
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
 	a8_ckpt_resumed_at(diverged_at);
