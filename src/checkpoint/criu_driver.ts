@@ -114,6 +114,9 @@ interface ImagesMeta {
   root: number;
   shellJob: boolean;
 }
+
+/** The clocks of the dumped tree's time namespace (the host's: id 0); see dump(). */
+const TIMENS_IMAGE = "timens-0.img";
 const META = "a8-criu.json";
 
 /** Subreaper users in this process; the flag is per process, the drivers may be several. */
@@ -387,6 +390,13 @@ export class CriuDriver {
           { cause: e },
         );
       }
+      // CRIU records the tree's monotonic and boot-time clocks and restores it in a time
+      // namespace whose clocks go on from there, as if no time had passed since the dump. a8
+      // restores a process that lived on after the dump: its replay gives it the clock values
+      // it read since, so its clocks must be the host's, which they are without this image.
+      await Deno.remove(`${scratch}/${TIMENS_IMAGE}`).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
       await Deno.remove(final, { recursive: true }).catch(() => {});
       await Deno.rename(scratch, final);
       await this.#prune(epoch);
