@@ -27,7 +27,7 @@ static uint64_t last_seq;		/* position of the newest checkpoint (0: none yet) */
 static uint64_t last_ns;
 static unsigned live_children;
 static bool invalid;			/* the fork engine cannot serve this process any more */
-static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
+static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static int copy_lfd = -1;		/* leader's copy: data listener for the followers' copies */
 static uint16_t copy_port;
@@ -93,14 +93,44 @@ void a8_ckpt_init(void)
 	if (!a8_ckpt.every_calls)
 		a8_ckpt.every_calls = 1000;
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
-		long p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-		if (p < 0 && p > -4096)
+		fault_state = a8_ckpt_shared_map("faults", 4096);
+		if (!fault_state)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		fault_state = (uint64_t *)p;
 		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 	}
+}
+
+/*
+ * Memory a rollback must not put back: the fork engine's copies share an anonymous mapping
+ * with the live process; CRIU would restore that one's contents as they were at the dump, so
+ * with the criu engine it maps a file in the run directory (CRIU maps the file again, with
+ * what it holds now). NULL when it cannot be made.
+ */
+void *a8_ckpt_shared_map(const char *what, size_t size)
+{
+	char path[320];
+	long p, fd = -1;
+
+	if (a8_ckpt.engine == A8_CKPT_CRIU) {
+		if (snprintf(path, sizeof(path), "%s/%s-%ld", a8.run_dir, what,
+			     a8_sys0(SYS_getpid)) >= (int)sizeof(path))
+			return NULL;
+		fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0600);
+		if (fd < 0)
+			return NULL;
+		if (a8_sys2(SYS_ftruncate, fd, size) < 0) {
+			a8_sys1(SYS_close, fd);
+			return NULL;
+		}
+	}
+	p = a8_sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+	if (fd >= 0)
+		a8_sys1(SYS_close, fd);
+	if (p < 0 && p > -4096)
+		return NULL;
+	return (void *)p;
 }
 
 bool a8_ckpt_enabled(void)

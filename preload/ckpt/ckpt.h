@@ -32,6 +32,8 @@ extern struct a8_ckpt_conf a8_ckpt;
 /* Settings from A8_CKPT* and A8_FAULT*; shared state the fault injector needs. */
 void a8_ckpt_init(void);
 bool a8_ckpt_enabled(void);
+/* Shared memory that no rollback puts back (criu: a file A8_RUN_DIR/<what>-<pid>). */
+void *a8_ckpt_shared_map(const char *what, size_t size);
 
 /* Leader: should the call about to run at seq be preceded by a checkpoint? */
 bool a8_ckpt_due(const struct a8_call *c);

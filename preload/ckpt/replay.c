@@ -60,40 +60,13 @@ static bool replay_on;
 
 /*
  * The criu engine restores memory as it was at the dump: the log must outlive that, so it is
- * a file mapping there (CRIU maps the file again, with what is in it now).
+ * a file mapping there (a8_ckpt_shared_map).
  */
-static long log_file(void)
-{
-	char path[320];
-	long fd;
-
-	snprintf(path, sizeof(path), "%s/replay-%ld.log", a8.run_dir, a8_sys0(SYS_getpid));
-	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fd;
-	if (a8_sys2(SYS_ftruncate, fd, LOG_SIZE) < 0) {
-		a8_sys1(SYS_close, fd);
-		return -EIO;
-	}
-	return fd;
-}
-
 bool a8_log_open(void)
 {
-	long p, fd = -1;
-
-	if (shared_log)
-		return true;
-	if (a8_ckpt.engine == A8_CKPT_CRIU && (fd = log_file()) < 0)
-		return false;
-	p = a8_sys6(SYS_mmap, 0, LOG_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
-	if (fd >= 0)
-		a8_sys1(SYS_close, fd);
-	if (p < 0 && p > -4096)
-		return false;
-	shared_log = (struct log_head *)p;
-	return true;
+	if (!shared_log)
+		shared_log = a8_ckpt_shared_map("replay", LOG_SIZE);
+	return shared_log != NULL;
 }
 
 void a8_log_reset(void)
