@@ -39,12 +39,17 @@ static uint8_t shared[MAX_OFFSETS / 8];
 /* Where each shared fd was made (0: open at the fork): the copy knows it by that. */
 static uint64_t made_at[MAX_OFFSETS];
 
+static void forget_shared_fds(void)
+{
+	memset(shared, 0, sizeof(shared));
+	memset(made_at, 0, sizeof(made_at));
+}
+
 static void mark_shared_fds(void)
 {
 	int fd;
 
-	memset(shared, 0, sizeof(shared));
-	memset(made_at, 0, sizeof(made_at));
+	forget_shared_fds();
 	for (fd = 0; fd < MAX_OFFSETS; fd++)
 		if (a8_fd_kind(fd) == FK_LOCAL || a8_fd_kind(fd) == FK_REPL)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
@@ -426,13 +431,29 @@ static bool take(uint64_t seq)
 
 	if (a8_ckpt.engine == A8_CKPT_CRIU) {
 		bool restored;
+		int err;
 
-		if (a8.role == A8_ROLE_LEADER)
+		if (a8.role == A8_ROLE_LEADER) {
 			a8_log_reset();
+			/*
+			 * The older keeper serves an older dump, and its channel (a socket to outside
+			 * the tree) would fail this one: it goes, and it held none of our fds now.
+			 */
+			a8_keep_channel_retire();
+			forget_shared_fds();
+		}
 		restored = a8_criu_take(seq);
 		last_seq = seq;
 		last_ns = now_ns();
-		return restored;
+		if (restored || a8.role != A8_ROLE_LEADER)
+			return restored;
+		err = a8_keep_keeper_start(a8.epoch);
+		if (err) {
+			a8_log(A8_LOG_WARN, 0, "checkpoint %u dropped: no keeper for its fds (%d)",
+			       a8.epoch, err);
+			a8_ckpt_drop("no keeper for the fds made since the checkpoint");
+		}
+		return false;
 	}
 
 	save_offsets();

@@ -255,9 +255,19 @@ static void read_log(bool drop, uint64_t diverged_at)
 
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
+	int err;
+
 	read_log(attempt > 0, diverged_at);
 	/* fds made from the stop point on belong to a future that will not happen. */
-	a8_keep_drop_from(replay_until);
+	if (a8_ckpt.engine != A8_CKPT_CRIU) {
+		a8_keep_drop_from(replay_until);
+		return;
+	}
+	/* CRIU restored the fds of the dump: the keeper has those made since (keep.c). */
+	err = a8_keep_fetch(a8.epoch, replay_until);
+	if (err)
+		a8_fatal("peer-lost", "", 0,
+			 "the fds made since checkpoint %u are lost: no keeper (%d)", a8.epoch, err);
 }
 
 /* A client connection (a listening socket serves everyone: it is never shut down). */
@@ -281,8 +291,10 @@ static void replay_stop(void)
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
 	for (i = 0; i < nshut; i++)
-		if (is_connection(shut[i]))
+		if (is_connection(shut[i])) {
+			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d shut down", shut[i]);
 			a8_sys2(SYS_shutdown, shut[i], SHUT_RDWR);
+		}
 	nshut = 0;
 	/* The copy of this epoch holds its own references; ours were installed or are stale. */
 	a8_keep_drop_from(0);

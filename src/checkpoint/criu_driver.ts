@@ -469,9 +469,14 @@ export class CriuDriver {
    * root that this driver restored) with waitpid; a pid with a pending `waitExit` is left to
    * that wait, which then resolves with SIGKILL. A root that Deno.Command spawned is reaped by
    * Deno itself (its `status` resolves with SIGKILL); this only waits for its pid to go.
-   * Throws if pids are still taken after `timeoutMs`.
+   * Throws if pids are still taken after `timeoutMs`. `spare`: sockets ("socket:[inode]")
+   * whose connections must not be aborted (another process holds them on).
    */
-  async killTree(rootPid: number, timeoutMs = 5000): Promise<void> {
+  async killTree(
+    rootPid: number,
+    timeoutMs = 5000,
+    spare: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
       throw new RangeError(`bad root pid ${rootPid}`);
     }
@@ -515,8 +520,9 @@ export class CriuDriver {
     // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
     // SIGKILL ends stopped processes too.
     const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
-    const aborted = new Set<string>();
+    const aborted = new Set<string>(spare);
     for (const [pid] of alive) this.#abortOnClose(pid, aborted);
+    for (const s of spare) aborted.delete(s);
     for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
 
     // 3. Reap until every member's pid is gone.

@@ -3,7 +3,11 @@
  * (criu-dump) and waits with interposition off; the agent dumps the whole tree, leaving it
  * running, and wakes it (signal WAKE); the monitor asks what now and is told "live". A
  * rollback: the agent kills the tree, restores the epoch's images as its child, wakes it and
- * tells it "resume MODE SEQ PORT" (preload/ckpt/criu.c).
+ * tells it "resume MODE SEQ PORT" (preload/ckpt/criu.c). After each dump the leader's monitor
+ * forks a keeper (criu-keeper) that holds the fds the process makes from then on, which CRIU
+ * does not have; the restored leader takes them back from it for its replay
+ * (preload/ckpt/keep.c). The agent reaps it, spares its connections when it kills the tree, and
+ * lets it go when a newer one registers or the run ends.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
@@ -12,6 +16,7 @@ import type { CheckpointStats } from "./copies.ts";
 import type { CriuDriver } from "./criu_driver.ts";
 import { type Engine, nextEvent, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
+import { endOf } from "./reaper.ts";
 
 /** The monitor's wake-up signal (criu.c): SIGSTKFLT. */
 const WAKE = 16;
@@ -27,6 +32,8 @@ export class CriuEngine implements Engine {
   readonly #connectMs: number;
   #newest = 0;
   #pending?: { pid: number; resumed: Promise<MonitorEvent | undefined> };
+  /** The leader's keeper of the fds made since the newest dump. */
+  #keeper?: number;
   readonly #off: () => void;
 
   constructor(driver: CriuDriver, events: EventServer, log: Logger, connectMs: number) {
@@ -35,8 +42,45 @@ export class CriuEngine implements Engine {
     this.#log = log;
     this.#connectMs = connectMs;
     this.#off = events.on((e) => {
-      if (e.ev === "criu-dump" && e.stream === "0") this.#dump(e);
+      if (e.stream !== "0") return;
+      if (e.ev === "criu-dump") this.#dump(e);
+      else if (e.ev === "criu-keeper") this.#newKeeper(e.pid);
+      else if (e.ev === "checkpoint-drop") {
+        // The process forked, or its keeper could not be made: no dump can stand for it.
+        this.#newest = 0;
+        this.#dropKeeper();
+      }
     });
+  }
+
+  #newKeeper(pid: number): void {
+    endOf(pid); // reaped when it ends
+    if (this.#keeper !== pid) this.#dropKeeper();
+    this.#keeper = pid;
+  }
+
+  #dropKeeper(): void {
+    if (this.#keeper !== undefined) this.#events.dropCopy(this.#keeper);
+    this.#keeper = undefined;
+  }
+
+  /** The keeper's sockets ("socket:[inode]"): killing the tree must not abort those. */
+  #keeperSockets(): Set<string> {
+    const out = new Set<string>();
+    if (this.#keeper === undefined) return out;
+    try {
+      for (const e of Deno.readDirSync(`/proc/${this.#keeper}/fd`)) {
+        try {
+          const t = Deno.readLinkSync(`/proc/${this.#keeper}/fd/${e.name}`);
+          if (t.startsWith("socket:")) out.add(t);
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    } catch {
+      // No keeper any more: the restored leader will say so.
+    }
+    return out;
   }
 
   attach(root: LiveRoot): void {
@@ -90,7 +134,8 @@ export class CriuEngine implements Engine {
     const root = this.#root!;
     const old = root.pid;
     root.retire();
-    await this.#driver.killTree(old);
+    // The keeper holds connections accepted since the dump: they live on, not aborted.
+    await this.#driver.killTree(old, undefined, this.#keeperSockets());
     let pid: number;
     try {
       pid = (await this.#driver.restore(t.epoch)).pid;
@@ -131,6 +176,7 @@ export class CriuEngine implements Engine {
 
   close(): void {
     this.#off();
+    this.#dropKeeper();
     this.#driver.close();
   }
 }

@@ -34,6 +34,9 @@ export type MonitorEvent =
   | Base & { ev: "criu-awake"; epoch: number }
   /** criu engine, leader restored: its monitor listens for the followers here. */
   | Base & { ev: "criu-listening"; epoch: number; port: number }
+  /** criu engine, leader: the keeper of the fds made since dump `epoch` (a connection of its
+   * own; it ends when the agent closes it). */
+  | Base & { ev: "criu-keeper"; epoch: number }
   /** Made by the agent: the connection of a process that said hello or resumed closed. */
   | Base & { ev: "gone" };
 
@@ -54,6 +57,7 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   "criu-dump": { epoch: "int", seq: "int" },
   "criu-awake": { epoch: "int" },
   "criu-listening": { epoch: "int", port: "int" },
+  "criu-keeper": { epoch: "int" },
   gone: {},
 };
 
@@ -138,7 +142,7 @@ export class EventServer {
     }
   }
 
-  /** Lets a copy go: it ends when its connection closes. */
+  /** Lets a copy (or a criu keeper) go: it ends when its connection closes. */
   dropCopy(pid: number): void {
     const conn = this.#copies.get(pid);
     this.#copies.delete(pid);
@@ -229,8 +233,8 @@ export class EventServer {
     }
     const e = r.event;
     if (e.ev === "hello" || e.ev === "resumed") this.#pids.add(e.pid);
-    if (["hello", "resumed", "checkpoint", "criu-awake"].includes(e.ev)) who.e = e;
-    if (e.ev === "checkpoint" || e.ev === "criu-awake") this.#copies.set(e.pid, conn);
+    if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
+    if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) this.#copies.set(e.pid, conn);
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
   }
