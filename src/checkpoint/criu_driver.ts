@@ -350,8 +350,8 @@ export class CriuDriver {
    * collects it). The images go to a scratch directory that becomes `<runDir>/criu/<epoch>/`
    * only when CRIU succeeded, replacing an older dump of the same epoch, so an epoch's
    * directory always holds a whole dump. Then epochs `keepImages` or more below `epoch` go. A
-   * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), and the
-   * Error's message has the end of CRIU's log.
+   * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), an older
+   * dump of that epoch is removed, and the Error's message has the end of CRIU's log.
    */
   async dump(rootPid: number, epoch: number): Promise<DumpResult> {
     this.#checkEpoch(epoch);
@@ -381,6 +381,9 @@ export class CriuDriver {
         criuMs = (await this.#lib.dump(opts)).ms;
       } catch (e) {
         const kept = `${this.#base}/failed-${epoch}`;
+        // An older dump of this epoch is of a future a rollback undid: restoring it would bring
+        // that back. Without it a restore of this epoch fails, as it should.
+        await Deno.remove(final, { recursive: true }).catch(() => {});
         await this.#removeFailed();
         await Deno.rename(scratch, kept).catch(() => {});
         this.#log.warn("criu dump failed", { pid: rootPid, epoch, images: kept });

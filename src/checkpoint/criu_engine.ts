@@ -111,6 +111,9 @@ export class CriuEngine implements Engine {
       if (this.stats.micros.length > 1000) this.stats.micros.shift();
       this.#newest = e.epoch;
     } catch (err) {
+      // The monitor went on as if it had one (the leader's log and keeper start anew): an
+      // older dump cannot stand for the process any more.
+      this.#newest = 0;
       this.#log.warn("checkpoint not taken: the dump failed", {
         epoch: e.epoch,
         error: (err as Error).message.split("\n")[0],
@@ -133,7 +136,8 @@ export class CriuEngine implements Engine {
   > {
     const root = this.#root!;
     const old = root.pid;
-    root.retire();
+    // killTree kills it: a SIGKILL first would close its connections before they are aborted.
+    root.retire(false);
     // The keeper holds connections accepted since the dump: they live on, not aborted.
     await this.#driver.killTree(old, undefined, this.#keeperSockets());
     let pid: number;
