@@ -28,7 +28,7 @@ static uint64_t last_seq;		/* position of the newest checkpoint (0: none yet) */
 static uint64_t last_ns;
 static unsigned live_children;
 static bool invalid;			/* the fork engine cannot serve this process any more */
-static uint64_t *fault_state;		/* shared with every copy: a copy never replays it */
+static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool after_rollback;		/* no checkpoint since the last rollback's replay */
 static volatile uint32_t cut_epoch;	/* criu: the newest tree checkpoint the agent asked for */
@@ -44,12 +44,17 @@ static uint8_t shared[MAX_OFFSETS / 8];
 /* Where each shared fd was made (0: open at the fork): the copy knows it by that. */
 static uint64_t made_at[MAX_OFFSETS];
 
+static void forget_shared_fds(void)
+{
+	memset(shared, 0, sizeof(shared));
+	memset(made_at, 0, sizeof(made_at));
+}
+
 static void mark_shared_fds(void)
 {
 	int fd;
 
-	memset(shared, 0, sizeof(shared));
-	memset(made_at, 0, sizeof(made_at));
+	forget_shared_fds();
 	for (fd = 0; fd < MAX_OFFSETS; fd++)
 		if (a8_fd_kind(fd) == FK_LOCAL || a8_fd_kind(fd) == FK_REPL)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
@@ -98,16 +103,46 @@ void a8_ckpt_init(void)
 	if (!a8_ckpt.every_calls)
 		a8_ckpt.every_calls = 1000;
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
-		long p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE,
-				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-		if (p < 0 && p > -4096)
+		fault_state = a8_ckpt_shared_map("faults", 4096);
+		if (!fault_state)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		fault_state = (uint64_t *)p;
 		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 	}
 	if (a8_ckpt.engine == A8_CKPT_CRIU && a8_criu_init())
 		a8_fatal("internal", "", 0, "cannot take signal %d for tree checkpoints", A8_SIG_CUT);
+}
+
+/*
+ * Memory a rollback must not put back: the fork engine's copies share an anonymous mapping
+ * with the live process; CRIU would restore that one's contents as they were at the dump, so
+ * with the criu engine it maps a file in the run directory (CRIU maps the file again, with
+ * what it holds now). NULL when it cannot be made.
+ */
+void *a8_ckpt_shared_map(const char *what, size_t size)
+{
+	char path[320];
+	long p, fd = -1;
+
+	if (a8_ckpt.engine == A8_CKPT_CRIU) {
+		if (snprintf(path, sizeof(path), "%s/%s-%ld", a8.run_dir, what,
+			     a8_sys0(SYS_getpid)) >= (int)sizeof(path))
+			return NULL;
+		fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+			     0600);
+		if (fd < 0)
+			return NULL;
+		if (a8_sys2(SYS_ftruncate, fd, size) < 0) {
+			a8_sys1(SYS_close, fd);
+			return NULL;
+		}
+	}
+	p = a8_sys6(SYS_mmap, 0, size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
+	if (fd >= 0)
+		a8_sys1(SYS_close, fd);
+	if (p < 0 && p > -4096)
+		return NULL;
+	return (void *)p;
 }
 
 bool a8_ckpt_enabled(void)
@@ -476,24 +511,59 @@ static void resume(uint64_t seq)
 	       (unsigned long long)seq, cmd.attempt);
 }
 
-/* Fork the frozen copy (or have the agent dump us); true once resumed after a rollback. */
-static bool take(uint64_t seq)
+/* What became of a checkpoint this process stood still for. */
+enum taken { TAKEN, SKIPPED, RESUMED };
+
+/*
+ * criu: the agent dumps the tree while we wait. The leader's log and the root's keeper start
+ * anew only once the dump is there: a round the agent gave up on leaves the older checkpoint
+ * standing (the keeper's channel, a socket to outside the tree, must go before any dump; the
+ * root without it cannot use the older one: dropped).
+ */
+static enum taken take_criu(uint64_t seq)
+{
+	bool root = a8.role == A8_ROLE_LEADER && !strcmp(a8.stream, "0");
+	enum a8_criu_outcome o;
+	int err;
+
+	if (root) {
+		a8_keep_channel_retire();
+		forget_shared_fds();
+	}
+	o = a8_criu_take(seq);
+	if (o == A8_CRIU_SKIPPED) {
+		if (root && last_seq)
+			a8_ckpt_drop("a checkpoint was not taken, and the fds since the previous one "
+				     "are gone with its keeper");
+		return SKIPPED;
+	}
+	last_seq = seq;
+	last_ns = now_ns();
+	if (o == A8_CRIU_RESTORED)
+		return RESUMED;
+	if (a8.role == A8_ROLE_LEADER)
+		a8_log_reset();
+	if (!root)
+		return TAKEN;
+	/* Only the root's keeper is outside the tree (the agent's child): criu_engine.ts. */
+	err = a8_keep_keeper_start(a8.epoch);
+	if (err) {
+		a8_log(A8_LOG_WARN, 0, "checkpoint %u dropped: no keeper for its fds (%d)", a8.epoch,
+		       err);
+		a8_ckpt_drop("no keeper for the fds made since the checkpoint");
+	}
+	return TAKEN;
+}
+
+/* Fork the frozen copy (or have the agent dump us). */
+static enum taken take(uint64_t seq)
 {
 	uint64_t t0 = now_ns();
 	long pid;
 
 	after_rollback = false;
-	if (a8_ckpt.engine == A8_CKPT_CRIU) {
-		bool restored;
-
-		if (a8.role == A8_ROLE_LEADER)
-			a8_log_reset();
-		restored = a8_criu_take(seq);
-		last_seq = seq;
-		last_ns = now_ns();
-		return restored;
-	}
-
+	if (a8_ckpt.engine == A8_CKPT_CRIU)
+		return take_criu(seq);
 	save_offsets();
 	if (a8.role == A8_ROLE_LEADER)
 		a8_log_reset();
@@ -501,25 +571,27 @@ static bool take(uint64_t seq)
 	if (pid < 0) {
 		a8_log(A8_LOG_WARN, 0, "checkpoint at %llu skipped: fork failed (%ld)",
 		       (unsigned long long)seq, pid);
-		return false;
+		return SKIPPED;
 	}
 	if (pid == 0) {
 		a8_keep_channel_frozen();
 		resume(seq);
 		last_seq = seq;
 		last_ns = now_ns();
-		return true;
+		return RESUMED;
 	}
 	a8_keep_channel_live();
 	last_seq = seq;
 	last_ns = now_ns();
 	a8_agent_event("checkpoint-taken", "\"epoch\":%u,\"seq\":%llu,\"us\":%llu", a8.epoch,
 		       (unsigned long long)seq, (unsigned long long)((last_ns - t0) / 1000));
-	return false;
+	return TAKEN;
 }
 
-static void wait_acks(struct a8_call *c, uint64_t seq)
+/* True when every follower took its part of checkpoint seq (its ack carries the epoch). */
+static bool wait_acks(struct a8_call *c, uint64_t seq)
 {
+	bool all = true;
 	int i;
 
 	for (i = 0; i < a8.npeers; i++) {
@@ -535,7 +607,9 @@ static void wait_acks(struct a8_call *c, uint64_t seq)
 				 "expected checkpoint %llu from variant %u, got type %u seq %llu",
 				 (unsigned long long)seq, a8.peers[i].id, h->type,
 				 (unsigned long long)h->seq);
+		all &= h->epoch == a8.epoch;
 	}
+	return all;
 }
 
 bool a8_ckpt_leader(struct a8_call *c, uint64_t seq)
@@ -552,20 +626,28 @@ bool a8_ckpt_leader(struct a8_call *c, uint64_t seq)
 	h = a8_rec_begin(A8_REC_CKPT, c->ci->cid, seq);
 	a8_rec_end(h);
 	a8_tx_flush();
-	/* Every follower's copy exists before ours: a copy's epoch is then good everywhere. */
-	wait_acks(c, seq);
-	return take(seq);
+	/* Every follower's part exists before ours: a checkpoint on the leader is everywhere. */
+	if (wait_acks(c, seq))
+		return take(seq) == RESUMED;
+	a8_log(A8_LOG_WARN, 0, "checkpoint %u at %llu skipped: a follower could not take it",
+	       a8.epoch, (unsigned long long)seq);
+	/* criu: the agent's round needs every process's word; this one will not be dumped. */
+	if (a8_ckpt.engine == A8_CKPT_CRIU)
+		a8_criu_skip(seq);
+	return false;
 }
 
 bool a8_ckpt_follower(struct a8_call *c, uint64_t seq, uint32_t epoch)
 {
 	struct a8_rec_hdr ack = { .len = sizeof(ack), .type = A8_REC_CKPT_ACK,
 				  .cid = c->ci->cid, .seq = seq };
+	enum taken t;
 
 	a8.epoch = epoch;
-	ack.epoch = epoch;
-	if (take(seq))
+	t = take(seq);
+	if (t == RESUMED)
 		return true;
+	ack.epoch = t == TAKEN ? epoch : 0;
 	if (a8_link_send_now(0, &ack, sizeof(ack)))
 		a8_peer_stopped(false, c->ci->name, seq, "the leader is gone");
 	return false;

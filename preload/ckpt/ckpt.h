@@ -33,6 +33,8 @@ extern struct a8_ckpt_conf a8_ckpt;
 /* Settings from A8_CKPT* and A8_FAULT*; shared state the fault injector needs. */
 void a8_ckpt_init(void);
 bool a8_ckpt_enabled(void);
+/* Shared memory that no rollback puts back (criu: a file A8_RUN_DIR/<what>-<pid>). */
+void *a8_ckpt_shared_map(const char *what, size_t size);
 
 /* The program is about to wait for events (epoll, poll, select, sigsuspend): nothing half done. */
 static inline bool a8_quiescent(const struct a8_call *c)
@@ -67,8 +69,14 @@ void a8_ckpt_in_child(void);
 void a8_log_detach(void);
 void a8_ckpt_child_reaped(void);
 
-/* criu.c: stop where CRIU can dump us, then go on (false) or resume after a restore (true). */
-bool a8_criu_take(uint64_t seq);
+/*
+ * criu.c: stop where CRIU can dump us, then go on after the dump (DUMPED), or without one
+ * (SKIPPED: the agent gave up on the round), or resume after a restore (RESTORED).
+ */
+enum a8_criu_outcome { A8_CRIU_DUMPED, A8_CRIU_SKIPPED, A8_CRIU_RESTORED };
+enum a8_criu_outcome a8_criu_take(uint64_t seq);
+/* criu.c: tell the agent this process will not stand still for the round (a follower could not). */
+void a8_criu_skip(uint64_t seq);
 /* criu.c: take A8_SIG_CUT, the agent's request for a checkpoint of the tree. */
 int a8_criu_init(void);
 /* The agent's request: sigqueue(A8_SIG_CUT, epoch) to every leader process of the tree. */
@@ -124,5 +132,9 @@ void a8_ckpt_before_close(long fd);
 void a8_ckpt_shared(int fd, uint64_t made_at);
 /* In the live process right after the fork: the copy's end is the copy's alone. */
 void a8_keep_channel_live(void);
+/* criu: after a dump, fork the keeper of the fds made from now on (keep.c). */
+int a8_keep_keeper_start(uint32_t epoch);
+/* criu, a restored leader: the fds made before stop since checkpoint epoch, from its keeper. */
+int a8_keep_fetch(uint32_t epoch, uint64_t stop);
 
 #endif

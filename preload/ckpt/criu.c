@@ -5,7 +5,9 @@
  * one end of a stream connection to a process outside the tree), switches Syscall User
  * Dispatch off (CRIU cannot dump a task with it armed) and waits for a signal. The agent dumps
  * the tree, leaving it running, and sends the signal: the monitor reconnects and asks what
- * happened. "live": the dump is done, go on. "resume MODE SEQ PORT": this is a restored tree
+ * happened. "live": the dump is done, go on; "skip": the agent gave up on this checkpoint (not
+ * every process of the tree could stand still, or a dump failed), go on without it. "resume MODE
+ * SEQ PORT": this is a restored tree
  * after a rollback; its TCP connections came back closed (the data plane is made anew, the
  * clients' connections are gone: they see a closed connection) and the leader replays its log,
  * a file mapping whose contents CRIU does not roll back.
@@ -18,6 +20,7 @@
 #include "a8/raw.h"
 #include "arch.h"
 #include "ckpt.h"
+#include "core/proc.h"
 #include "core/signals.h"
 #include "core/util.h"
 #include "exchange/link.h"
@@ -84,26 +87,44 @@ static void reconnect(unsigned port)
 			 err);
 }
 
-bool a8_criu_take(uint64_t seq)
+void a8_criu_skip(uint64_t seq)
+{
+	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu,\"skip\":1", a8.epoch,
+		       (unsigned long long)seq);
+}
+
+enum a8_criu_outcome a8_criu_take(uint64_t seq)
 {
 	char line[128];
 	unsigned mode, port;
 	unsigned long long diverged_at;
+	int err;
 
 	a8_tx_flush();
-	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu", a8.epoch, (unsigned long long)seq);
-	if (a8.interposer == A8_INTERPOSE_SUD)
-		a8_interpose_disarm_for_exec();
+	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu,\"skip\":0", a8.epoch,
+		       (unsigned long long)seq);
+	if (a8.interposer == A8_INTERPOSE_SUD) {
+		err = a8_interpose_disarm_for_exec();
+		if (err)
+			a8_fatal("internal", "", 0, "cannot disarm the interposer for CRIU (%d)",
+				 err);
+	}
 	a8_sys1(SYS_close, a8.agent_fd);
 	a8.agent_fd = -1;
 	sleep_until_woken();
 	if (command(line, sizeof(line)))
 		a8_fatal("peer-lost", "", 0, "the agent did not answer after checkpoint %u", a8.epoch);
-	a8_interpose_rearm_child();
+	err = a8_interpose_rearm_child();
+	if (err)
+		a8_fatal("internal", "", 0, "cannot arm the interposer again (%d)", err);
 	if (!strcmp(line, "live"))
-		return false;
+		return A8_CRIU_DUMPED;
+	if (!strcmp(line, "skip"))
+		return A8_CRIU_SKIPPED;
 	if (sscanf(line, "resume %u %llu %u", &mode, &diverged_at, &port) != 3)
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
+	/* CRIU gave us the kernel's vDSO again: without this, time calls would not trap. */
+	a8_vdso_repatch();
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
 	a8_ckpt_resumed_at(diverged_at);
@@ -115,5 +136,5 @@ bool a8_criu_take(uint64_t seq)
 		a8_replay_start();
 	a8_log(A8_LOG_INFO, 0, "restored by CRIU at epoch %u (position %llu), mode %u", a8.epoch,
 	       (unsigned long long)seq, mode);
-	return true;
+	return A8_CRIU_RESTORED;
 }

@@ -60,40 +60,13 @@ static bool replay_on;
 
 /*
  * The criu engine restores memory as it was at the dump: the log must outlive that, so it is
- * a file mapping there (CRIU maps the file again, with what is in it now).
+ * a file mapping there (a8_ckpt_shared_map).
  */
-static long log_file(void)
-{
-	char path[320];
-	long fd;
-
-	snprintf(path, sizeof(path), "%s/replay-%ld.log", a8.run_dir, a8_sys0(SYS_getpid));
-	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return fd;
-	if (a8_sys2(SYS_ftruncate, fd, LOG_SIZE) < 0) {
-		a8_sys1(SYS_close, fd);
-		return -EIO;
-	}
-	return fd;
-}
-
 bool a8_log_open(void)
 {
-	long p, fd = -1;
-
-	if (shared_log)
-		return true;
-	if (a8_ckpt.engine == A8_CKPT_CRIU && (fd = log_file()) < 0)
-		return false;
-	p = a8_sys6(SYS_mmap, 0, LOG_SIZE, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
-	if (fd >= 0)
-		a8_sys1(SYS_close, fd);
-	if (p < 0 && p > -4096)
-		return false;
-	shared_log = (struct log_head *)p;
-	return true;
+	if (!shared_log)
+		shared_log = a8_ckpt_shared_map("replay", LOG_SIZE);
+	return shared_log != NULL;
 }
 
 void a8_log_reset(void)
@@ -137,7 +110,10 @@ bool a8_log_active(void)
 
 void a8_log_tx(const void *p, size_t n)
 {
-	if (log_active)
+	const struct a8_rec_hdr *h = p;
+
+	/* A checkpoint is no input to replay (one the agent gave up on stays in the log). */
+	if (log_active && !(n >= sizeof(*h) && h->type == A8_REC_CKPT))
 		log_put(LOG_TX, p, n);
 }
 
@@ -280,11 +256,44 @@ static void read_log(bool drop, uint64_t diverged_at)
 	shared_log->used = cut;
 }
 
+/*
+ * criu, a process of the tree other than the root: it goes on from the checkpoint without a
+ * replay. Every connection it had is gone (CRIU restores the dump's closed, killTree aborted
+ * the ones made since), and the fds it made since the dump are not in the image (only the
+ * root has a keeper, see keep.c): replayed, the program would go on with placeholders where
+ * its fds were, and fail on them in ways it reports (its error log), which differ between
+ * variants when they carry what processes share in memory (nginx's connection counter).
+ * What it did since the dump is done again live; a client of it sees a closed connection.
+ */
+static void replay_nothing(void)
+{
+	recs_len = recs_pos = 0;
+	nshut = 0;
+	replay_until = 0;
+	shared_log->used = 0;
+	shared_log->overflow = 0;
+	a8_keep_drop_from(0);
+}
+
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
+	int err;
+
+	if (a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0")) {
+		replay_nothing();
+		return;
+	}
 	read_log(attempt > 0, diverged_at);
 	/* fds made from the stop point on belong to a future that will not happen. */
-	a8_keep_drop_from(replay_until);
+	if (a8_ckpt.engine != A8_CKPT_CRIU) {
+		a8_keep_drop_from(replay_until);
+		return;
+	}
+	/* CRIU restored the fds of the dump: the root's keeper has those made since (keep.c). */
+	err = a8_keep_fetch(a8.epoch, replay_until);
+	if (err)
+		a8_fatal("peer-lost", "", 0,
+			 "the fds made since checkpoint %u are lost: no keeper (%d)", a8.epoch, err);
 }
 
 /* A client connection (a listening socket serves everyone: it is never shut down). */
@@ -308,8 +317,10 @@ static void replay_stop(void)
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
 	for (i = 0; i < nshut; i++)
-		if (is_connection(shut[i]))
+		if (is_connection(shut[i])) {
+			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d shut down", shut[i]);
 			a8_sys2(SYS_shutdown, shut[i], SHUT_RDWR);
+		}
 	nshut = 0;
 	/* The copy of this epoch holds its own references; ours were installed or are stale. */
 	a8_keep_drop_from(0);

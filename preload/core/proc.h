@@ -11,6 +11,8 @@ bool a8_init(void);
 bool a8_resume_from_exec(const char *state);
 /* Patch the vDSO so time calls become real, interposed calls. */
 void a8_vdso_patch(void);
+/* After a CRIU restore (a pristine vDSO again): patch it as it was; fatal when it cannot be. */
+void a8_vdso_repatch(void);
 
 /* Is this environment entry one the agent set for the monitor? */
 bool a8_env_is_ours(const char *entry);

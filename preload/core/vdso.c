@@ -3,6 +3,11 @@
  * The vDSO answers time calls without entering the kernel, so no interposer would see them.
  * Each time function's entry is overwritten with a real system call of the same number; the
  * call then traps like any other and the leader's clock is replicated.
+ *
+ * The patch lives in the process's copy of the vDSO page, which CRIU does not restore: it maps
+ * the kernel's pristine vDSO again at the dumped address ("remap inplace"), or proxies the
+ * dumped one to it. A restored process must patch it again, else its time calls no longer trap
+ * and its stream is not the one it logged or its peers make.
  */
 #include <elf.h>
 #include <string.h>
@@ -92,20 +97,23 @@ static size_t vdso_size(uintptr_t base)
 	return (end + 4095) & ~(size_t)4095;
 }
 
-void a8_vdso_patch(void)
+/* Whether the vDSO of this process was patched: a restored one must be patched again. */
+static bool patched;
+
+static int patch(void)
 {
 	uintptr_t base = getauxval(AT_SYSINFO_EHDR);
 	struct dynsyms d;
 	size_t size, i;
 	uint32_t k;
+	long err;
 
 	if (!base || find_dynsyms(base, &d))
-		return;
+		return 0;
 	size = vdso_size(base);
-	if (a8_sys3(SYS_mprotect, base, size, PROT_READ | PROT_WRITE | PROT_EXEC) < 0) {
-		a8_log(A8_LOG_WARN, SYS_mprotect, "vDSO not writable: time calls not interposed");
-		return;
-	}
+	err = a8_sys3(SYS_mprotect, base, size, PROT_READ | PROT_WRITE | PROT_EXEC);
+	if (err < 0)
+		return (int)err;
 	for (k = 0; k < d.nsym; k++) {
 		const char *name = d.str + d.sym[k].st_name;
 
@@ -115,5 +123,28 @@ void a8_vdso_patch(void)
 			if (!strcmp(name, fns[i].name))
 				patch_code((uint8_t *)(base + d.sym[k].st_value), fns[i].nr);
 	}
-	a8_sys3(SYS_mprotect, base, size, PROT_READ | PROT_EXEC);
+	err = a8_sys3(SYS_mprotect, base, size, PROT_READ | PROT_EXEC);
+	if (err < 0)
+		return (int)err;
+	return 1;
+}
+
+void a8_vdso_patch(void)
+{
+	int r = patch();
+
+	if (r < 0)
+		a8_log(A8_LOG_WARN, SYS_mprotect, "vDSO not writable: time calls not interposed");
+	patched = r > 0;
+}
+
+void a8_vdso_repatch(void)
+{
+	int r;
+
+	if (!patched)
+		return;
+	r = patch();
+	if (r <= 0)
+		a8_fatal("internal", "", 0, "cannot patch the restored vDSO again (%d)", r);
 }

@@ -115,6 +115,9 @@ interface ImagesMeta {
   root: number;
   shellJob: boolean;
 }
+
+/** The clocks of the dumped tree's time namespace (the host's: id 0); see dump(). */
+const TIMENS_IMAGE = "timens-0.img";
 const META = "a8-criu.json";
 
 /** Subreaper users in this process; the flag is per process, the drivers may be several. */
@@ -315,8 +318,8 @@ export class CriuDriver {
    * collects it). The images go to a scratch directory that becomes `<runDir>/criu/<epoch>/`
    * only when CRIU succeeded, replacing an older dump of the same epoch, so an epoch's
    * directory always holds a whole dump. Then epochs `keepImages` or more below `epoch` go. A
-   * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), and the
-   * Error's message has the end of CRIU's log.
+   * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), an older
+   * dump of that epoch is removed, and the Error's message has the end of CRIU's log.
    */
   async dump(rootPid: number, epoch: number): Promise<DumpResult> {
     this.#checkEpoch(epoch);
@@ -346,6 +349,9 @@ export class CriuDriver {
         criuMs = (await this.#lib.dump(opts)).ms;
       } catch (e) {
         const kept = `${this.#base}/failed-${epoch}`;
+        // An older dump of this epoch is of a future a rollback undid: restoring it would bring
+        // that back. Without it a restore of this epoch fails, as it should.
+        await Deno.remove(final, { recursive: true }).catch(() => {});
         await this.#removeFailed();
         await Deno.rename(scratch, kept).catch(() => {});
         this.#log.warn("criu dump failed", { pid: rootPid, epoch, images: kept });
@@ -355,6 +361,13 @@ export class CriuDriver {
           { cause: e },
         );
       }
+      // CRIU records the tree's monotonic and boot-time clocks and restores it in a time
+      // namespace whose clocks go on from there, as if no time had passed since the dump. a8
+      // restores a process that lived on after the dump: its replay gives it the clock values
+      // it read since, so its clocks must be the host's, which they are without this image.
+      await Deno.remove(`${scratch}/${TIMENS_IMAGE}`).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
       await Deno.remove(final, { recursive: true }).catch(() => {});
       await Deno.rename(scratch, final);
       await this.#prune(epoch);
@@ -427,9 +440,14 @@ export class CriuDriver {
    * root that this driver restored) with waitpid; a pid with a pending `waitExit` is left to
    * that wait, which then resolves with SIGKILL. A root that Deno.Command spawned is reaped by
    * Deno itself (its `status` resolves with SIGKILL); this only waits for its pid to go.
-   * Throws if pids are still taken after `timeoutMs`.
+   * Throws if pids are still taken after `timeoutMs`. `spare`: sockets ("socket:[inode]")
+   * whose connections must not be aborted (another process holds them on).
    */
-  async killTree(rootPid: number, timeoutMs = 5000): Promise<void> {
+  async killTree(
+    rootPid: number,
+    timeoutMs = 5000,
+    spare: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
     if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
       throw new RangeError(`bad root pid ${rootPid}`);
     }
@@ -473,8 +491,9 @@ export class CriuDriver {
     // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
     // SIGKILL ends stopped processes too.
     const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
-    const aborted = new Set<string>();
+    const aborted = new Set<string>(spare);
     for (const [pid] of alive) this.#abortOnClose(pid, aborted);
+    for (const s of spare) aborted.delete(s);
     for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
 
     // 3. Reap until every member's pid is gone.

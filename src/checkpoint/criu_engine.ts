@@ -5,6 +5,13 @@
  * (preload/ckpt/criu.c): the divergent stream replays up to its divergence (MODE and SEQ as the
  * coordinator says), every other stream replays all its log; each leader process listens for
  * its followers on a port of its own, each follower process connects to its stream's port.
+ *
+ * CRIU has the fds of the dump only. After each dump the root leader's monitor forks a keeper
+ * (criu-keeper) that holds the fds the process makes from then on; the restored root takes
+ * them back from it for its replay (preload/ckpt/keep.c). The agent reaps it, spares its
+ * connections when it kills the tree, and lets it go when a newer one registers or the run
+ * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
+ * tree): what they made since the dump comes back as a placeholder, their connections closed.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
@@ -14,9 +21,15 @@ import type { CriuDriver } from "./criu_driver.ts";
 import { CriuRounds, type TreeImage } from "./criu_rounds.ts";
 import { type Engine, nextEvent, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
+import { endOf } from "./reaper.ts";
 
 /** Images kept per variant: a follower may have dumped an epoch its leader abandoned. */
 export const CRIU_KEEP_IMAGES = 3;
+/**
+ * How long every process of the tree may take to stand still for a checkpoint: the ones that
+ * did wait meanwhile (the service stalls), so not the whole connect timeout.
+ */
+const ROUND_MS = 3000;
 
 export class CriuEngine implements Engine {
   readonly name = "criu" as const;
@@ -29,6 +42,8 @@ export class CriuEngine implements Engine {
   readonly #connectMs: number;
   readonly #log: Logger;
   #pending?: Promise<boolean>;
+  /** The root leader's keeper of the fds made since the newest dump. */
+  #keeper?: number;
   readonly #off: () => void;
 
   constructor(
@@ -48,17 +63,52 @@ export class CriuEngine implements Engine {
       log,
       leader,
       root: async () => (await this.#attached.promise).pid,
-      timeoutMs: connectMs,
+      timeoutMs: Math.min(connectMs, ROUND_MS),
       keep: CRIU_KEEP_IMAGES,
     });
-    // A process forked since the newest dump: no image has it, and a replay cannot make it.
     this.#off = events.on((e) => {
-      if (e.ev === "checkpoint-drop") this.#rounds.forget();
+      if (e.ev === "criu-keeper" && e.stream === "0") this.#newKeeper(e.pid);
+      else if (e.ev === "checkpoint-drop") {
+        // A process forked since the newest dump (no image has it, and a replay cannot make
+        // it), or the root's keeper could not be made.
+        this.#rounds.forget();
+        if (e.stream === "0") this.#dropKeeper();
+      }
     });
   }
 
   get stats(): CheckpointStats {
     return this.#rounds.stats;
+  }
+
+  #newKeeper(pid: number): void {
+    endOf(pid); // reaped when it ends
+    if (this.#keeper !== pid) this.#dropKeeper();
+    this.#keeper = pid;
+  }
+
+  #dropKeeper(): void {
+    if (this.#keeper !== undefined) this.#events.dropCopy(this.#keeper);
+    this.#keeper = undefined;
+  }
+
+  /** The keeper's sockets ("socket:[inode]"): killing the tree must not abort those. */
+  #keeperSockets(): Set<string> {
+    const out = new Set<string>();
+    if (this.#keeper === undefined) return out;
+    try {
+      for (const e of Deno.readDirSync(`/proc/${this.#keeper}/fd`)) {
+        try {
+          const t = Deno.readLinkSync(`/proc/${this.#keeper}/fd/${e.name}`);
+          if (t.startsWith("socket:")) out.add(t);
+        } catch {
+          // Closed meanwhile.
+        }
+      }
+    } catch {
+      // No keeper any more: the restored leader will say so.
+    }
+    return out;
   }
 
   attach(root: LiveRoot): void {
@@ -110,8 +160,10 @@ export class CriuEngine implements Engine {
     };
     await this.#rounds.halt();
     lap("halt");
-    root.retire();
-    await this.#driver.killTree(old);
+    // killTree kills it: a SIGKILL first would close its connections before they are aborted.
+    root.retire(false);
+    // The keeper holds connections accepted since the dump: they live on, not aborted.
+    await this.#driver.killTree(old, undefined, this.#keeperSockets());
     lap("kill");
     let pid: number;
     try {
@@ -176,6 +228,7 @@ export class CriuEngine implements Engine {
   close(): void {
     this.#off();
     this.#rounds.close();
+    this.#dropKeeper();
     this.#driver.close();
   }
 }

@@ -13,8 +13,10 @@
  *   acknowledge to the leader's, which only then stop for their own dump: an epoch the leader
  *   has exists on every follower.
  *
- * A round that cannot complete in time (a process blocked in a call that does not return) is
- * abandoned: the waiting processes go on without a dump, and a late one is woken at once.
+ * A round that cannot complete in time (a process blocked in a call that does not return), or
+ * whose dump fails, or in which a process cannot take part (a follower of its could not), is
+ * given up: the waiting processes are told "skip" and go on without it, keeping the older
+ * checkpoint (their replay logs start anew only with "live"); a late one is told at once.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
@@ -36,8 +38,11 @@ export type TreeImage = Map<number, string>;
 
 interface Round {
   epoch: number;
-  /** Processes standing still for it: pid to stream, and when their connection closed. */
-  waiting: Map<number, { stream: string; gone: Promise<unknown> }>;
+  /**
+   * Processes that reported for it: pid to stream, when their connection closed, and whether
+   * they stand still (a process that cannot take part says so and goes on).
+   */
+  waiting: Map<number, { stream: string; gone: Promise<unknown>; still: boolean }>;
   /** Leader: processes asked for it. */
   asked: Set<number>;
   deadline: number;
@@ -128,13 +133,14 @@ export class CriuRounds {
     const gone = this.#next((g) => g.ev === "gone" && g.pid === e.pid);
     if (this.#halted) return; // a process of the tree being killed
     const r = this.#round;
+    const still = e.skip === 0;
     if (e.epoch <= this.#last && (!r || r.epoch !== e.epoch)) {
       this.#o.log.debug("criu: late for an epoch that is over", { pid: e.pid, epoch: e.epoch });
-      gone.then(() => this.#wake([e.pid], "live"));
+      if (still) gone.then(() => this.#wake([e.pid], "skip"));
       return;
     }
     const round = r && r.epoch === e.epoch ? r : this.#start(e.epoch);
-    round.waiting.set(e.pid, { stream: e.stream, gone });
+    round.waiting.set(e.pid, { stream: e.stream, gone: still ? gone : Promise.resolve(), still });
     round.poke();
   }
 
@@ -179,19 +185,28 @@ export class CriuRounds {
           waiting: [...round.waiting.keys()].join(","),
           missing: missing.join(","),
         });
-        await this.#wake([...round.waiting.keys()], "live");
+        await this.#wake(this.#still(round), "skip");
         return;
       }
       await Promise.race([next(), new Promise((r) => setTimeout(r, POLL_MS))]);
     }
+    if ([...round.waiting.values()].some((w) => !w.still)) {
+      this.#o.log.info("checkpoint given up: a process could not take part", {
+        epoch: round.epoch,
+      });
+      await this.#wake(this.#still(round), "skip");
+      return;
+    }
     await Promise.all([...round.waiting.values()].map((w) => w.gone));
     if (round.halted) return;
+    let done = false;
     try {
       const r = await this.#o.driver.dump(root, round.epoch);
       this.#images.set(round.epoch, new Map([...round.waiting].map(([p, w]) => [p, w.stream])));
       for (const ep of this.#images.keys()) {
         if (ep <= round.epoch - this.#o.keep) this.#images.delete(ep);
       }
+      done = true;
       this.stats.taken++;
       this.stats.micros.push(Math.round(r.ms * 1000));
       if (this.stats.micros.length > 1000) this.stats.micros.shift();
@@ -201,7 +216,12 @@ export class CriuRounds {
         error: (err as Error).message.split("\n")[0],
       });
     }
-    if (!round.halted) await this.#wake([...round.waiting.keys()], "live");
+    if (!round.halted) await this.#wake(this.#still(round), done ? "live" : "skip");
+  }
+
+  /** The processes of the round that stand still, waiting for a word. */
+  #still(round: Round): number[] {
+    return [...round.waiting].filter(([, w]) => w.still).map(([pid]) => pid);
   }
 
   /** Leader: every process of the tree not asked yet is asked for the round's epoch. */

@@ -39,11 +39,13 @@ export class LiveRoot {
   /**
    * Kills the root for a rollback. Not waited for: a SIGKILLed process never runs another
    * instruction of its own once the kernel next looks at it, microseconds, while the copy
-   * needs longer than that to be told to resume.
+   * needs longer than that to be told to resume. `kill: false`: the caller kills it (the
+   * criu engine's killTree, which must find its connections open to abort them).
    */
-  retire(): void {
+  retire(kill = true): void {
     this.#replacing = true;
     this.retired.add(this.#pid);
+    if (!kill) return;
     try {
       Deno.kill(this.#pid, "SIGKILL");
     } catch {

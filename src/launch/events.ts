@@ -41,12 +41,18 @@ export type MonitorEvent =
   }
   /** criu engine, a leader process: a checkpoint of the tree is due (criu_rounds.ts). */
   | Base & { ev: "criu-due"; epoch: number }
-  /** criu engine: the process is ready to be dumped (it closed this connection). */
-  | Base & { ev: "criu-dump"; epoch: number; seq: number }
+  /**
+   * criu engine: the process is ready to be dumped (it closed this connection); skip 1: it
+   * cannot be (a follower of its could not take the checkpoint), it goes on.
+   */
+  | Base & { ev: "criu-dump"; epoch: number; seq: number; skip: number }
   /** criu engine: woken after a dump or a restore, on a new connection: asks what now. */
   | Base & { ev: "criu-awake"; epoch: number }
   /** criu engine, leader restored: its monitor listens for the followers here. */
   | Base & { ev: "criu-listening"; epoch: number; port: number }
+  /** criu engine, leader: the keeper of the fds made since dump `epoch` (a connection of its
+   * own; it ends when the agent closes it). */
+  | Base & { ev: "criu-keeper"; epoch: number }
   /** Made by the agent: the connection of a process that said hello or resumed closed. */
   | Base & { ev: "gone" };
 
@@ -65,9 +71,10 @@ const FIELDS: Record<MonitorEvent["ev"], Record<string, Kind>> = {
   "checkpoint-drop": { why: "string" },
   resumed: { epoch: "int", port: "int" },
   "criu-due": { epoch: "int" },
-  "criu-dump": { epoch: "int", seq: "int" },
+  "criu-dump": { epoch: "int", seq: "int", skip: "int" },
   "criu-awake": { epoch: "int" },
   "criu-listening": { epoch: "int", port: "int" },
+  "criu-keeper": { epoch: "int" },
   gone: {},
 };
 
@@ -152,7 +159,7 @@ export class EventServer {
     }
   }
 
-  /** Lets a copy go: it ends when its connection closes. */
+  /** Lets a copy (or a criu keeper) go: it ends when its connection closes. */
   dropCopy(pid: number): void {
     const conn = this.#copies.get(pid);
     this.#copies.delete(pid);
@@ -243,8 +250,8 @@ export class EventServer {
     }
     const e = r.event;
     if (e.ev === "hello" || e.ev === "resumed") this.#pids.add(e.pid);
-    if (["hello", "resumed", "checkpoint", "criu-awake"].includes(e.ev)) who.e = e;
-    if (e.ev === "checkpoint" || e.ev === "criu-awake") this.#copies.set(e.pid, conn);
+    if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
+    if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) this.#copies.set(e.pid, conn);
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
   }

@@ -5,7 +5,20 @@
  * closed before any answer is sent again, as HTTP clients do for GET).
  */
 import * as assert from "node:assert/strict";
-import { describe, localConfig, ms, readSummary, startA8, waitA8, withRunDir } from "./harness.ts";
+import {
+  buildScenarios,
+  describe,
+  localConfig,
+  ms,
+  readSummary,
+  runA8,
+  runNative,
+  scenario,
+  startA8,
+  text,
+  waitA8,
+  withRunDir,
+} from "./harness.ts";
 import {
   attack,
   benignLoop,
@@ -89,3 +102,45 @@ async function survive(
     }
   });
 }
+
+/**
+ * CRIU gives back the process as it was at the dump, not the kernel state the monitor set up
+ * around it since: the restored vDSO is the kernel's (the monitor's patch that makes time calls
+ * trap is gone), the fds made since the dump are not in the image, and shared memory comes back
+ * as it was (the fault injector's state with it). tests/scenarios/rollback.c reads the clock and
+ * a file it opened after the first checkpoint at every step; injected divergences roll it back
+ * to that checkpoint again and again, and every replay must go through.
+ */
+Deno.test("survival (criu): after a restore the clock still traps, files opened since the dump are open, faults are new", async () => {
+  await buildScenarios();
+  await withRunDir("a8-e2e-survival-restore-", async (dir) => {
+    await Deno.mkdir(`${dir}/native`);
+    await Deno.mkdir(`${dir}/work`);
+    const native = await runNative([scenario("rollback"), `${dir}/native`], {
+      timeoutMs: ms(20000),
+    });
+    assert.equal(native.code, 0, text(native.stderr));
+    // One checkpoint, at the first wait: every rollback replays from there.
+    const r = await runA8({
+      variants: 2,
+      dir,
+      program: [scenario("rollback"), `${dir}/work`],
+      timeoutMs: ms(60000),
+      extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = 100000\nevery_ms = 100000\n` +
+        `retries = 3\n\n[faults]\ndivergence_probability = 0.01\nseed = 3\n`,
+    });
+    const why = describe(r.variants);
+    for (const v of r.variants) {
+      assert.equal(v.code, 0, why);
+      assert.equal(text(v.stdout), text(native.stdout), why);
+    }
+    const s = await readSummary(r.leader);
+    assert.equal(s.outcome, "ok", why);
+    const seqs = (s.rollback_log as { seq: number }[]).map((x) => x.seq);
+    assert.ok(seqs.length >= 3, `rollbacks at ${seqs}\n${why}`);
+    // A replay draws new numbers: with the injector's state rolled back too, each fault came
+    // the same number of calls after the one before.
+    const gaps = seqs.slice(1).map((q, i) => q - seqs[i]);
+    assert.ok(gaps.some((g) => g !== gaps[0]), `rollbacks at ${seqs}`);
+  });
+});
