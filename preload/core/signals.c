@@ -133,7 +133,11 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		call_program(sig, si, uc);
 		return;
 	}
-	if (a8.role != A8_ROLE_LEADER || qlen >= QMAX)
+	/*
+	 * A leader replaying after a rollback runs as a follower; a signal that comes meanwhile
+	 * (a stop) is the live program's: it is delivered once the replay is over.
+	 */
+	if ((a8.role != A8_ROLE_LEADER && !a8_replaying()) || qlen >= QMAX)
 		return;
 	queue[qlen].signo = (uint32_t)sig;
 	memcpy(queue[qlen].info, si, sizeof(queue[qlen].info));

@@ -81,15 +81,18 @@ export async function runSession(s: Session): Promise<SessionResult> {
     log: s.log,
   });
   const survival = () => ({ checkpoints: engine.stats, rollbacks: rollbacks.done });
-  const stopSignals = forwardStops(s, root, started);
+  const stops = forwardStops(s, root, started);
   try {
     for (;;) {
       const r = await watchOnce(s, trouble, root, rollbacks, started);
-      if (r === "rolled-back") continue;
+      if (r === "rolled-back") {
+        stops.again(); // a stop the killed root got is not the restored one's
+        continue;
+      }
       return { ...r, survival: survival() };
     }
   } finally {
-    stopSignals();
+    stops.off();
     trouble.close();
     rollbacks.close();
     engine.close();
@@ -306,7 +309,11 @@ async function agreeOnExit(s: Session, status: number, round: number): Promise<R
  * replicates the signal to the followers); a follower asks the leader to do so. Either way
  * the peers are told, so the run ends with one status everywhere.
  */
-function forwardStops(s: Session, root: LiveRoot, handle: ProgramHandle): () => void {
+function forwardStops(
+  s: Session,
+  root: LiveRoot,
+  handle: ProgramHandle,
+): { again: () => void; off: () => void } {
   let escalation: ReturnType<typeof setTimeout> | undefined;
   const term = () => {
     try {
@@ -331,9 +338,14 @@ function forwardStops(s: Session, root: LiveRoot, handle: ProgramHandle): () => 
   const off = s.group.on((e) => {
     if (s.leader && e.kind === "message" && e.msg.t === "stop") term();
   });
-  return () => {
-    if (escalation !== undefined) clearTimeout(escalation);
-    off();
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  return {
+    again: () => {
+      if (s.leader && escalation !== undefined) term();
+    },
+    off: () => {
+      if (escalation !== undefined) clearTimeout(escalation);
+      off();
+      for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    },
   };
 }
