@@ -69,6 +69,20 @@ void a8_ckpt_in_child(void);
 void a8_log_detach(void);
 void a8_ckpt_child_reaped(void);
 
+/* Between the files of ckpt/. */
+enum a8_taken { A8_TAKEN, A8_SKIPPED, A8_RESUMED };
+uint64_t a8_ckpt_now_ns(void);
+/* A checkpoint stands by for this process. */
+bool a8_ckpt_standing(void);
+/* The fds the newest copy (or the criu root's keeper) holds too: all open ones, or none. */
+void a8_ckpt_mark_shared_fds(void);
+void a8_ckpt_forget_shared_fds(void);
+/* fork.c: fork the frozen copy; A8_RESUMED in a copy resumed after a rollback. */
+enum a8_taken a8_fork_take(uint64_t seq);
+/* faults.c */
+void a8_faults_init(void);
+void a8_faults_resumed_at(uint64_t diverged_at);
+
 /*
  * criu.c: stop where CRIU can dump us, then go on after the dump (DUMPED), or without one
  * (SKIPPED: the agent gave up on the round), or resume after a restore (RESTORED).

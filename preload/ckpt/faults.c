@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fault injection for measurement (`[faults]`, ckpt.h): a follower's checked call diverges on
+ * purpose with probability A8_FAULT_P, only where a rollback can follow and only on new work.
+ */
+#include <stdint.h>
+
+#include "a8/raw.h"
+#include "ckpt.h"
+#include "core/util.h"
+
+static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
+static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
+
+void a8_faults_init(void)
+{
+	if (a8_ckpt.fault_p > 0 && !fault_state) {
+		fault_state = a8_ckpt_shared_map("faults", 4096);
+		if (!fault_state)
+			a8_fatal("internal", "", 0, "no memory for fault injection");
+		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
+	}
+}
+
+void a8_faults_resumed_at(uint64_t diverged_at)
+{
+	if (diverged_at > no_fault_before)
+		no_fault_before = diverged_at;
+}
+
+bool a8_fault_now(const struct a8_call *c)
+{
+	uint64_t x;
+
+	/*
+	 * Only where a rollback can follow: after a checkpoint this process still stands by,
+	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it).
+	 */
+	if (!fault_state || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
+	    !a8_ckpt_standing())
+		return false;
+	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE))
+		return false;
+	/*
+	 * A fault strikes new work: positions before the divergence a rollback answers were
+	 * run right already (else no replay window longer than 1/p would ever get through).
+	 */
+	if (a8.seq < no_fault_before)
+		return false;
+	/* xorshift64*, shared with the copies so that a replay draws new numbers */
+	x = *fault_state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*fault_state = x;
+	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0 < a8_ckpt.fault_p;
+}
