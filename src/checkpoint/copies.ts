@@ -75,6 +75,11 @@ export class CopyRegistry {
     return all.length ? Math.max(...all) : undefined;
   }
 
+  /** The copy of `epoch` if it registered, left in the registry. */
+  peek(epoch: number): Copy | undefined {
+    return this.#byEpoch.get(epoch);
+  }
+
   /**
    * The copy of `epoch`, waiting up to `ms` for it to register; it leaves the registry (it
    * becomes the live process, and its own successor registers under the same epoch).

@@ -195,6 +195,11 @@ export class CriuEngine implements Engine {
     return { image, listening, resumed };
   }
 
+  /** Each restored leader process listens on a port of its own: known once it is back. */
+  portsAhead(): Ports | null {
+    return null;
+  }
+
   async prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }> {
     const r = await this.#restore(t, null);
     if (typeof r === "string") return { reason: r };

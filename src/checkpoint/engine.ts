@@ -27,6 +27,8 @@ export interface Engine {
   readonly stats: CheckpointStats;
   /** The newest epoch this variant can go back to (0: none). */
   newestEpoch(): number;
+  /** Leader: the ports its variant will listen on at `epoch`, if known before it is back. */
+  portsAhead(epoch: number): Ports | null;
   /** Leader, first phase: where its restored monitors take the followers, or why not. */
   prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }>;
   /** Leader, second phase: its monitor serves again (null), or why not. */

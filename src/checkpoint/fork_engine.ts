@@ -22,7 +22,7 @@ export class ForkEngine implements Engine {
   #root?: LiveRoot;
   readonly #connectMs: number;
   readonly #log: Logger;
-  #pending?: { pid: number; target: Target };
+  #pending?: Promise<string | null>;
 
   constructor(copies: CopyRegistry, events: EventServer, log: Logger, connectMs: number) {
     this.#copies = copies;
@@ -43,19 +43,24 @@ export class ForkEngine implements Engine {
     return Math.max(this.#copies.newest() ?? 0, this.#copies.newestTaken);
   }
 
+  portsAhead(epoch: number): Ports | null {
+    const copy = this.#copies.peek(epoch);
+    return copy ? { "0": copy.port } : null;
+  }
+
+  /** The copy resumes at once: it forks its successor while the followers are on their way. */
   async prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }> {
     this.#root!.retire();
     const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
     if (!copy) return { reason: `no copy of checkpoint ${t.epoch} on the leader` };
-    this.#pending = { pid: copy.pid, target: t };
+    this.#pending = this.#resume(copy.pid, t, 0);
     return { ports: { "0": copy.port } };
   }
 
   finishLeader(): Promise<string | null> {
     const p = this.#pending;
     this.#pending = undefined;
-    if (!p) return Promise.resolve("no rollback prepared");
-    return this.#resume(p.pid, p.target, 0);
+    return p ?? Promise.resolve("no rollback prepared");
   }
 
   async rollBackFollower(

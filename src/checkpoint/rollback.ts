@@ -120,13 +120,20 @@ export class Rollbacks {
     }
     this.#repeats.at.set(key, repeats);
     const target = { epoch, mode: repeats < retries ? 0 : 1, stream: d.stream, seq: d.seq };
-    const msg: RollbackMsg = { t: "rollback", ...target, call: d.call };
+    const ahead = c.engine.portsAhead(epoch);
+    const msg: RollbackMsg = {
+      t: "rollback",
+      ...target,
+      call: d.call,
+      ...ahead && { ports: ahead },
+    };
     // The followers bring their variants back while the leader does (a CRIU restore is slow),
-    // then wait for its ports; they connect while the leader finishes.
+    // then wait for its ports if they did not come with the message; they connect while the
+    // leader finishes.
     await c.group.broadcast(msg);
     const ready = await c.engine.prepareLeader(target);
     if ("reason" in ready) return refuse(ready.reason);
-    await c.group.broadcast({ t: "rollback-ports", ports: ready.ports });
+    if (!ahead) await c.group.broadcast({ t: "rollback-ports", ports: ready.ports });
     const r = await c.engine.finishLeader();
     if (r) return refuse(r);
     this.#record(msg, d);
@@ -156,10 +163,17 @@ export class Rollbacks {
     if (m.t === "no-rollback") return { ok: false, reason: m.reason };
     if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
     const ports = async (): Promise<Ports | null> => {
+      if (m.ports) return m.ports;
       const e = await this.#next(limit);
       return e?.kind === "message" && e.msg.t === "rollback-ports" ? e.msg.ports : null;
     };
-    const r = await c.engine.rollBackFollower(m, ports);
+    // With the ports in hand a follower does not read the leader's messages until it is
+    // back: a refusal meanwhile (the leader could not come back) must still stop it.
+    const watch = m.ports ? this.#watchRefusal() : null;
+    const r =
+      await (watch
+        ? Promise.race([c.engine.rollBackFollower(m, ports), watch.refused])
+        : c.engine.rollBackFollower(m, ports)).finally(() => watch?.stop());
     if (r) return { ok: false, reason: r };
     const d: Divergence = {
       by: -1,
@@ -172,6 +186,29 @@ export class Rollbacks {
     this.#record(m, d);
     await c.group.broadcast({ t: "rolled-back", variant: c.selfId, round: this.round });
     return { ok: true };
+  }
+
+  /** Resolves with the reason of a no-rollback from the leader (taking it), until stopped. */
+  #watchRefusal(): { refused: Promise<string>; stop: () => void } {
+    let stopped = false;
+    const refused = (async () => {
+      for (let i = this.#consumed;; i++) {
+        while (!stopped && i >= this.#fromLeader.length) await this.#wake.promise;
+        if (stopped) return new Promise<string>(() => {});
+        const e = this.#fromLeader[i];
+        if (e.kind === "message" && e.msg.t === "no-rollback") {
+          this.#consumed = i + 1;
+          return `the leader could not roll back: ${e.msg.reason}`;
+        }
+      }
+    })();
+    const stop = () => {
+      stopped = true;
+      const w = this.#wake;
+      this.#wake = Promise.withResolvers<void>();
+      w.resolve();
+    };
+    return { refused, stop };
   }
 
   /** The next message from the leader this follower has not acted on yet. */

@@ -88,6 +88,8 @@ export interface RollbackMsg {
   seq: number;
   /** The divergent call, for the followers' reports. */
   call: string;
+  /** The leader's ports when it knows them before it is back (fork: its copy's); else later. */
+  ports?: Ports;
 }
 /**
  * Leader's agent, once its variant is back (the followers restore theirs meanwhile): where each
@@ -130,7 +132,15 @@ export type RunMsg =
 export type PeerMsg = HandshakeMsg | RunMsg;
 export type MsgType = PeerMsg["t"];
 
-type FieldKind = "int" | "uint16" | "string" | "hex" | "object" | "array" | "ports";
+type FieldKind =
+  | "int"
+  | "uint16"
+  | "string"
+  | "hex"
+  | "object"
+  | "array"
+  | "ports"
+  | "ports?";
 
 /** One row per message type: field name -> kind. Adding a message is adding a row. */
 const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
@@ -162,6 +172,7 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
     stream: "string",
     seq: "int",
     call: "string",
+    ports: "ports?",
   },
   "rollback-ports": { ports: "ports" },
   "rolled-back": { variant: "int", round: "int" },
@@ -210,6 +221,8 @@ function fieldOk(kind: FieldKind, v: unknown): boolean {
       return Array.isArray(v);
     case "ports":
       return portsOk(v);
+    case "ports?":
+      return v === undefined || portsOk(v);
   }
 }
 
