@@ -20,7 +20,7 @@
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
-import { kill as sendSignal, sigqueue } from "../../ffi/libc.ts";
+import { kill, sigqueue } from "../../ffi/libc.ts";
 import type { CheckpointStats } from "./copies.ts";
 import type { CriuDriver } from "./criu_driver.ts";
 import { nextEvent } from "./engine.ts";
@@ -29,7 +29,7 @@ import { treeOf } from "./proc_tree.ts";
 /** The monitor's wake-up signal (criu.c): SIGSTKFLT. */
 export const WAKE = 16;
 /** The agent's request for a tree checkpoint (ckpt.h A8_SIG_CUT): SIGRTMAX. */
-const CUT = 64;
+export const CUT = 64;
 /** How often a round looks at the tree (processes born or gone meanwhile). */
 const POLL_MS = 5;
 
@@ -56,7 +56,7 @@ interface Round {
 
 export interface RoundsOptions {
   driver: Pick<CriuDriver, "dump">;
-  events: EventServer;
+  events: Pick<EventServer, "on" | "tell">;
   log: Logger;
   leader: boolean;
   /** The live root, once it runs. */
@@ -65,11 +65,22 @@ export interface RoundsOptions {
   timeoutMs: number;
   /** Images of the last this many epochs are kept (the driver keeps as many on disk). */
   keep: number;
+  /** The processes of the tree (root first): /proc by default. */
+  tree?: (root: number) => number[];
+  /** Sends a signal, with a value (sigqueue) or without: libc by default. */
+  signal?: (pid: number, sig: number, value?: number) => void;
+}
+
+function sendSignal(pid: number, sig: number, value?: number): void {
+  if (value === undefined) kill(pid, sig);
+  else sigqueue(pid, sig, value);
 }
 
 export class CriuRounds {
   readonly stats: CheckpointStats = { taken: 0, micros: [] };
   readonly #o: RoundsOptions;
+  readonly #tree: (root: number) => number[];
+  readonly #signal: (pid: number, sig: number, value?: number) => void;
   readonly #images = new Map<number, TreeImage>();
   #round?: Round;
   /** The newest epoch a round was held for (done or abandoned): older ones are stale. */
@@ -80,6 +91,8 @@ export class CriuRounds {
 
   constructor(o: RoundsOptions) {
     this.#o = o;
+    this.#tree = o.tree ?? treeOf;
+    this.#signal = o.signal ?? sendSignal;
     this.#off = o.events.on((e) => {
       if (e.ev === "criu-due" && o.leader) this.#due(e.epoch);
       else if (e.ev === "criu-dump") this.#waits(e);
@@ -173,7 +186,7 @@ export class CriuRounds {
     const root = await this.#o.root();
     for (;;) {
       if (round.halted) return;
-      const tree = treeOf(root);
+      const tree = this.#tree(root);
       if (this.#o.leader) this.#ask(round, tree);
       const missing = tree.filter((pid) => !round.waiting.has(pid));
       if (tree.length && !missing.length) break;
@@ -230,7 +243,7 @@ export class CriuRounds {
       if (round.asked.has(pid)) continue;
       round.asked.add(pid);
       try {
-        sigqueue(pid, CUT, round.epoch);
+        this.#signal(pid, CUT, round.epoch);
       } catch {
         // Gone meanwhile: the next look at the tree no longer has it.
       }
@@ -242,7 +255,7 @@ export class CriuRounds {
     const ok = await Promise.all(pids.map(async (pid) => {
       const awake = this.#next((a) => a.ev === "criu-awake" && a.pid === pid);
       try {
-        sendSignal(pid, WAKE);
+        this.#signal(pid, WAKE);
       } catch {
         return false;
       }

@@ -1,0 +1,183 @@
+/**
+ * Tree checkpoint rounds (criu_rounds.ts) against a scripted tree: which processes are asked,
+ * when the tree is dumped, what each process is told, what an image holds. The monitors'
+ * side is played by `FakeTree`: a process asked for epoch E reports criu-dump (or skip) and
+ * closes its connection; woken, it says criu-awake. The real protocol runs end to end in
+ * tests/e2e/servers_test.ts (nginx, master and workers) and survival_test.ts.
+ */
+import assert from "node:assert/strict";
+import type { MonitorEvent } from "../launch/events.ts";
+import { createLogger } from "../log.ts";
+import { CriuRounds, CUT, WAKE } from "./criu_rounds.ts";
+
+const ROOT = 100;
+
+/** A variant's tree of monitored processes, as the agent sees it through its events. */
+class FakeTree {
+  readonly listeners = new Set<(e: MonitorEvent) => void>();
+  readonly told: [number, string][] = [];
+  readonly asked: [number, number][] = [];
+  readonly dumps: [number, number][] = [];
+  /** Processes that report skip instead of standing still; that never answer. */
+  readonly skipping = new Set<number>();
+  readonly silent = new Set<number>();
+  dumpFails = false;
+
+  constructor(readonly streams: Map<number, string>) {}
+
+  on = (cb: (e: MonitorEvent) => void) => {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  };
+
+  tell = (pid: number, cmd: string) => {
+    this.told.push([pid, cmd]);
+    return Promise.resolve(true);
+  };
+
+  emit(e: MonitorEvent): void {
+    for (const cb of [...this.listeners]) cb(e);
+  }
+
+  base(pid: number) {
+    return { stream: this.streams.get(pid)!, pid, vpid: pid };
+  }
+
+  /** A process reaches its checkpoint position for `epoch`. */
+  stands(pid: number, epoch: number): void {
+    const skip = this.skipping.has(pid) ? 1 : 0;
+    this.emit({ ev: "criu-dump", ...this.base(pid), epoch, seq: 7, skip });
+    if (!skip) queueMicrotask(() => this.emit({ ev: "gone", ...this.base(pid) }));
+  }
+
+  signal = (pid: number, sig: number, value?: number) => {
+    if (sig === CUT) {
+      this.asked.push([pid, value!]);
+      if (!this.silent.has(pid)) setTimeout(() => this.stands(pid, value!), 1);
+    } else if (sig === WAKE) {
+      setTimeout(() => this.emit({ ev: "criu-awake", ...this.base(pid), epoch: 0 }), 1);
+    }
+  };
+
+  driver = {
+    dump: (root: number, epoch: number) => {
+      this.dumps.push([root, epoch]);
+      if (this.dumpFails) return Promise.reject(new Error("CRIU said no"));
+      return Promise.resolve({ ms: 5, dir: `/images/${epoch}` });
+    },
+  };
+
+  rounds(leader: boolean, timeoutMs = 2000): CriuRounds {
+    return new CriuRounds({
+      driver: this.driver,
+      events: this,
+      log: createLogger({ level: "error", sink: () => {} }),
+      leader,
+      root: () => Promise.resolve(ROOT),
+      timeoutMs,
+      keep: 3,
+      tree: () => [...this.streams.keys()],
+      signal: this.signal,
+    });
+  }
+
+  /** Until `n` commands were told (or a second passed). */
+  async toldCount(n: number): Promise<void> {
+    for (let i = 0; i < 200 && this.told.length < n; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+}
+
+const nginx = () => new Map([[ROOT, "0"], [101, "0.1"], [102, "0.2"]]);
+const due = (t: FakeTree, epoch: number) => t.emit({ ev: "criu-due", ...t.base(101), epoch });
+
+Deno.test("leader: every process of the tree is asked, the tree dumped once, each told live", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(true);
+  due(t, 1);
+  due(t, 1); // asked again meanwhile: one round only
+  await t.toldCount(3);
+  assert.deepEqual(t.asked.sort(), [[100, 1], [101, 1], [102, 1]]);
+  assert.deepEqual(t.dumps, [[ROOT, 1]]);
+  assert.deepEqual(t.told.map(([, c]) => c), ["live", "live", "live"]);
+  assert.equal(r.newest(), 1);
+  assert.deepEqual([...r.image(1)!].sort(), [[100, "0"], [101, "0.1"], [102, "0.2"]]);
+  assert.equal(r.stats.taken, 1);
+  r.close();
+});
+
+Deno.test("follower: a round starts with the first process that stands still, none is asked", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(false);
+  for (const pid of [101, 100, 102]) t.stands(pid, 4);
+  await t.toldCount(3);
+  assert.deepEqual(t.asked, []);
+  assert.deepEqual(t.dumps, [[ROOT, 4]]);
+  assert.equal(r.newest(), 4);
+  r.close();
+});
+
+Deno.test("a process that cannot take part: no dump, the others go on without it", async () => {
+  const t = new FakeTree(nginx());
+  t.skipping.add(102);
+  const r = t.rounds(true);
+  due(t, 1);
+  await t.toldCount(2);
+  await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(t.dumps, []);
+  assert.deepEqual(t.told.map(([pid, c]) => [pid, c]).sort(), [[100, "skip"], [101, "skip"]]);
+  assert.equal(r.newest(), 0);
+  r.close();
+});
+
+Deno.test("a failed dump keeps the older image and tells skip", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(true);
+  due(t, 1);
+  await t.toldCount(3);
+  t.dumpFails = true;
+  due(t, 2);
+  await t.toldCount(6);
+  assert.deepEqual(t.dumps, [[ROOT, 1], [ROOT, 2]]);
+  assert.deepEqual(t.told.slice(3).map(([, c]) => c), ["skip", "skip", "skip"]);
+  assert.equal(r.newest(), 1, "the older checkpoint still stands");
+  r.close();
+});
+
+Deno.test("a process that never stands still: the round is given up in time, a late one told skip", async () => {
+  const t = new FakeTree(nginx());
+  t.silent.add(102);
+  const r = t.rounds(true, 60);
+  due(t, 1);
+  await t.toldCount(2);
+  assert.deepEqual(t.dumps, []);
+  assert.deepEqual(t.told.map(([, c]) => c), ["skip", "skip"]);
+  t.stands(102, 1); // it gets there after all
+  await t.toldCount(3);
+  assert.deepEqual(t.told[2], [102, "skip"]);
+  due(t, 1); // the next round takes a newer epoch
+  t.silent.clear();
+  await t.toldCount(6);
+  assert.deepEqual(t.dumps, [[ROOT, 2]]);
+  r.close();
+});
+
+Deno.test("a rollback halts the round under way: nobody is woken, nothing dumped", async () => {
+  const t = new FakeTree(nginx());
+  t.silent.add(102);
+  const r = t.rounds(true);
+  due(t, 1);
+  await new Promise((res) => setTimeout(res, 20));
+  await r.halt();
+  due(t, 2); // requests from a dying tree start nothing
+  await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(t.dumps, []);
+  assert.deepEqual(t.told, []);
+  r.resume();
+  t.silent.clear();
+  due(t, 3);
+  await t.toldCount(3);
+  assert.deepEqual(t.dumps, [[ROOT, 3]]);
+  r.close();
+});
