@@ -74,7 +74,7 @@ const { values: opt } = parseArgs({
     "criu-every-calls": { type: "string", default: "5000" },
     "criu-every-ms": { type: "string", default: "1000" },
     retries: { type: "string", default: "3" },
-    servers: { type: "string", default: SERVERS.map((s) => s.name).join(",") },
+    servers: { type: "string", default: "lighttpd,nginx,nginx-tree" },
     baseline: { type: "boolean", default: false },
     "no-baseline": { type: "boolean", default: false },
     "skip-criu": { type: "boolean", default: false },
@@ -101,7 +101,8 @@ if (opt.help) {
                      criu: checkpoint.every_calls and every_ms (default 5000 and 1000: a dump
                      takes ~0.1-0.3 s, the README says every_ms should be seconds with criu)
   --retries N        checkpoint.retries (default 3)
-  --servers LIST     comma-separated: lighttpd,nginx (default both)
+  --servers LIST     comma-separated: lighttpd,nginx,nginx-tree (default all three; nginx-tree:
+                     nginx with its master and two workers, criu engine only)
   --baseline         also in quick mode: a8 without checkpoints (engine "none"), for reference
   --no-baseline      not in full mode either
   --skip-criu        skip the CRIU measurement
@@ -139,9 +140,36 @@ const CRIU_RATES = rateList(
   opt["criu-rates"] ?? (opt.quick ? "0,0.01" : opt.rates!),
   "criu-rates",
 );
-const SERVER_LIST: Server[] = opt.servers!.split(",").filter((s) => s).map((name) =>
-  SERVERS.find((x) => x.name === name) ??
-    fail(`unknown server ${name} (known: ${SERVERS.map((x) => x.name)})`)
+/**
+ * A server as the benchmark runs it: as one process (the fork engine copies a root process
+ * without children), or nginx as it runs by default, a master and two workers, for the criu
+ * engine only (it takes the whole tree).
+ */
+interface BenchServer extends Server {
+  oneProcess: boolean;
+  engines: ("fork" | "criu")[];
+  what: string;
+}
+const BENCH_SERVERS: BenchServer[] = [
+  ...SERVERS.map((s) => ({
+    ...s,
+    oneProcess: true,
+    engines: ["fork", "criu"] as ("fork" | "criu")[],
+    what: s.name === "nginx"
+      ? "nginx (master_process off: one process)"
+      : `${s.name} (one process)`,
+  })),
+  {
+    ...SERVERS.find((s) => s.name === "nginx")!,
+    name: "nginx-tree",
+    oneProcess: false,
+    engines: ["criu"],
+    what: "nginx-tree (nginx as it runs by default: a master and two workers; criu only)",
+  },
+];
+const SERVER_LIST: BenchServer[] = opt.servers!.split(",").filter((s) => s).map((name) =>
+  BENCH_SERVERS.find((x) => x.name === name) ??
+    fail(`unknown server ${name} (known: ${BENCH_SERVERS.map((x) => x.name)})`)
 );
 const WARMUP_SECONDS = 1;
 /** curl's --max-time per verified request, and the whole loop's deadline. */
@@ -347,15 +375,15 @@ async function killLeftovers(): Promise<string[]> {
   return out;
 }
 
-/** The server's config in `dir`, listening on the leader's address; nginx as one process. */
-async function serverConfig(server: Server, dir: string, docroot: string): Promise<string> {
+/** The server's config in `dir`, listening on the leader's address; nginx as it is run. */
+async function serverConfig(server: BenchServer, dir: string, docroot: string): Promise<string> {
   await Deno.mkdir(dir, { recursive: true });
   await Deno.chmod(dir, 0o755);
   const conf = await writeServerConfig(server, dir, docroot, {
     address: addr(1),
     port: HTTP_PORT,
   });
-  if (server.name === "nginx") {
+  if (server.template === "nginx.conf" && server.oneProcess) {
     const body = await Deno.readTextFile(conf);
     if (!body.includes("master_process on;")) throw new Error("nginx.conf: no master_process");
     await Deno.writeTextFile(conf, body.replace("master_process on;", "master_process off;"));
@@ -655,7 +683,11 @@ async function measure(
   return null;
 }
 
-async function nativeRound(server: Server, tmp: string, docroot: string): Promise<Round> {
+async function nativeRound(
+  server: BenchServer,
+  tmp: string,
+  docroot: string,
+): Promise<Round> {
   const t0 = performance.now();
   const r: Round = {
     server: server.name,
@@ -741,7 +773,7 @@ function faultTables(engine: Engine, rate: number): string {
 }
 
 async function a8Round(
-  server: Server,
+  server: BenchServer,
   tmp: string,
   docroot: string,
   engine: Engine,
@@ -870,7 +902,7 @@ async function benchServers(tmp: string): Promise<Round[]> {
   try {
     for (const server of SERVER_LIST) {
       log(
-        `\n== ${server.name} (one process): wrk -t1 -c${CONNECTIONS} -d${SECONDS}s /small.html ` +
+        `\n== ${server.what}: wrk -t1 -c${CONNECTIONS} -d${SECONDS}s /small.html ` +
           `after a ${WARMUP_SECONDS} s warm-up, then ${VERIFY} verified curl requests ==`,
       );
       const native = await nativeRound(server, tmp, docroot);
@@ -878,7 +910,7 @@ async function benchServers(tmp: string): Promise<Round[]> {
       rounds.push(native);
       const plan: [Engine, number][] = [
         ...(BASELINE ? [["none", 0] as [Engine, number]] : []),
-        ...ENGINES.flatMap((e) =>
+        ...ENGINES.filter((e) => server.engines.includes(e)).flatMap((e) =>
           (e === "criu" ? CRIU_RATES : RATES).map((rate) => [e, rate] as [Engine, number])
         ),
       ];
@@ -1066,8 +1098,10 @@ interface Verdict {
 
 function verdicts(rounds: Round[], criu: Json): Verdict[] {
   const out: Verdict[] = [];
-  for (const server of SERVER_LIST.map((s) => s.name)) {
-    for (const engine of ENGINES) out.push(...engineVerdicts(rounds, server, engine));
+  for (const server of SERVER_LIST) {
+    for (const engine of ENGINES.filter((e) => server.engines.includes(e))) {
+      out.push(...engineVerdicts(rounds, server.name, engine));
+    }
   }
   out.push(criuRawVerdict(criu));
   return out;
@@ -1290,9 +1324,7 @@ const result: Json = {
     variants: 2,
     policy: "outputs",
     interposer: "auto",
-    servers: SERVER_LIST.map((s) =>
-      s.name === "nginx" ? "nginx (master_process off: one process)" : `${s.name} (one process)`
-    ),
+    servers: SERVER_LIST.map((s) => s.what),
     hosts: "netns: server / leader 10.88.0.1, follower 10.88.0.2, wrk and curl 10.88.0.3",
     wrk: `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s --timeout 2s /small.html`,
     warmup_s: WARMUP_SECONDS,
