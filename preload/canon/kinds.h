@@ -30,6 +30,7 @@ enum a8_flag {
 	F_NOCHECK = 1 << 6,	/* arguments are not compared (they legitimately differ) */
 	F_NORESTART = 1 << 7,	/* never restarted after a handler, even with SA_RESTART */
 	F_WRITEOPEN = 1 << 8,	/* an output when its open flags (arg 2) write or create */
+	F_END = 1 << 9,		/* ends the process: no rollback can follow it */
 };
 
 enum a8_argkind {

@@ -34,12 +34,13 @@ bool a8_fault_now(const struct a8_call *c)
 
 	/*
 	 * Only where a rollback can follow: after a checkpoint this process still stands by,
-	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it).
+	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
+	 * nor at the process's end (the leader's is gone).
 	 */
 	if (!fault_state || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
 	    !a8_ckpt_standing())
 		return false;
-	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE))
+	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))
 		return false;
 	/*
 	 * A fault strikes new work: positions before the divergence a rollback answers were

@@ -643,6 +643,20 @@ export class CriuDriver {
    * fork engine's copies (src/checkpoint/copies.ts). Epochs above it are left alone: after a
    * rollback the next dumps reuse their numbers and replace them.
    */
+  /**
+   * Removes the images of every epoch below `epoch` (a follower, once its leader has epoch:
+   * no rollback goes further back). Serialized with dumps and restores.
+   */
+  discardBelow(epoch: number): Promise<void> {
+    return this.#exclusive(async () => {
+      for (const e of this.epochs().filter((e) => e < epoch)) {
+        await Deno.remove(this.imagesDir(e), { recursive: true }).catch((err) =>
+          this.#log.warn("cannot remove old images", { epoch: e, error: (err as Error).message })
+        );
+      }
+    });
+  }
+
   async #prune(newest: number): Promise<void> {
     for (const epoch of this.epochs().filter((e) => e <= newest - this.#keep)) {
       await Deno.remove(this.imagesDir(epoch), { recursive: true }).catch((e) =>

@@ -23,8 +23,21 @@ import { type Engine, nextEvent, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
 import { endOf } from "./reaper.ts";
 
-/** Images kept per variant: a follower may have dumped an epoch its leader abandoned. */
+/**
+ * Images the leader keeps (a rollback takes its newest). A follower keeps every image from
+ * its leader's newest on: it may have dumped newer epochs its leader then gave up on.
+ */
 export const CRIU_KEEP_IMAGES = 3;
+/** A follower's images wait for its leader's word (`checkpointed`), not for a count. */
+export const CRIU_KEEP_IMAGES_FOLLOWER = 1_000_000;
+
+/** How the engine hears of its leader's checkpoints, or tells its followers of its own. */
+export interface CheckpointNews {
+  leader: boolean;
+  tell(epoch: number): void;
+  /** Follower: `cb` for each epoch the leader has; returns the unsubscribe. */
+  listen(cb: (epoch: number) => void): () => void;
+}
 /**
  * How long every process of the tree may take to stand still for a checkpoint: the ones that
  * did wait meanwhile (the service stalls), so not the whole connect timeout.
@@ -51,7 +64,7 @@ export class CriuEngine implements Engine {
     events: EventServer,
     log: Logger,
     connectMs: number,
-    leader: boolean,
+    news: CheckpointNews,
   ) {
     this.#driver = driver;
     this.#events = events;
@@ -61,12 +74,19 @@ export class CriuEngine implements Engine {
       driver,
       events,
       log,
-      leader,
+      leader: news.leader,
       root: async () => (await this.#attached.promise).pid,
       timeoutMs: Math.min(connectMs, ROUND_MS),
       keep: CRIU_KEEP_IMAGES,
+      dumped: (epoch) => news.tell(epoch),
     });
-    this.#off = events.on((e) => {
+    const offNews = news.listen((epoch) => {
+      this.#rounds.confirmed(epoch);
+      driver.discardBelow(epoch).catch((e) =>
+        log.warn("cannot remove old images", { error: (e as Error).message })
+      );
+    });
+    const offEvents = events.on((e) => {
       if (e.ev === "criu-keeper" && e.stream === "0") this.#newKeeper(e.pid);
       else if (e.ev === "checkpoint-drop") {
         // A process forked since the newest dump (no image has it, and a replay cannot make
@@ -75,6 +95,10 @@ export class CriuEngine implements Engine {
         if (e.stream === "0") this.#dropKeeper();
       }
     });
+    this.#off = () => {
+      offNews();
+      offEvents();
+    };
   }
 
   get stats(): CheckpointStats {

@@ -63,8 +63,13 @@ export interface RoundsOptions {
   root: () => Promise<number>;
   /** How long every process of the tree may take to stand still. */
   timeoutMs: number;
-  /** Images of the last this many epochs are kept (the driver keeps as many on disk). */
+  /**
+   * Leader: images of the last this many epochs are kept (the driver keeps as many on disk).
+   * A follower keeps every image from the leader's newest on (`confirmed`).
+   */
   keep: number;
+  /** Leader: its tree was dumped at this epoch (the followers are told). */
+  dumped?: (epoch: number) => void;
   /** The processes of the tree (root first): /proc by default. */
   tree?: (root: number) => number[];
   /** Sends a signal, with a value (sigqueue) or without: libc by default. */
@@ -106,6 +111,11 @@ export class CriuRounds {
 
   image(epoch: number): TreeImage | undefined {
     return this.#images.get(epoch);
+  }
+
+  /** Follower: the leader has `epoch`; no rollback goes back further. */
+  confirmed(epoch: number): void {
+    for (const ep of this.#images.keys()) if (ep < epoch) this.#images.delete(ep);
   }
 
   /** The tree changed in a way no image can stand for (a process forked): forget them all. */
@@ -216,8 +226,11 @@ export class CriuRounds {
     try {
       const r = await this.#o.driver.dump(root, round.epoch);
       this.#images.set(round.epoch, new Map([...round.waiting].map(([p, w]) => [p, w.stream])));
-      for (const ep of this.#images.keys()) {
-        if (ep <= round.epoch - this.#o.keep) this.#images.delete(ep);
+      if (this.#o.leader) {
+        for (const ep of this.#images.keys()) {
+          if (ep <= round.epoch - this.#o.keep) this.#images.delete(ep);
+        }
+        this.#o.dumped?.(round.epoch);
       }
       done = true;
       this.stats.taken++;

@@ -18,6 +18,7 @@ class FakeTree {
   readonly told: [number, string][] = [];
   readonly asked: [number, number][] = [];
   readonly dumps: [number, number][] = [];
+  readonly dumped: number[] = [];
   /** Processes that report skip instead of standing still; that never answer. */
   readonly skipping = new Set<number>();
   readonly silent = new Set<number>();
@@ -78,6 +79,7 @@ class FakeTree {
       keep: 3,
       tree: () => [...this.streams.keys()],
       signal: this.signal,
+      dumped: (epoch) => this.dumped.push(epoch),
     });
   }
 
@@ -104,6 +106,7 @@ Deno.test("leader: every process of the tree is asked, the tree dumped once, eac
   assert.equal(r.newest(), 1);
   assert.deepEqual([...r.image(1)!].sort(), [[100, "0"], [101, "0.1"], [102, "0.2"]]);
   assert.equal(r.stats.taken, 1);
+  assert.deepEqual(t.dumped, [1], "the followers are told");
   r.close();
 });
 
@@ -179,5 +182,20 @@ Deno.test("a rollback halts the round under way: nobody is woken, nothing dumped
   due(t, 3);
   await t.toldCount(3);
   assert.deepEqual(t.dumps, [[ROOT, 3]]);
+  r.close();
+});
+
+Deno.test("follower: images stay until the leader has a newer one, however many it dumped", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(false);
+  for (const epoch of [1, 2, 3, 4, 5]) {
+    for (const pid of [100, 101, 102]) t.stands(pid, epoch);
+    await t.toldCount(3 * epoch);
+  }
+  assert.deepEqual(t.dumped, [], "a follower tells nobody");
+  assert.ok(r.image(1), "the leader may still roll back to 1");
+  r.confirmed(4);
+  assert.equal(r.image(3), undefined);
+  assert.ok(r.image(4) && r.image(5));
   r.close();
 });

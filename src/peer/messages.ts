@@ -102,6 +102,14 @@ export interface RollbackPortsMsg {
 }
 /** Stream id ("0", "0.1", ...) to a TCP port. */
 export type Ports = Record<string, number>;
+/**
+ * Leader's agent, criu engine: its variant's tree is dumped at `epoch`. A follower may have
+ * dumped newer epochs the leader then gave up on; it keeps every image from this one on.
+ */
+export interface CheckpointedMsg {
+  t: "checkpointed";
+  epoch: number;
+}
 /** A follower's monitor is back and connected. */
 export interface RolledBackMsg {
   t: "rolled-back";
@@ -127,6 +135,7 @@ export type RunMsg =
   | ByeMsg
   | RollbackMsg
   | RollbackPortsMsg
+  | CheckpointedMsg
   | RolledBackMsg
   | NoRollbackMsg;
 export type PeerMsg = HandshakeMsg | RunMsg;
@@ -175,6 +184,7 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
     ports: "ports?",
   },
   "rollback-ports": { ports: "ports" },
+  checkpointed: { epoch: "int" },
   "rolled-back": { variant: "int", round: "int" },
   "no-rollback": { reason: "string" },
 };

@@ -20,7 +20,11 @@ import { compareExits, type RunEnd } from "./outcome.ts";
 import { peerTrouble, Trouble } from "./trouble.ts";
 import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
 import { CriuDriver } from "../checkpoint/criu_driver.ts";
-import { CRIU_KEEP_IMAGES, CriuEngine } from "../checkpoint/criu_engine.ts";
+import {
+  CRIU_KEEP_IMAGES,
+  CRIU_KEEP_IMAGES_FOLLOWER,
+  CriuEngine,
+} from "../checkpoint/criu_engine.ts";
 import type { Engine } from "../checkpoint/engine.ts";
 import { ForkEngine } from "../checkpoint/fork_engine.ts";
 import { LiveRoot } from "../checkpoint/live_root.ts";
@@ -105,13 +109,22 @@ async function openEngine(s: Session): Promise<Engine> {
   if (s.config.checkpoint.engine !== "criu") {
     return new ForkEngine(new CopyRegistry(s.events), s.events, s.log, connectMs);
   }
+  const leader = s.self.id === s.config.leaderId;
   const driver = await CriuDriver.open({
     runDir: s.runDir,
     log: s.log,
-    keepImages: CRIU_KEEP_IMAGES,
+    keepImages: leader ? CRIU_KEEP_IMAGES : CRIU_KEEP_IMAGES_FOLLOWER,
   });
-  const leader = s.self.id === s.config.leaderId;
-  return new CriuEngine(driver, s.events, s.log, connectMs, leader);
+  return new CriuEngine(driver, s.events, s.log, connectMs, {
+    leader,
+    tell: (epoch) => void s.group.broadcast({ t: "checkpointed", epoch }),
+    listen: (cb) =>
+      s.group.on((e) => {
+        if (e.kind === "message" && e.from === s.config.leaderId && e.msg.t === "checkpointed") {
+          cb(e.msg.epoch);
+        }
+      }),
+  });
 }
 
 /** Until the program ends or trouble comes; a survived divergence starts the watch again. */

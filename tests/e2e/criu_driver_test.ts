@@ -343,7 +343,7 @@ Deno.test("criu driver: a restored server listens again, its old connection come
   });
 });
 
-Deno.test("criu driver: only the newest keepImages epochs stay; a failed dump says why", async () => {
+Deno.test("criu driver: only the newest keepImages epochs stay, discardBelow drops older ones; a failed dump says why", async () => {
   await withRunDir("a8-criu-driver-keep-", async (dir) => {
     const driver = await openDriver(dir, 2);
     let root = 0;
@@ -372,6 +372,9 @@ Deno.test("criu driver: only the newest keepImages epochs stay; a failed dump sa
       assert.deepEqual(driver.epochs(), [2, 3], "a failed dump touched the kept epochs");
       assert.ok((await Deno.stat(`${dir}/criu/failed-4/dump.log`)).isFile);
       await assert.rejects(() => driver.restore(1), /no images/);
+      // A follower drops what its leader no longer needs.
+      await driver.discardBelow(3);
+      assert.deepEqual(driver.epochs(), [3]);
 
       await driver.killTree(root);
       assert.equal((await proc.status).signal, "SIGKILL");
