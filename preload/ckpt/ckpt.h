@@ -82,6 +82,8 @@ enum a8_taken a8_fork_take(uint64_t seq);
 /* faults.c */
 void a8_faults_init(void);
 void a8_faults_resumed_at(uint64_t diverged_at);
+/* A stop signal reached the program: no more faults. */
+void a8_faults_stop(void);
 
 /*
  * criu.c: stop where CRIU can dump us, then go on after the dump (DUMPED), or without one

@@ -3,6 +3,7 @@
  * Fault injection for measurement (`[faults]`, ckpt.h): a follower's checked call diverges on
  * purpose with probability A8_FAULT_P, only where a rollback can follow and only on new work.
  */
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "a8/raw.h"
@@ -11,6 +12,7 @@
 
 static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
+static bool stopping;			/* the program was told to stop */
 
 void a8_faults_init(void)
 {
@@ -20,6 +22,16 @@ void a8_faults_init(void)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
 		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 	}
+}
+
+/*
+ * The faults measure what recovery costs while a program serves. Its shutdown is no service,
+ * and a shutdown cannot always be rolled back (a restore needs the files the dump saw, and a
+ * stopping server truncates its pid file): no fault after a stop signal.
+ */
+void a8_faults_stop(void)
+{
+	stopping = true;
 }
 
 void a8_faults_resumed_at(uint64_t diverged_at)
@@ -37,7 +49,7 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
+	if (!fault_state || stopping || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
 	    !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))

@@ -50,6 +50,8 @@ static uint64_t restore_trap = ~0ULL;
 #define FATAL_DEFAULT (BIT(SIGHUP) | BIT(SIGINT) | BIT(SIGQUIT) | BIT(SIGUSR1) | BIT(SIGUSR2) | \
 		       BIT(SIGPIPE) | BIT(SIGALRM) | BIT(SIGTERM) | BIT(SIGIO) | BIT(SIGPROF) | \
 		       BIT(SIGVTALRM) | BIT(SIGXCPU) | BIT(SIGXFSZ) | BIT(SIGPWR) | CRASHES)
+/* Signals that tell a program to stop: what follows is its shutdown, not its service. */
+#define STOPS (BIT(SIGTERM) | BIT(SIGINT) | BIT(SIGQUIT))
 /* A crash on the leader is a stream event too: a follower that did not crash there diverged. */
 #define CRASHES (BIT(SIGSEGV) | BIT(SIGBUS) | BIT(SIGFPE) | BIT(SIGILL) | BIT(SIGTRAP) | \
 		 BIT(SIGABRT))
@@ -179,6 +181,8 @@ void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
 
 	if (s->signo == 0 || s->signo >= NSIG_K)
 		return;
+	if (BIT(s->signo) & STOPS)
+		a8_faults_stop();
 	memcpy(&si, s->info, sizeof(si));
 	si.si_signo = (int)s->signo;
 	/* The first delivery of a trap records the mask the program returns to. */

@@ -58,7 +58,11 @@ export class Rollbacks {
     this.#off = c.group.on((e) => {
       if (e.kind !== "message" || e.from !== c.config.leaderId) return;
       const t = e.msg.t;
-      if (t === "rollback" || t === "rollback-ports" || t === "no-rollback") {
+      // exit and bye: the leader's run is over; a follower waiting for its verdict stops.
+      if (
+        t === "rollback" || t === "rollback-ports" || t === "no-rollback" || t === "exit" ||
+        t === "bye"
+      ) {
         this.#fromLeader.push(e);
         const w = this.#wake;
         this.#wake = Promise.withResolvers<void>();
@@ -161,6 +165,9 @@ export class Rollbacks {
     }
     const m = verdict.msg;
     if (m.t === "no-rollback") return { ok: false, reason: m.reason };
+    if (m.t === "exit" || m.t === "bye") {
+      return { ok: false, reason: "the leader's run ended before it decided" };
+    }
     if (m.t !== "rollback") return { ok: false, reason: `unexpected ${m.t} from the leader` };
     const ports = async (): Promise<Ports | null> => {
       if (m.ports) return m.ports;
@@ -199,6 +206,10 @@ export class Rollbacks {
         if (e.kind === "message" && e.msg.t === "no-rollback") {
           this.#consumed = i + 1;
           return `the leader could not roll back: ${e.msg.reason}`;
+        }
+        if (e.kind === "message" && (e.msg.t === "exit" || e.msg.t === "bye")) {
+          this.#consumed = i + 1;
+          return "the leader's run ended during the rollback";
         }
       }
     })();
