@@ -194,9 +194,10 @@ export class CriuRounds {
 
   async #run(round: Round, next: () => Promise<void>): Promise<void> {
     const root = await this.#o.root();
+    let tree: number[];
     for (;;) {
       if (round.halted) return;
-      const tree = this.#tree(root);
+      tree = this.#tree(root);
       if (this.#o.leader) this.#ask(round, tree);
       const missing = tree.filter((pid) => !round.waiting.has(pid));
       if (tree.length && !missing.length) break;
@@ -225,7 +226,9 @@ export class CriuRounds {
     let done = false;
     try {
       const r = await this.#o.driver.dump(root, round.epoch);
-      this.#images.set(round.epoch, new Map([...round.waiting].map(([p, w]) => [p, w.stream])));
+      // What the dump holds: a process that stood still and then ended is not in it.
+      const dumped = [...round.waiting].filter(([pid]) => tree.includes(pid));
+      this.#images.set(round.epoch, new Map(dumped.map(([p, w]) => [p, w.stream])));
       if (this.#o.leader) {
         for (const ep of this.#images.keys()) {
           if (ep <= round.epoch - this.#o.keep) this.#images.delete(ep);

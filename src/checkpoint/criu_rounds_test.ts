@@ -199,3 +199,17 @@ Deno.test("follower: images stay until the leader has a newer one, however many 
   assert.ok(r.image(4) && r.image(5));
   r.close();
 });
+
+Deno.test("a process that ended after it stood still is not in the image", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(true);
+  t.silent.add(102);
+  due(t, 1);
+  await new Promise((res) => setTimeout(res, 20));
+  t.stands(102, 1);
+  t.streams.delete(102); // it stood still, then the worker died before the dump
+  await t.toldCount(2);
+  assert.deepEqual(t.dumps, [[ROOT, 1]]);
+  assert.deepEqual([...r.image(1)!.keys()].sort(), [100, 101]);
+  r.close();
+});
