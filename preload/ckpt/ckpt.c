@@ -5,9 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +12,12 @@
 #include <time.h>
 
 #include "a8/raw.h"
-#include "canon/kinds.h"
 #include "canon/table.h"
 #include "ckpt.h"
-#include "core/epoll.h"
 #include "core/fdtab.h"
 #include "core/signals.h"
 #include "core/util.h"
 #include "exchange/link.h"
-#include "interpose/interpose.h"
 
 struct a8_ckpt_conf a8_ckpt;
 

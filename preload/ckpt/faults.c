@@ -6,7 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "a8/raw.h"
 #include "ckpt.h"
 #include "core/util.h"
 

@@ -10,7 +10,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "a8/raw.h"
 #include "ckpt.h"
