@@ -8,7 +8,7 @@
  * Per server (single process: nginx with `master_process off`, as the fork engine needs):
  *   1. natively: wrk on /small.html, then a verified client loop (curl, bodies compared byte
  *      for byte with the docroot's files);
- *   2. under a8 with 2 variants, checkpoint engine "fork" (every_calls 1000, every_ms 200:
+ *   2. under a8 with 2 variants, checkpoint engine "fork" (every_calls 5000, every_ms 200:
  *      the shipped defaults; retries 3), at each injected divergence rate: the same wrk round
  *      and client loop, then the leader's summary.json (checkpoints, rollbacks, their times);
  *      in full mode also once with engine "none" and no faults: a8 without checkpoints;
@@ -67,7 +67,7 @@ const { values: opt } = parseArgs({
     connections: { type: "string", default: "4" },
     seed: { type: "string", default: "1" },
     "criu-cycles": { type: "string" },
-    "every-calls": { type: "string", default: "1000" },
+    "every-calls": { type: "string", default: "5000" },
     "every-ms": { type: "string", default: "200" },
     engines: { type: "string", default: "fork,criu" },
     "criu-rates": { type: "string" },
@@ -94,7 +94,7 @@ if (opt.help) {
   --seed N           faults.seed (default 1)
   --criu-cycles N    CRIU dump/kill/restore cycles of a native lighttpd (default 5; quick 3)
   --engines LIST     checkpoint engines under a8: fork,criu (default both)
-  --every-calls N    fork: checkpoint.every_calls (default 1000, the shipped default)
+  --every-calls N    fork: checkpoint.every_calls (default 5000, the shipped default)
   --every-ms N       fork: checkpoint.every_ms (default 200, the shipped default)
   --criu-rates LIST  the rates for the criu engine (default: --rates; quick 0,0.01)
   --criu-every-calls N, --criu-every-ms N
@@ -188,7 +188,7 @@ if (ENGINES.some((e) => e !== "fork" && e !== "criu")) fail("--engines: fork and
  */
 const CHECKPOINT = {
   fork: {
-    every_calls: intOpt(opt["every-calls"], 1000, 1000, "every-calls"),
+    every_calls: intOpt(opt["every-calls"], 5000, 5000, "every-calls"),
     every_ms: intOpt(opt["every-ms"], 200, 200, "every-ms"),
   },
   criu: {

@@ -86,12 +86,12 @@ void a8_ckpt_init(void)
 
 	a8_ckpt.engine = !strcmp(e, "fork") ? A8_CKPT_FORK :
 			 !strcmp(e, "criu") ? A8_CKPT_CRIU : A8_CKPT_NONE;
-	a8_ckpt.every_calls = strtoull(envs("A8_CKPT_CALLS", "1000"), NULL, 10);
+	a8_ckpt.every_calls = strtoull(envs("A8_CKPT_CALLS", "5000"), NULL, 10);
 	a8_ckpt.every_ms = strtoull(envs("A8_CKPT_MS", "200"), NULL, 10);
 	a8_ckpt.fault_p = strtod(envs("A8_FAULT_P", "0"), NULL);
 	a8_ckpt.fault_seed = strtoull(envs("A8_FAULT_SEED", "0"), NULL, 10);
 	if (!a8_ckpt.every_calls)
-		a8_ckpt.every_calls = 1000;
+		a8_ckpt.every_calls = 5000;
 	a8_faults_init();
 	if (a8_ckpt.engine == A8_CKPT_CRIU && a8_criu_init())
 		a8_fatal("internal", "", 0, "cannot take signal %d for tree checkpoints", A8_SIG_CUT);

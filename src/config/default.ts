@@ -55,7 +55,7 @@ level = "warn"         # error | warn | info | debug
 # Checkpoints let the variants roll back after a divergence and keep serving (see README).
 [checkpoint]
 engine = "none"        # none | fork | criu
-every_calls = 1000     # a checkpoint once this many checked calls
+every_calls = 5000     # a checkpoint once this many checked calls
 every_ms = 200         # or this many ms have passed, when the program is about to wait
 retries = 1            # 0..10 replays of a repeating divergence before its connection is dropped
 

@@ -15,6 +15,6 @@ Deno.test("the default config parses: two local variants, leader 1", () => {
     "2@127.0.0.1:7773",
   ]);
   assert.equal(c.policy, "outputs");
-  assert.deepEqual(c.checkpoint, { engine: "none", everyCalls: 1000, everyMs: 200, retries: 1 });
+  assert.deepEqual(c.checkpoint, { engine: "none", everyCalls: 5000, everyMs: 200, retries: 1 });
   assert.deepEqual(c.faults, { divergenceProbability: 0, seed: 0 });
 });

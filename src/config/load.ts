@@ -40,7 +40,7 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = {
 
 export const DEFAULT_CHECKPOINT: Readonly<Checkpoint> = {
   engine: "none",
-  everyCalls: 1000,
+  everyCalls: 5000,
   everyMs: 200,
   retries: 1,
 };

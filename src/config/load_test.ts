@@ -50,7 +50,7 @@ Deno.test("a minimal config gets every default", () => {
     shutdownMs: 10000,
   });
   assert.equal(c.log.level, "warn");
-  assert.deepEqual(c.checkpoint, { engine: "none", everyCalls: 1000, everyMs: 200, retries: 1 });
+  assert.deepEqual(c.checkpoint, { engine: "none", everyCalls: 5000, everyMs: 200, retries: 1 });
   assert.deepEqual(c.faults, { divergenceProbability: 0, seed: 0 });
   assert.deepEqual(c.variants, [
     { id: 1, address: "127.0.0.1", port: 7772 },
@@ -102,7 +102,7 @@ seed = 7
   );
   assert.equal(edges.checkpoint.engine, "criu");
   assert.equal(edges.checkpoint.retries, 10);
-  assert.equal(edges.checkpoint.everyCalls, 1000);
+  assert.equal(edges.checkpoint.everyCalls, 5000);
   assert.deepEqual(edges.faults, { divergenceProbability: 1, seed: 0 });
 });
 
