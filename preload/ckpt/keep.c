@@ -45,7 +45,11 @@ static int chan_live = -1, chan_frozen = -1;
  * stops, fd: the epoch) and END (fd: how many fds came, or -errno) between a restored leader
  * and the keeper.
  */
-enum { CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3, CHAN_TAKE = 4, CHAN_END = 5 };
+/* CHAN_CLOSE_QUIET: let go without an answer (a regular file: nobody waits for its close). */
+enum {
+	CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3, CHAN_TAKE = 4, CHAN_END = 5,
+	CHAN_CLOSE_QUIET = 6,
+};
 struct chan_msg {
 	uint64_t seq;
 	int32_t fd;
@@ -227,11 +231,12 @@ static bool serve_one(void)
 			a8_sys1(SYS_close, held);
 		return false;
 	}
-	if (m.kind == CHAN_CLOSE) {
+	if (m.kind == CHAN_CLOSE || m.kind == CHAN_CLOSE_QUIET) {
 		if (held >= 0)
 			a8_sys1(SYS_close, held);
 		copy_lets_go(m.fd, m.seq);
-		chan_put(chan_frozen, &ack, 1);
+		if (m.kind == CHAN_CLOSE)
+			chan_put(chan_frozen, &ack, 1);
 		return true;
 	}
 	if (m.kind != CHAN_KEEP || held < 0) {
@@ -288,9 +293,19 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 	struct chan_msg m = { made_at, fd, CHAN_CLOSE };
 	struct pollfd p = { .fd = chan_live, .events = POLLIN };
 	struct timespec ts = { 1, 0 };
+	struct stat st;
+	bool quiet;
 	char ack;
 
-	if (chan_live < 0 || chan_put(chan_live, &m, sizeof(m)) != sizeof(m))
+	if (chan_live < 0)
+		return;
+	/* A regular file has no other end waiting for the close: the copy need not answer. */
+	quiet = a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (quiet)
+		m.kind = CHAN_CLOSE_QUIET;
+	if (chan_put(chan_live, &m, sizeof(m)) != sizeof(m))
+		return;
+	if (quiet)
 		return;
 	if (a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8) == 1)
 		a8_sys3(SYS_read, chan_live, &ack, 1);
