@@ -24,9 +24,7 @@
  */
 import { parseArgs } from "node:util";
 import {
-  A8,
   a8Missing,
-  type A8Started,
   configToml,
   freePorts,
   type Json,
@@ -35,6 +33,7 @@ import {
   readSummary,
   REPO_ROOT,
   runNative,
+  startA8,
   tail,
   text,
   waitA8,
@@ -728,40 +727,6 @@ async function nativeRound(
   return r;
 }
 
-/**
- * `a8 run --id i` for every variant on its host, the leader (1) first, as the harness's startA8
- * does, but entering only the host's network namespace (nsenter --net): `ip netns exec` also
- * gives the process a mount namespace of its own, and in there every CRIU dump fails ("Can't
- * lookup mount=23 for fd=10 path=/dev/null"), so the criu engine could not checkpoint at all.
- */
-async function startVariants(
-  dir: string,
-  config: string,
-  ids: number[],
-  program: string[],
-): Promise<A8Started> {
-  const configPath = `${dir}/a8.toml`;
-  await Deno.writeTextFile(configPath, config);
-  const variants = ids.map((id) => {
-    const reportDir = `${dir}/report-${id}`;
-    const argv = [
-      "nsenter",
-      `--net=/run/netns/${host(id)}`,
-      A8,
-      "run",
-      "--id",
-      String(id),
-      "--report-dir",
-      reportDir,
-      configPath,
-      "--",
-      ...program,
-    ];
-    return { id, leader: id === ids[0], reportDir, proc: new Proc(`variant ${id}`, argv) };
-  });
-  return { dir, configPath, variants, leader: variants[0] };
-}
-
 function faultTables(engine: Engine, rate: number): string {
   // TOML: a float always has a point (0.0), as the config's number type is written.
   const p = Number.isInteger(rate) ? rate.toFixed(1) : String(rate);
@@ -798,15 +763,17 @@ async function a8Round(
   const dir = `${tmp}/${server.name}-a8-${engine}-${rate}`;
   const conf = await serverConfig(server, dir, docroot);
   const ids = [1, 2];
-  const run = await startVariants(
+  const run = await startA8({
     dir,
-    configToml({
+    config: configToml({
       variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
       extraTables: faultTables(engine, rate),
     }),
     ids,
-    server.argv(conf, dir),
-  );
+    leaderId: 1,
+    netns: host,
+    program: server.argv(conf, dir),
+  });
   for (const v of run.variants) live.add(v.proc);
   const exited = () => run.variants.filter((v) => v.proc.exited).map((v) => v.id);
   const alive = () => (exited().length ? `variant(s) ${exited()} exited` : null);
