@@ -109,6 +109,8 @@ void a8_ckpt_resumed_at(uint64_t diverged_at);
 void a8_log_tx(const void *p, size_t n);
 void a8_log_fd_use(uint64_t seq, long fd, bool input);
 void a8_log_newfd(uint64_t seq, int fd);
+/* Leader: the call on one of its fds, before it runs (done false) and after (done true). */
+void a8_log_call(const struct a8_call *c, uint64_t seq, bool done);
 void a8_log_reset(void);
 /* The leader logs since a checkpoint (false: nothing to note). */
 bool a8_log_active(void);
@@ -123,6 +125,10 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
 int a8_keep_take(uint64_t seq, int fd);
 long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
+/* Replay: the fd made at the current position goes back at its number (false: none kept). */
+bool a8_replay_install(int fd, int cloexec);
+/* Follower or replaying leader: a replayed output whose effect already happened, not run again. */
+bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec);
 /* Before a position: ends replay when the log has no record for it. */
 void a8_replay_check(uint64_t seq);
 /* Called in the frozen copy: take the log and the kept fds, decide where replay stops. */

@@ -139,6 +139,38 @@ void a8_log_newfd(uint64_t seq, int fd)
 	}
 }
 
+/* A connection's bytes (the input a rollback may drop): a read from a socket. */
+static bool socket_input(const struct a8_call *c)
+{
+	int type, i;
+	socklen_t len = sizeof(type);
+	bool reads = false;
+
+	for (i = 1; i < 6 && c->ret > 0; i++) {
+		int k = c->ci->args[i].kind;
+
+		reads |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
+	}
+	return reads &&
+	       a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+}
+
+/*
+ * Leader: which of its own fds a call uses (replay.c), noted before it runs (a process killed
+ * in the middle of it leaves the note without a record: replay knows that connection may have
+ * lost bytes), and again after it took input from a socket (what a rollback may drop).
+ */
+void a8_log_call(const struct a8_call *c, uint64_t seq, bool done)
+{
+	/* Nothing to note without a checkpoint to roll back to (and no syscall spent on it). */
+	if (c->ci->args[0].kind != AK_FD || !a8_log_active())
+		return;
+	if (!done)
+		a8_log_fd_use(seq, c->a[0], false);
+	else if (socket_input(c))
+		a8_log_fd_use(seq, c->a[0], true);
+}
+
 /* --- replay --- */
 
 static void shut_add(int fd)
@@ -386,4 +418,43 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **out)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* Replay: the real fd the dead process's call made goes back at its number. */
+bool a8_replay_install(int fd, int cloexec)
+{
+	int held = a8_keep_take(a8.seq, fd);
+	long r;
+
+	if (held < 0)
+		return false;
+	r = a8_sys3(SYS_dup3, held, fd, cloexec ? O_CLOEXEC : 0);
+	a8_sys1(SYS_close, held);
+	/* The next copy holds it too (it was forked with it): it must let go when we close it. */
+	if (r == fd)
+		a8_ckpt_shared(fd, a8.seq);
+	return r == fd;
+}
+
+/*
+ * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
+ * this variant's own before the rollback: its reader has the bytes already, so the call is
+ * not run again (it returns what it returned then). A file with an offset is written again
+ * at the offset the checkpoint restored: the same bytes at the same place.
+ */
+bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec)
+{
+	long fl;
+
+	if (!(rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
+		return false;
+	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
+	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)
+		return false;
+	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
+		return false;
+	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);
+	if (fl < 0)
+		return false;
+	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
 }

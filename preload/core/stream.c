@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "a8/raw.h"
@@ -305,22 +304,6 @@ void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
 		a8_sig_deliver_queued(c);
 }
 
-/* Replay: the real fd the dead process's call made goes back at its number. */
-static bool install_kept(int fd, int cloexec)
-{
-	int held = a8_keep_take(a8.seq, fd);
-	long r;
-
-	if (held < 0)
-		return false;
-	r = a8_sys3(SYS_dup3, held, fd, cloexec ? O_CLOEXEC : 0);
-	a8_sys1(SYS_close, held);
-	/* The next copy holds it too (it was forked with it): it must let go when we close it. */
-	if (r == fd)
-		a8_ckpt_shared(fd, a8.seq);
-	return r == fd;
-}
-
 static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replicated)
 {
 	const uint8_t *d;
@@ -344,7 +327,7 @@ static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replic
 		if (n != sizeof(nf))
 			a8_fatal("protocol", c->ci->name, c->nr, "bad new-fd section");
 		memcpy(nf, d, sizeof(nf));
-		if (a8_replaying() && install_kept(nf[0], nf[1]))
+		if (a8_replaying() && a8_replay_install(nf[0], nf[1]))
 			continue;
 		if (a8_fd_placeholder(nf[0], nf[1]) < 0)
 			a8_diverged("result", c->ci->name, a8.seq,
@@ -419,59 +402,26 @@ static void note_fds(struct a8_call *c, bool replicated)
 	}
 }
 
-/* A connection's bytes (the input a rollback may drop): a read from a socket. */
-static bool socket_input(const struct a8_call *c)
+/*
+ * Leader: run the call. The agent's request for a checkpoint of the whole tree may interrupt
+ * a wait for events: the checkpoint is taken at this position, then the wait begins again.
+ * False in a tree restored from that checkpoint: the caller runs the position anew.
+ */
+static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicate)
 {
-	int type, i;
-	socklen_t len = sizeof(type);
-	bool reads = false;
-
-	for (i = 1; i < 6 && c->ret > 0; i++) {
-		int k = c->ci->args[i].kind;
-
-		reads |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
+	if (replicate)
+		a8_log_call(c, s->seq, false);
+	c->ret = a8_exec_call(c);
+	while (a8_ckpt_cut_interrupted(c)) {
+		if (a8_quiescent(c) && a8_ckpt_leader(c, s->seq))
+			return false;
+		if (replicate)
+			a8_log_call(c, s->seq, false);
+		c->ret = a8_exec_call(c);
 	}
-	return reads &&
-	       a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
-}
-
-/*
- * Leader: which of its own fds a call uses (replay.c), noted before it runs (a process killed
- * in the middle of it leaves the note without a record: replay knows that connection may have
- * lost bytes), and again after it took input from a socket (what a rollback may drop).
- */
-static void log_fd_use(const struct a8_call *c, uint64_t seq, bool done)
-{
-	/* Nothing to note without a checkpoint to roll back to (and no syscall spent on it). */
-	if (c->ci->args[0].kind != AK_FD || !a8_log_active())
-		return;
-	if (!done)
-		a8_log_fd_use(seq, c->a[0], false);
-	else if (socket_input(c))
-		a8_log_fd_use(seq, c->a[0], true);
-}
-
-/*
- * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
- * this variant's own before the rollback: its reader has the bytes already, so the call is
- * not run again (it returns what it returned then). A file with an offset is written again
- * at the offset the checkpoint restored: the same bytes at the same place.
- */
-static bool output_done(const struct a8_call *c, const struct a8_step *s)
-{
-	long fl;
-
-	if (!(s->rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
-		return false;
-	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
-	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)
-		return false;
-	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
-		return false;
-	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);
-	if (fl < 0)
-		return false;
-	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
+	if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
+		c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1], c->ret);
+	return true;
 }
 
 void a8_stream_call(struct a8_call *c)
@@ -486,42 +436,23 @@ void a8_stream_call(struct a8_call *c)
 	if (replicate)
 		a8.stats->calls_replicated++;
 	if (a8.role == A8_ROLE_LEADER) {
-		struct a8_rec_hdr *h;
-
 		if (replicate) {
 			clamp_leader_reads(c);
 			a8_note_capacities(c);
 		}
-		if (replicate)
-			log_fd_use(c, s.seq, false);
-		c->ret = a8_exec_call(c);
-		while (a8_ckpt_cut_interrupted(c)) {
-			/*
-			 * The agent wants a checkpoint of the whole tree and this process waits for
-			 * events: it is taken at this position, then the wait begins again (a
-			 * restored tree runs the position anew). Any other call just goes on.
-			 */
-			if (a8_quiescent(c) && a8_ckpt_leader(c, s.seq)) {
-				a8.seq = s.seq - 1;
-				a8_stream_call(c);
-				return;
-			}
-			if (replicate)
-				log_fd_use(c, s.seq, false);
-			c->ret = a8_exec_call(c);
+		if (!leader_run(c, &s, replicate)) {
+			a8.seq = s.seq - 1;
+			a8_stream_call(c);
+			return;
 		}
-		if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
-			c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1],
-						       c->ret);
 		note_fds(c, replicate);
 		if (replicate)
-			log_fd_use(c, s.seq, true);
-		h = a8_step_record(c, &s, replicate);
-		a8_step_commit(c, &s, h);
+			a8_log_call(c, s.seq, true);
+		a8_step_commit(c, &s, a8_step_record(c, &s, replicate));
 		return;
 	}
 	if (!replicate)
-		c->ret = output_done(c, &s) ? s.rec->ret : a8_exec_call(c);
+		c->ret = a8_replay_output_done(c, s.rec) ? s.rec->ret : a8_exec_call(c);
 	else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
 		a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's real fd) */
 	a8_step_follow(c, &s, replicate);
