@@ -30,28 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "say.h"
+
 #define EXIT_DONE 42
 #define MAX_CONNS 16
 #define IDLE_MS 60000
 #define BUSY_MS 1000
-
-static int log_fd = -1;
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0 || n >= (int)sizeof(line))
-		_exit(1);
-	if (write(log_fd, line, n) != n)
-		_exit(1);
-}
 
 static void __attribute__((noreturn)) die(const char *what)
 {
