@@ -38,14 +38,12 @@ static struct kept *kept;
 static size_t nkept, capkept;
 static int chan_live = -1, chan_frozen = -1;
 
-
-
 /*
- * What travels from the live process to its frozen copy or keeper; TAKE (seq: where replay
+ * What travels from the live process to its frozen copy or keeper (CLOSE_QUIET: let go
+ * without an answer, a regular file, nobody waits for its close); TAKE (seq: where replay
  * stops, fd: the epoch) and END (fd: how many fds came, or -errno) between a restored leader
  * and the keeper.
  */
-/* CHAN_CLOSE_QUIET: let go without an answer (a regular file: nobody waits for its close). */
 enum {
 	CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3, CHAN_TAKE = 4, CHAN_END = 5,
 	CHAN_CLOSE_QUIET = 6,
