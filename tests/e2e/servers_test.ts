@@ -172,17 +172,7 @@ for (const server of SERVERS) {
             await Deno.mkdir(dir);
             await Deno.chmod(dir, 0o755);
             const conf = await writeConfig(server, dir, docroot);
-            const ids = Array.from({ length: VARIANTS }, (_, i) => i + 1);
-            const run = await startA8({
-              config: configToml({
-                variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
-              }),
-              ids,
-              leaderId: 1,
-              netns: host,
-              program: server.argv(conf, dir),
-              dir,
-            });
+            const run = await serverUnderA8(server, conf, dir);
             let stopped = false;
             try {
               await waitReady(run.variants.map((v) => v.proc), `${server.name} under a8`);
@@ -245,6 +235,22 @@ for (const server of SERVERS) {
         else console.log(`(server test files kept in ${tmp})`);
       }
     },
+  });
+}
+
+/** The server under a8, one variant per host (leader 1), with extra config tables. */
+function serverUnderA8(server: Server, conf: string, dir: string, extraTables?: string) {
+  const ids = Array.from({ length: VARIANTS }, (_, i) => i + 1);
+  return startA8({
+    config: configToml({
+      variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
+      extraTables,
+    }),
+    ids,
+    leaderId: 1,
+    netns: host,
+    program: server.argv(conf, dir),
+    dir,
   });
 }
 
@@ -350,19 +356,12 @@ async function underFaults(
       (await Deno.readTextFile(conf)).replace("master_process on;", "master_process off;"),
     );
   }
-  const ids = Array.from({ length: VARIANTS }, (_, i) => i + 1);
-  const run = await startA8({
-    config: configToml({
-      variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
-      extraTables: `[checkpoint]\n${f.checkpoint}\n[faults]\n` +
-        `divergence_probability = ${f.probability}\nseed = 7\n`,
-    }),
-    ids,
-    leaderId: 1,
-    netns: host,
-    program: server.argv(conf, dir),
+  const run = await serverUnderA8(
+    server,
+    conf,
     dir,
-  });
+    `[checkpoint]\n${f.checkpoint}\n[faults]\ndivergence_probability = ${f.probability}\nseed = 7\n`,
+  );
   let stopped = false;
   try {
     await waitReady(run.variants.map((v) => v.proc), `${server.name} under a8 with faults`);
