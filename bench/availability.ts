@@ -52,6 +52,7 @@ import { CriuDriver } from "../src/checkpoint/criu_driver.ts";
 import { createLogger } from "../src/log.ts";
 import { projectCriuBinary } from "../ffi/libcriu.ts";
 import { renderAvailabilitySvg } from "./availability_svg.ts";
+import type { Policy } from "../src/config/types.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -73,6 +74,7 @@ const { values: opt } = parseArgs({
     "criu-every-calls": { type: "string", default: "5000" },
     "criu-every-ms": { type: "string", default: "1000" },
     retries: { type: "string", default: "3" },
+    policy: { type: "string", default: "outputs" },
     servers: { type: "string", default: "lighttpd,nginx,nginx-tree" },
     baseline: { type: "boolean", default: false },
     "no-baseline": { type: "boolean", default: false },
@@ -100,6 +102,7 @@ if (opt.help) {
                      criu: checkpoint.every_calls and every_ms (default 5000 and 1000: a dump
                      takes ~0.1-0.3 s, the README says every_ms should be seconds with criu)
   --retries N        checkpoint.retries (default 3)
+  --policy P         the a8 policy: outputs (default), lockstep or code (see README, Policies)
   --servers LIST     comma-separated: lighttpd,nginx,nginx-tree (default all three; nginx-tree:
                      nginx with its master and two workers, criu engine only)
   --baseline         also in quick mode: a8 without checkpoints (engine "none"), for reference
@@ -181,6 +184,8 @@ const STOP_WAIT_MS = 10000;
 type Engine = "none" | "fork" | "criu";
 const ENGINES = opt.engines!.split(",").filter((s) => s) as ("fork" | "criu")[];
 if (ENGINES.some((e) => e !== "fork" && e !== "criu")) fail("--engines: fork and/or criu");
+const POLICY = opt.policy as Policy;
+if (!["outputs", "lockstep", "code"].includes(POLICY)) fail("--policy: outputs, lockstep or code");
 /**
  * The checkpoint settings under test. fork: the shipped defaults; criu: checkpoints as seldom
  * as the README advises for CRIU; 3 retries for both.
@@ -767,6 +772,7 @@ async function a8Round(
     dir,
     config: configToml({
       variants: ids.map((id) => ({ id, address: addr(id), port: AGENT_PORT })),
+      policy: POLICY,
       extraTables: faultTables(engine, rate),
     }),
     ids,
@@ -1275,7 +1281,7 @@ for (const tool of [...SERVER_LIST.map((s) => s.binary), "/usr/bin/curl", "/usr/
 const tmp = await Deno.makeTempDir({ prefix: "a8-availability-" });
 await Deno.chmod(tmp, 0o755);
 log(
-  `a8 availability bench${opt.quick ? " (quick)" : ""}: 2 variants, retries ` +
+  `a8 availability bench${opt.quick ? " (quick)" : ""}: 2 variants, policy ${POLICY}, retries ` +
     `${CHECKPOINT.retries}; ` +
     ENGINES.map((e) =>
       `engine ${e} (every_calls ${CHECKPOINT[e].every_calls}, every_ms ` +
@@ -1289,7 +1295,7 @@ const result: Json = {
   machine: await machineInfo(),
   settings: {
     variants: 2,
-    policy: "outputs",
+    policy: POLICY,
     interposer: "auto",
     servers: SERVER_LIST.map((s) => s.what),
     hosts: "netns: server / leader 10.88.0.1, follower 10.88.0.2, wrk and curl 10.88.0.3",

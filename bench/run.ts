@@ -38,6 +38,7 @@ import {
   type WrkResult,
 } from "../tests/e2e/http_servers.ts";
 import { readRunStats } from "../src/launch/stats.ts";
+import type { Policy } from "../src/config/types.ts";
 import { renderSvg } from "./svg.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -73,7 +74,7 @@ if (opt.help) {
   --rounds N           wrk rounds per server and mode (default 3; quick 1)
   --connections C      wrk connections (default 10; one wrk thread)
   --path P             what wrk fetches (default /small.html; also /files/100k.bin, /files/2m.bin)
-  --policy P           a8 policy: outputs | lockstep (default outputs)
+  --policy P           a8 policy: outputs | lockstep | code (default outputs)
   --interposer I       a8 interposer: auto | sud | seccomp (default auto)
   --spin N             the config's spin_reads (default 0)
   --servers LIST       comma-separated: lighttpd,nginx (default both)
@@ -98,9 +99,9 @@ const SECONDS = intOpt(opt.seconds, 5, 3, "seconds");
 const ROUNDS = intOpt(opt.rounds, 3, 1, "rounds");
 const CONNECTIONS = intOpt(opt.connections, 10, 10, "connections");
 const WARMUP_SECONDS = 1;
-const POLICY = opt.policy as "outputs" | "lockstep";
-if (!["outputs", "lockstep"].includes(POLICY)) {
-  console.error(`bench: --policy must be outputs or lockstep`);
+const POLICY = opt.policy as Policy;
+if (!["outputs", "lockstep", "code"].includes(POLICY)) {
+  console.error(`bench: --policy must be outputs, lockstep or code`);
   Deno.exit(64);
 }
 const SPIN = Number(opt.spin);

@@ -21,7 +21,7 @@ enum a8_route {
 };
 
 enum a8_flag {
-	F_BLOCK = 1 << 0,	/* may block: flush before, signals open while it runs */
+	F_BLOCK = 1 << 0,	/* may block: if it can (core/wait.h), flush before, signals open */
 	F_OUTPUT = 1 << 1,	/* an output: synchronous under the outputs policy */
 	F_CODE = 1 << 2,	/* changes code or privileges: always synchronous */
 	F_NEWFD = 1 << 3,	/* the result is a new fd */

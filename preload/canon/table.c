@@ -21,13 +21,6 @@ static const struct a8_callinfo a8_calls_init[] = {
 };
 #undef CALL
 
-enum {
-#define CALL(name, ...) A8_CID_##name,
-#include "calls.def"
-#undef CALL
-	A8_NCALLS
-};
-
 /* Writable copy whose cid fields are filled in at init. */
 static struct a8_callinfo calls[A8_NCALLS];
 const unsigned a8_ncalls = A8_NCALLS;

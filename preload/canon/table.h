@@ -7,6 +7,14 @@
 
 #define A8_NR_MAX 512
 
+/* Canonical ids by name: A8_CID_read, ... (a row's position in calls.def). */
+enum {
+#define CALL(name, ...) A8_CID_##name,
+#include "calls.def"
+#undef CALL
+	A8_NCALLS
+};
+
 struct a8_native {
 	const struct a8_callinfo *ci;	/* canonical row */
 	const struct a8_alias *alias;	/* how native args become canonical ones, or NULL */

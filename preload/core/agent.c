@@ -53,7 +53,7 @@ int a8_agent_connect(void)
 	a8_agent_event("hello", "\"abi\":%d,\"isa\":\"%s\",\"interposer\":\"%s\",\"policy\":\"%s\"",
 		       A8_ABI_VERSION, A8_ISA,
 		       a8.interposer == A8_INTERPOSE_SUD ? "sud" : "seccomp",
-		       a8.policy == A8_POLICY_LOCKSTEP ? "lockstep" : "outputs");
+		       a8_policy_names[a8.policy]);
 	return 0;
 }
 

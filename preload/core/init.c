@@ -97,9 +97,14 @@ static void take_env(void)
 	unsetenv("A8_STATE");
 }
 
+const char *const a8_policy_names[A8_NPOLICIES] = {
+	[A8_POLICY_LOCKSTEP] = "lockstep", [A8_POLICY_OUTPUTS] = "outputs", [A8_POLICY_CODE] = "code",
+};
+
 static int parse_settings(void)
 {
 	const char *v;
+	int i;
 	char addr[64];
 	unsigned port;
 
@@ -113,7 +118,10 @@ static int parse_settings(void)
 	strncpy(a8.agent_sock, env("A8_AGENT_SOCK"), sizeof(a8.agent_sock) - 1);
 	strncpy(a8.run_dir, env("A8_RUN_DIR"), sizeof(a8.run_dir) - 1);
 	strncpy(a8.local_paths, env("A8_LOCAL_PATHS"), sizeof(a8.local_paths) - 1);
-	a8.policy = !strcmp(env("A8_POLICY"), "lockstep") ? A8_POLICY_LOCKSTEP : A8_POLICY_OUTPUTS;
+	a8.policy = A8_POLICY_OUTPUTS;
+	for (i = 0; i < A8_NPOLICIES; i++)
+		if (!strcmp(env("A8_POLICY"), a8_policy_names[i]))
+			a8.policy = i;
 	a8.interposer = !strcmp(env("A8_INTERPOSER"), "seccomp") ? A8_INTERPOSE_SECCOMP :
 								    A8_INTERPOSE_SUD;
 	v = env("A8_LOG");

@@ -17,6 +17,7 @@
 #include "signals.h"
 #include "stream.h"
 #include "util.h"
+#include "wait.h"
 
 #define A8_LEADER_READ_MAX (16L << 20)
 
@@ -26,6 +27,8 @@ bool a8_is_sync(const struct a8_call *c)
 
 	if (f & F_CODE || a8.policy == A8_POLICY_LOCKSTEP)
 		return true;
+	if (a8.policy == A8_POLICY_CODE)
+		return false;
 	if (f & F_WRITEOPEN && c->a[2] & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND))
 		return true;
 	return f & F_OUTPUT;
@@ -50,7 +53,12 @@ long a8_exec_call(struct a8_call *c)
 	if (nr < 0)
 		nr = c->nr;
 	local_pids(c);
-	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK) || !c->uc)
+	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK))
+		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+	if (a8_ran_without_wait(c, nr, &r))
+		return r;
+	a8_tx_flush();	/* followers must not wait for a leader that waits */
+	if (!c->uc)
 		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 	/* Open the program's signals while it may block, so a signal interrupts it. */
 	open_mask = a8_sig_program_mask(c) & ~(1UL << (SIGSYS - 1));
@@ -163,8 +171,6 @@ static bool leader_begin(struct a8_call *c, struct a8_step *s)
 		a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
 		return false;
 	}
-	if ((c->ci->flags | c->xflags) & F_BLOCK)
-		a8_tx_flush();
 	return true;
 }
 

@@ -15,7 +15,7 @@ leader_id = 1
 # CHANGE IT before running on a network: this demo key is public.
 key = "a8-demo-key-change-me-before-use"
 
-policy = "outputs"     # lockstep | outputs
+policy = "outputs"     # lockstep | outputs | code (see README, Policies)
 interposer = "auto"    # auto | sud | seccomp
 batch_bytes = 65536    # 4096..16777216
 spin_reads = 0         # retries before a monitor sleeps for its peer (see README)

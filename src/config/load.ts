@@ -55,7 +55,7 @@ const TIMEOUT_MAX_MS = 3_600_000;
 /** More rollbacks than this for one divergence only delay dropping the connection behind it. */
 const CHECKPOINT_RETRIES_MAX = 10;
 
-const POLICIES: readonly Policy[] = ["lockstep", "outputs"];
+const POLICIES: readonly Policy[] = ["lockstep", "outputs", "code"];
 const INTERPOSERS: readonly InterposerChoice[] = ["auto", "sud", "seccomp"];
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 const CHECKPOINT_ENGINES: readonly CheckpointEngine[] = ["none", "fork", "criu"];

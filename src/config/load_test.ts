@@ -79,6 +79,7 @@ level = "debug"
   assert.equal(d.interposer, "seccomp");
   assert.equal(d.batchBytes, 4096);
   assert.deepEqual(d.localPaths, ["/opt/"]);
+  assert.equal(parseConfig(`policy = "code"\n${GOOD}`, "cfg.toml").policy, "code");
 });
 
 Deno.test("[checkpoint] and [faults] take explicit values", () => {
@@ -162,6 +163,12 @@ Deno.test("type and range errors point at the key's line", () => {
   assertError(`${GOOD}[timeouts]\nsync_ms = -1\n`, 12, "timeouts.sync_ms", /integer 1\.\./);
   assertError(`${GOOD}[log]\nlevel = "verbose"\n`, 12, "log.level", /one of error/);
   assertError(`policy = "lockstp"\n${GOOD}`, 1, "policy", /did you mean "lockstep"/);
+  assertError(
+    `policy = "codes"\n${GOOD}`,
+    1,
+    "policy",
+    /lockstep \| outputs \| code, got "codes" \(did you mean "code"\?\)/,
+  );
   assertError(`interposer = 3\n${GOOD}`, 1, "interposer", /got 3/);
   assertError(`local_paths = ["lib/"]\n${GOOD}`, 1, "local_paths[0]", /absolute path/);
   assertError(`local_paths = [\n  "/a/",\n  "b",\n]\n${GOOD}`, 1, "local_paths[1]", /absolute/);

@@ -3,7 +3,7 @@
  * the only producer; everything else takes a `Config` and never re-reads the TOML.
  */
 
-export type Policy = "lockstep" | "outputs";
+export type Policy = "lockstep" | "outputs" | "code";
 export type InterposerChoice = "auto" | "sud" | "seccomp";
 export type LogLevel = "error" | "warn" | "info" | "debug";
 /** How a monitor saves the state it may roll back to: not at all, a forked copy, or CRIU. */

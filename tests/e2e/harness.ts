@@ -5,6 +5,7 @@
  * behind to hold a pipe open or a port bound.
  */
 import assert from "node:assert/strict";
+import type { Policy } from "../../src/config/types.ts";
 
 /** The repository root (no trailing slash). */
 export const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -82,7 +83,7 @@ export interface ConfigOptions {
   variants: VariantAddress[];
   leaderId?: number;
   key?: string;
-  policy?: "outputs" | "lockstep";
+  policy?: Policy;
   interposer?: "auto" | "sud" | "seccomp";
   /** Extra top-level `key = value` lines (they go before the tables). */
   extraTop?: string;
@@ -323,7 +324,7 @@ export interface A8Options {
   /** Directory for the config and the report dirs (default: a fresh temp dir). */
   dir?: string;
   extraArgs?: string[];
-  policy?: "outputs" | "lockstep";
+  policy?: Policy;
   interposer?: "auto" | "sud" | "seccomp";
   /** Extra config tables for the generated config (see ConfigOptions). */
   extraTables?: string;

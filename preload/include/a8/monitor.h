@@ -32,7 +32,9 @@ struct a8_call {
 };
 
 enum a8_role { A8_ROLE_NONE, A8_ROLE_LEADER, A8_ROLE_FOLLOWER };
-enum a8_policy { A8_POLICY_LOCKSTEP, A8_POLICY_OUTPUTS };
+enum a8_policy { A8_POLICY_LOCKSTEP, A8_POLICY_OUTPUTS, A8_POLICY_CODE, A8_NPOLICIES };
+/* The config's names of the policies (A8_POLICY), by enum a8_policy. */
+extern const char *const a8_policy_names[A8_NPOLICIES];
 enum a8_interposer { A8_INTERPOSE_SUD, A8_INTERPOSE_SECCOMP };
 enum a8_loglevel { A8_LOG_ERROR, A8_LOG_WARN, A8_LOG_INFO, A8_LOG_DEBUG };
 

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+/* Which leader calls that may block cannot wait this time (wait.h). */
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "a8/raw.h"
+#include "canon/table.h"
+#include "wait.h"
+
+enum how {
+	W_FD,		/* waits only on fd arg 0: not when non-blocking or a regular file */
+	W_MS,		/* an event wait, timeout in ms in arg */
+	W_TS,		/* an event wait, timeout a struct timespec * in arg (NULL: none) */
+};
+
+struct rule {
+	uint16_t cid;
+	uint8_t how;
+	int8_t arg;	/* W_FD: the MSG_* flags arg (-1: none); else the timeout arg */
+};
+
+static const struct rule rules[] = {
+	{ A8_CID_read, W_FD, -1 },	{ A8_CID_write, W_FD, -1 },
+	{ A8_CID_pread64, W_FD, -1 },	{ A8_CID_readv, W_FD, -1 },
+	{ A8_CID_writev, W_FD, -1 },	{ A8_CID_preadv, W_FD, -1 },
+	{ A8_CID_accept, W_FD, -1 },	{ A8_CID_accept4, W_FD, -1 },
+	{ A8_CID_connect, W_FD, -1 },	{ A8_CID_recvfrom, W_FD, 3 },
+	{ A8_CID_sendto, W_FD, 3 },	{ A8_CID_recvmsg, W_FD, 2 },
+	{ A8_CID_sendmsg, W_FD, 2 },	{ A8_CID_epoll_pwait, W_MS, 3 },
+	{ A8_CID_poll, W_MS, 2 },	{ A8_CID_ppoll, W_TS, 2 },
+};
+
+static const struct rule *rule_of(unsigned cid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+		if (rules[i].cid == cid)
+			return &rules[i];
+	return NULL;
+}
+
+/* A bad fd fails at once; so does anything on a non-blocking one or a file on disk. */
+static bool fd_cannot_wait(long fd)
+{
+	struct stat st;
+	long fl = a8_sys2(SYS_fcntl, fd, F_GETFL);
+
+	if (fl < 0 || fl & O_NONBLOCK)
+		return true;
+	if (a8_sys2(SYS_fstat, fd, &st))
+		return true;
+	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode);
+}
+
+static long run(long nr, const long a[6])
+{
+	return a8_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* The wait with a zero timeout: its result, or 0 when nothing was there yet. */
+static long probe(const struct rule *r, long nr, const long a[6])
+{
+	static const struct timespec zero;
+	long b[6] = { a[0], a[1], a[2], a[3], a[4], a[5] };
+
+	b[r->arg] = r->how == W_MS ? 0 : (long)&zero;
+	return run(nr, b);
+}
+
+bool a8_ran_without_wait(struct a8_call *c, long nr, long *ret)
+{
+	const struct rule *r = rule_of(c->ci->cid);
+	const struct timespec *ts;
+
+	if (!r)
+		return false;
+	if (r->how == W_FD) {
+		if (!(r->arg >= 0 && c->a[r->arg] & MSG_DONTWAIT) && !fd_cannot_wait(c->a[0]))
+			return false;
+		*ret = run(nr, c->a);
+		return true;
+	}
+	ts = (const struct timespec *)c->a[r->arg];
+	if ((r->how == W_MS && c->a[r->arg] == 0) ||
+	    (r->how == W_TS && ts && !ts->tv_sec && !ts->tv_nsec)) {
+		*ret = run(nr, c->a);	/* asks for no wait itself */
+		return true;
+	}
+	*ret = probe(r, nr, c->a);
+	return *ret != 0;
+}
