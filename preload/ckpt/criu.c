@@ -7,8 +7,7 @@
  * the tree, leaving it running, and sends the signal: the monitor reconnects and asks what
  * happened. "live": the dump is done, go on; "skip": the agent gave up on this checkpoint (not
  * every process of the tree could stand still, or a dump failed), go on without it. "resume MODE
- * SEQ PORT": this is a restored tree
- * after a rollback; its TCP connections came back closed (the data plane is made anew, the
+ * SEQ PORT QUIET": this is a restored tree after a rollback; its TCP connections came back closed (the data plane is made anew, the
  * clients' connections are gone: they see a closed connection) and the leader replays its log,
  * a file mapping whose contents CRIU does not roll back.
  */
@@ -96,7 +95,7 @@ void a8_criu_skip(uint64_t seq)
 enum a8_criu_outcome a8_criu_take(uint64_t seq)
 {
 	char line[128];
-	unsigned mode, port;
+	unsigned mode, port, quiet;
 	unsigned long long diverged_at;
 	int err;
 
@@ -121,8 +120,10 @@ enum a8_criu_outcome a8_criu_take(uint64_t seq)
 		return A8_CRIU_DUMPED;
 	if (!strcmp(line, "skip"))
 		return A8_CRIU_SKIPPED;
-	if (sscanf(line, "resume %u %llu %u", &mode, &diverged_at, &port) != 3)
+	if (sscanf(line, "resume %u %llu %u %u", &mode, &diverged_at, &port, &quiet) != 4)
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
+	if (quiet)
+		a8_faults_stop();
 	/* CRIU gave us the kernel's vDSO again: without this, time calls would not trap. */
 	a8_vdso_repatch();
 	if (a8.stats)

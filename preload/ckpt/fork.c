@@ -82,6 +82,7 @@ struct resume_cmd {
 	unsigned attempt;
 	unsigned long long diverged_at;
 	unsigned port;
+	unsigned quiet;		/* the run is stopping: no more injected faults */
 };
 
 /*
@@ -114,8 +115,8 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 	for (;;) {
 		if (!wait_command() || !a8_ckpt_read_line(line, sizeof(line)))
 			a8_sys1(SYS_exit_group, 0);
-		if (sscanf(line, "resume %u %llu %u", &cmd->attempt, &cmd->diverged_at,
-			   &cmd->port) == 3)
+		if (sscanf(line, "resume %u %llu %u %u", &cmd->attempt, &cmd->diverged_at,
+			   &cmd->port, &cmd->quiet) == 4)
 			return;
 		a8_log(A8_LOG_WARN, 0, "checkpoint copy: unknown command '%s'", line);
 	}
@@ -168,6 +169,8 @@ static long fork_copy(void)
 static void prepare_state(const struct resume_cmd *cmd)
 {
 	a8_ckpt_resumed_at(cmd->diverged_at);
+	if (cmd->quiet)
+		a8_faults_stop();
 	a8_keep_channel_drain();
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_prepare(cmd->attempt, cmd->diverged_at);

@@ -19,7 +19,7 @@ import type { Ports } from "../peer/messages.ts";
 import type { CheckpointStats } from "./copies.ts";
 import type { CriuDriver } from "./criu_driver.ts";
 import { CriuRounds, type TreeImage } from "./criu_rounds.ts";
-import { type Engine, nextEvent, type Target } from "./engine.ts";
+import { type Engine, nextEvent, resumeCommand, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
 import { endOf } from "./reaper.ts";
 
@@ -208,7 +208,7 @@ export class CriuEngine implements Engine {
     const resumed = this.#each(image, "resumed");
     const woke = await this.#rounds.wakeRestored(image, (_pid, stream) => {
       const here = stream === t.stream;
-      return `resume ${here ? t.mode : 0} ${here ? t.seq : 0} ${theirs[stream] ?? 0}`;
+      return resumeCommand(here ? t.mode : 0, here ? t.seq : 0, theirs[stream] ?? 0, t.quiet);
     });
     if (!woke) return "a restored process did not wake up";
     lap("wake");

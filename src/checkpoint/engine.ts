@@ -16,6 +16,8 @@ export interface Target {
   /** The divergent stream and position. */
   stream: string;
   seq: number;
+  /** The run is stopping: the resumed processes inject no more faults. */
+  quiet?: boolean;
 }
 
 export interface Engine {
@@ -58,4 +60,12 @@ export function nextEvent<T>(
     off();
     clearTimeout(timer);
   });
+}
+
+/**
+ * The command that wakes a frozen copy or a restored process (docs/monitor-abi.md section 4):
+ * replay MODE up to SEQ, data connection on PORT; QUIET 1: no injected faults from now on.
+ */
+export function resumeCommand(mode: number, seq: number, port: number, quiet = false): string {
+  return `resume ${mode} ${seq} ${port} ${quiet ? 1 : 0}`;
 }

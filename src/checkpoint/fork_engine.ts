@@ -8,7 +8,7 @@ import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
 import type { Ports } from "../peer/messages.ts";
 import type { CheckpointStats, CopyRegistry } from "./copies.ts";
-import type { Engine, Target } from "./engine.ts";
+import { type Engine, resumeCommand, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
 
 /** How long a copy may take to register after the live process forked it. */
@@ -78,7 +78,7 @@ export class ForkEngine implements Engine {
   /** Resume the copy; it reports back once its data connections are up. */
   async #resume(pid: number, t: Target, port: number): Promise<string | null> {
     const t0 = performance.now();
-    if (!await this.#events.resumeCopy(pid, t.mode, t.seq, port)) {
+    if (!await this.#events.tell(pid, resumeCommand(t.mode, t.seq, port, t.quiet))) {
       return `the copy of checkpoint ${t.epoch} is gone`;
     }
     const e = await this.#events.waitFor(

@@ -29,6 +29,13 @@ export interface RollbackRecord {
 
 export type Verdict = { ok: true } | { ok: false; reason: string };
 
+/**
+ * Where the run's stop is: "asked" once a stop signal came (restored variants inject no more
+ * faults, so the replay that brings the stop to the program gets through); "killing" once the
+ * program was killed for not stopping in `shutdown_ms` (nothing is rolled back any more).
+ */
+export type StopState = "running" | "asked" | "killing";
+
 export interface RollbackContext {
   config: Config;
   selfId: number;
@@ -36,6 +43,7 @@ export interface RollbackContext {
   group: PeerGroup;
   engine: Engine;
   log: Logger;
+  stop: () => StopState;
 }
 
 export class Rollbacks {
@@ -112,6 +120,8 @@ export class Rollbacks {
           "checkpoints the root process only (the criu engine takes the whole tree)",
       );
     }
+    const stop = c.stop();
+    if (stop === "killing") return refuse("the program is being killed: it did not stop in time");
     const epoch = c.engine.newestEpoch();
     if (!epoch) return refuse("no checkpoint was taken before the divergence");
     if (this.#repeats.epoch !== epoch) this.#repeats = { epoch, at: new Map() };
@@ -123,7 +133,13 @@ export class Rollbacks {
       return refuse(`the divergence came back at position ${d.seq} after ${repeats} rollbacks`);
     }
     this.#repeats.at.set(key, repeats);
-    const target = { epoch, mode: repeats < retries ? 0 : 1, stream: d.stream, seq: d.seq };
+    const target = {
+      epoch,
+      mode: repeats < retries ? 0 : 1,
+      stream: d.stream,
+      seq: d.seq,
+      ...stop === "asked" && { quiet: true },
+    };
     const ahead = c.engine.portsAhead(epoch);
     const msg: RollbackMsg = {
       t: "rollback",

@@ -138,14 +138,9 @@ export class EventServer {
   }
 
   /**
-   * Tells the frozen copy `pid` to resume (docs/monitor-abi.md section 4). False when its
-   * connection is gone (the copy died).
+   * One command line to the process `pid` waiting on its connection (a copy, a woken dump;
+   * docs/monitor-abi.md section 4). False when its connection is gone (the copy died).
    */
-  resumeCopy(pid: number, mode: number, seq: number, port: number): Promise<boolean> {
-    return this.tell(pid, `resume ${mode} ${seq} ${port}`);
-  }
-
-  /** One command line to the process `pid` waiting on its connection (a copy, a woken dump). */
   async tell(pid: number, command: string): Promise<boolean> {
     const conn = this.#copies.get(pid);
     if (!conn) return false;

@@ -90,6 +90,8 @@ export interface RollbackMsg {
   call: string;
   /** The leader's ports when it knows them before it is back (fork: its copy's); else later. */
   ports?: Ports;
+  /** The run is stopping: the restored variants inject no more faults (`[faults]`). */
+  quiet?: boolean;
 }
 /**
  * Leader's agent, once its variant is back (the followers restore theirs meanwhile): where each
@@ -149,7 +151,8 @@ type FieldKind =
   | "object"
   | "array"
   | "ports"
-  | "ports?";
+  | "ports?"
+  | "bool?";
 
 /** One row per message type: field name -> kind. Adding a message is adding a row. */
 const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
@@ -182,6 +185,7 @@ const FIELDS: Record<MsgType, Record<string, FieldKind>> = {
     seq: "int",
     call: "string",
     ports: "ports?",
+    quiet: "bool?",
   },
   "rollback-ports": { ports: "ports" },
   checkpointed: { epoch: "int" },
@@ -233,6 +237,8 @@ function fieldOk(kind: FieldKind, v: unknown): boolean {
       return portsOk(v);
     case "ports?":
       return v === undefined || portsOk(v);
+    case "bool?":
+      return v === undefined || typeof v === "boolean";
   }
 }
 

@@ -35,3 +35,14 @@ Deno.test("a rollback's ports are refused when hostile or malformed", () => {
     assert.ok(r.problem.includes("ports"), r.problem);
   }
 });
+
+Deno.test("a rollback may say the run is stopping, as a boolean only", () => {
+  const base = { t: "rollback", epoch: 3, mode: 0, stream: "0", seq: 7, call: "read" };
+  assert.equal(validateMessage(base).ok, true);
+  assert.equal(validateMessage({ ...base, quiet: true }).ok, true);
+  for (const quiet of [1, "yes", null, {}]) {
+    const r = validateMessage({ ...base, quiet });
+    assert.equal(r.ok, false, JSON.stringify(quiet));
+    assert.match((r as { problem: string }).problem, /field quiet/);
+  }
+});

@@ -28,7 +28,7 @@ import {
 import type { Engine } from "../checkpoint/engine.ts";
 import { ForkEngine } from "../checkpoint/fork_engine.ts";
 import { LiveRoot } from "../checkpoint/live_root.ts";
-import { type RollbackRecord, Rollbacks } from "../checkpoint/rollback.ts";
+import { type RollbackRecord, Rollbacks, type StopState } from "../checkpoint/rollback.ts";
 
 export interface Session {
   config: Config;
@@ -76,6 +76,7 @@ export async function runSession(s: Session): Promise<SessionResult> {
   }
   const root = new LiveRoot(started);
   engine.attach(root);
+  const stops = forwardStops(s, root, started);
   const rollbacks = new Rollbacks({
     config: s.config,
     selfId: s.self.id,
@@ -83,9 +84,9 @@ export async function runSession(s: Session): Promise<SessionResult> {
     group: s.group,
     engine,
     log: s.log,
+    stop: stops.state,
   });
   const survival = () => ({ checkpoints: engine.stats, rollbacks: rollbacks.done });
-  const stops = forwardStops(s, root, started);
   try {
     for (;;) {
       const r = await watchOnce(s, trouble, root, rollbacks, started);
@@ -326,9 +327,11 @@ function forwardStops(
   s: Session,
   root: LiveRoot,
   handle: ProgramHandle,
-): { again: () => void; off: () => void } {
+): { again: () => void; off: () => void; state: () => StopState } {
   let escalation: ReturnType<typeof setTimeout> | undefined;
+  let state: StopState = "running";
   const term = () => {
+    if (state === "running") state = "asked";
     try {
       Deno.kill(root.pid, "SIGTERM");
     } catch {
@@ -337,6 +340,7 @@ function forwardStops(
     // A program that ignores SIGTERM (or hangs) is stopped for good after shutdown_ms.
     escalation ??= setTimeout(() => {
       s.log.warn("the program ignored SIGTERM: killing it", { after_ms: limit });
+      state = "killing";
       handle.killTree("SIGKILL");
     }, limit);
   };
@@ -360,5 +364,6 @@ function forwardStops(
       off();
       for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
     },
+    state: () => state,
   };
 }
