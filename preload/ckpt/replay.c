@@ -50,9 +50,14 @@ struct log_fd {
 static struct log_head *shared_log;	/* MAP_SHARED: the copies read it */
 static bool log_active;
 
-/* Replay state of a resumed leader (private memory). */
-static uint8_t *recs;
-static size_t recs_len, recs_pos, recs_cap;
+/*
+ * Replay state of a resumed leader (private memory). The records are read where they are in
+ * the log, below `log_cut` (appended to only after it while the replay runs): a copy of them
+ * would cost a resuming copy a page fault per 4 KiB before it can serve.
+ */
+static size_t log_cut;			/* log bytes replayed from */
+static size_t ent_pos;			/* the log entry the replay is in */
+static size_t rec_off;			/* the next record in that entry's batch */
 static uint64_t replay_until;		/* replay positions below this */
 static int *shut;			/* fds to shut down when replay stops */
 static size_t nshut, capshut;
@@ -185,26 +190,6 @@ static void shut_add(int fd)
 	shut[nshut++] = fd;
 }
 
-static void recs_append(const uint8_t *p, size_t n)
-{
-	if (recs_len + n > recs_cap) {
-		size_t ncap = recs_cap ? recs_cap : 65536;
-		uint8_t *nb;
-
-		while (ncap < recs_len + n)
-			ncap *= 2;
-		nb = a8_mem_alloc(ncap);
-		if (recs) {
-			memcpy(nb, recs, recs_len);
-			a8_mem_free(recs, recs_cap);
-		}
-		recs = nb;
-		recs_cap = ncap;
-	}
-	memcpy(recs + recs_len, p, n);
-	recs_len += n;
-}
-
 /*
  * Where replay stops. A retry replays all the log holds: every call in it happened (an
  * earlier attempt may have gone past this divergence), and a transient fault will not come
@@ -237,16 +222,13 @@ static void read_log(bool drop, uint64_t diverged_at)
 	const uint8_t *q;
 	uint64_t cut, last_rec;
 
-	recs_len = recs_pos = 0;
 	last_rec = 0;
 	for (q = p; q < end;) {
 		uint32_t head[2];
 
 		memcpy(head, q, 8);
-		if (head[0] == LOG_TX) {
-			recs_append(q + 8, head[1]);
+		if (head[0] == LOG_TX)
 			last_rec = entry_seq(LOG_TX, q + 8);
-		}
 		else if (head[0] == LOG_FD) {
 			const struct log_fd *e = (const void *)(q + 8);
 
@@ -286,6 +268,8 @@ static void read_log(bool drop, uint64_t diverged_at)
 	 * one dies before it got that far) and forgets the future that will not happen.
 	 */
 	shared_log->used = cut;
+	log_cut = cut;
+	ent_pos = rec_off = 0;
 }
 
 /*
@@ -299,7 +283,7 @@ static void read_log(bool drop, uint64_t diverged_at)
  */
 static void replay_nothing(void)
 {
-	recs_len = recs_pos = 0;
+	log_cut = ent_pos = rec_off = 0;
 	nshut = 0;
 	replay_until = 0;
 	shared_log->used = 0;
@@ -364,7 +348,7 @@ void a8_replay_start(void)
 	log_active = true;	/* appended to after what is replayed (read_log cut it there) */
 	replay_on = true;
 	a8.role = A8_ROLE_FOLLOWER;
-	a8_log(A8_LOG_DEBUG, 0, "replaying %zu bytes of records up to position %llu", recs_len,
+	a8_log(A8_LOG_DEBUG, 0, "replaying %zu bytes of log up to position %llu", log_cut,
 	       (unsigned long long)replay_until);
 }
 
@@ -373,17 +357,36 @@ bool a8_replaying(void)
 	return replay_on;
 }
 
+/* The record at the replay's cursor, moving past fd notes and spent batches; NULL: none. */
+static const struct a8_rec_hdr *at_cursor(void)
+{
+	const uint8_t *base = (const uint8_t *)(shared_log + 1);
+
+	while (ent_pos + 8 <= log_cut) {
+		uint32_t head[2];
+
+		memcpy(head, base + ent_pos, 8);
+		if (head[0] == LOG_TX && head[1] - rec_off >= sizeof(struct a8_rec_hdr)) {
+			const struct a8_rec_hdr *h = (const void *)(base + ent_pos + 8 + rec_off);
+
+			/* The log is ours, but a batch cut short must not be read past. */
+			return h->len >= sizeof(*h) && h->len <= head[1] - rec_off ? h : NULL;
+		}
+		ent_pos += 8 + ((head[1] + 7) & ~7ul);
+		rec_off = 0;
+	}
+	return NULL;
+}
+
 /* The next recorded call record, skipping the rest; NULL at the end of what is replayed. */
 static const struct a8_rec_hdr *peek(void)
 {
-	while (recs_len - recs_pos >= sizeof(struct a8_rec_hdr)) {
-		const struct a8_rec_hdr *h = (const void *)(recs + recs_pos);
+	const struct a8_rec_hdr *h;
 
-		if (h->len < sizeof(*h) || h->len > recs_len - recs_pos)
-			return NULL;
+	while ((h = at_cursor())) {
 		if (h->type == A8_REC_CALL)
 			return h->seq < replay_until ? h : NULL;
-		recs_pos += h->len;
+		rec_off += h->len;
 	}
 	return NULL;
 }
@@ -406,7 +409,7 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **out)
 			replay_stop();
 			break;
 		}
-		recs_pos += h->len;
+		rec_off += h->len;
 		if (h->seq != seq) {
 			replay_stop();
 			return -EPROTO;
