@@ -120,6 +120,9 @@ export class Rollbacks {
           "checkpoints the root process only (the criu engine takes the whole tree)",
       );
     }
+    // A program that ended while a peer's runs on (session.ts, outlived) has no stream
+    // position to go back to, and its agent is already agreeing on the run's end.
+    if (d.seq < 0) return refuse(`the variants ended differently (${d.detail})`);
     const stop = c.stop();
     if (stop === "killing") return refuse("the program is being killed: it did not stop in time");
     const epoch = c.engine.newestEpoch();

@@ -58,7 +58,7 @@ const DIVERGENCE: Divergence = {
   detail: "",
 };
 
-async function leaderRollsBack(stop: StopState) {
+async function leaderRollsBack(stop: StopState, d: Divergence = DIVERGENCE) {
   const sent: PeerMsg[] = [];
   const targets: Target[] = [];
   const r = new Rollbacks({
@@ -70,7 +70,7 @@ async function leaderRollsBack(stop: StopState) {
     log: memoryLogger(1).logger,
     stop: () => stop,
   });
-  const verdict = await r.handle(DIVERGENCE);
+  const verdict = await r.handle(d);
   r.close();
   return { verdict, sent, targets };
 }
@@ -102,4 +102,18 @@ Deno.test("nothing is rolled back once the program is being killed", async () =>
   assert.match((killing.verdict as { reason: string }).reason, /being killed/);
   assert.deepEqual(killing.targets, []);
   assert.equal(killing.sent[0].t, "no-rollback");
+});
+
+Deno.test("a program that ended while its peer's runs on is not rolled back", async () => {
+  const ended = await leaderRollsBack("running", {
+    ...DIVERGENCE,
+    seq: -1,
+    call: "exit",
+    reason: "exit-status",
+    detail: "variant 2's program ended (status 0)",
+  });
+  assert.equal(ended.verdict.ok, false);
+  assert.match((ended.verdict as { reason: string }).reason, /ended differently/);
+  assert.deepEqual(ended.targets, []);
+  assert.equal(ended.sent[0].t, "no-rollback");
 });
