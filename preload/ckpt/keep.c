@@ -39,6 +39,20 @@ static size_t nkept, capkept;
 static int chan_live = -1, chan_frozen = -1;
 
 /*
+ * Fork engine: the regular files made since the checkpoint travel on a channel of their own,
+ * which the frozen copy reads only when it resumes. A server that opens and closes the file
+ * it serves per request would otherwise wake its copy twice per request; nobody waits for a
+ * regular file's close. Bounded: past FILES_INFLIGHT fds in flight, or when it is full, a file
+ * goes on the main channel (a close the copy reads before the file's own message leaves it an
+ * fd it does not need: a replay that reaches the open takes it, one that stops before drops it).
+ */
+#define FILES_MAX 4096		/* fd numbers tracked (as ckpt.c's MAX_OFFSETS) */
+#define FILES_INFLIGHT 256
+static int files_live = -1, files_frozen = -1;
+static unsigned files_inflight;
+static uint8_t via_files[FILES_MAX / 8];	/* fds whose message went on the files channel */
+
+/*
  * What travels from the live process to its frozen copy or keeper (CLOSE_QUIET: let go
  * without an answer, a regular file, nobody waits for its close); TAKE (seq: where replay
  * stops, fd: the epoch) and END (fd: how many fds came, or -errno) between a restored leader
@@ -71,6 +85,28 @@ void a8_keep_channel_retire(void)
 	chan_put(chan_live, &bye, sizeof(bye));
 	a8_sys1(SYS_close, chan_live);
 	chan_live = -1;
+	if (files_live >= 0)
+		a8_sys1(SYS_close, files_live);
+	files_live = -1;
+}
+
+static int files_channel_new(void)
+{
+	int sv[2];
+	int big = 4 << 20;
+	long r;
+
+	memset(via_files, 0, sizeof(via_files));
+	files_inflight = 0;
+	r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	if (r < 0)
+		return (int)r;
+	files_live = a8_fd_hide(sv[0]);
+	files_frozen = a8_fd_hide(sv[1]);
+	if (files_live < 0 || files_frozen < 0)
+		return files_live < 0 ? files_live : files_frozen;
+	a8_sys5(SYS_setsockopt, files_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	return 0;
 }
 
 int a8_keep_channel_new(void)
@@ -89,22 +125,28 @@ int a8_keep_channel_new(void)
 	if (chan_live < 0 || chan_frozen < 0)
 		return chan_live < 0 ? chan_live : chan_frozen;
 	a8_sys5(SYS_setsockopt, chan_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	return 0;
+	/* The criu keeper serves one channel: its fds are all fetched at once anyway. */
+	return a8_ckpt.engine == A8_CKPT_FORK ? files_channel_new() : 0;
 }
 
-/* After the fork: each side keeps its own end only. */
+static void close_end(int *fd)
+{
+	if (*fd >= 0)
+		a8_sys1(SYS_close, *fd);
+	*fd = -1;
+}
+
+/* After the fork: each side keeps its own ends only. */
 void a8_keep_channel_frozen(void)
 {
-	if (chan_live >= 0)
-		a8_sys1(SYS_close, chan_live);
-	chan_live = -1;
+	close_end(&chan_live);
+	close_end(&files_live);
 }
 
 void a8_keep_channel_live(void)
 {
-	if (chan_frozen >= 0)
-		a8_sys1(SYS_close, chan_frozen);
-	chan_frozen = -1;
+	close_end(&chan_frozen);
+	close_end(&files_frozen);
 }
 
 /* A KEEP message: the fd held, known to the program as number fd, made at seq. */
@@ -124,6 +166,24 @@ static long send_fd(int chan, uint64_t seq, int fd, int held, int flags)
 	return a8_sys3(SYS_sendmsg, chan, &msg, flags | MSG_NOSIGNAL);
 }
 
+static bool regular_file(int fd)
+{
+	struct stat st;
+
+	return a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* A regular file on the files channel, if it can go there. */
+static bool send_file(uint64_t seq, int fd)
+{
+	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= FILES_INFLIGHT ||
+	    !regular_file(fd) || send_fd(files_live, seq, fd, fd, MSG_DONTWAIT) < 0)
+		return false;
+	files_inflight++;
+	via_files[fd / 8] |= (uint8_t)(1u << (fd % 8));
+	return true;
+}
+
 /* Live: fd, made by the call at seq, goes to the copy (it outlives us there). */
 long a8_keep_send(uint64_t seq, int fd)
 {
@@ -131,6 +191,10 @@ long a8_keep_send(uint64_t seq, int fd)
 
 	if (chan_live < 0)
 		return 0;
+	if (send_file(seq, fd)) {
+		a8_ckpt_shared(fd, seq);
+		return 0;
+	}
 	r = send_fd(chan_live, seq, fd, fd, MSG_DONTWAIT);
 	if (r >= 0)
 		a8_ckpt_shared(fd, seq);
@@ -208,44 +272,48 @@ static long recv_msg(int chan, struct chan_msg *m, int *held, int flags)
 	return r;
 }
 
-/* One message from the live process; false when its end is gone (the copy is not needed). */
-static bool serve_one(void)
+enum served { SERVED, IDLE, RETIRED };
+
+/*
+ * One message from the live process on *chan: IDLE when there is none now; RETIRED when the
+ * copy is not needed any more. At the end of the channel (the live process died: its fds are
+ * all here) *chan is closed.
+ */
+static enum served serve_one(int *chan)
 {
 	struct chan_msg m;
 	int held;
-	long r = recv_msg(chan_frozen, &m, &held, MSG_DONTWAIT);
+	long r = recv_msg(*chan, &m, &held, MSG_DONTWAIT);
 	char ack = 1;
 
 	if (r == -EAGAIN || r == -EINTR)
-		return true;
+		return IDLE;
 	if (r != sizeof(m)) {
-		/* The live process died (a rollback is coming): its fds are all here by now. */
-		a8_sys1(SYS_close, chan_frozen);
-		chan_frozen = -1;
-		return true;
+		close_end(chan);
+		return IDLE;
 	}
 	if (m.kind == CHAN_RETIRE) {
 		if (held >= 0)
 			a8_sys1(SYS_close, held);
-		return false;
+		return RETIRED;
 	}
 	if (m.kind == CHAN_CLOSE || m.kind == CHAN_CLOSE_QUIET) {
 		if (held >= 0)
 			a8_sys1(SYS_close, held);
 		copy_lets_go(m.fd, m.seq);
 		if (m.kind == CHAN_CLOSE)
-			chan_put(chan_frozen, &ack, 1);
-		return true;
+			chan_put(*chan, &ack, 1);
+		return SERVED;
 	}
 	if (m.kind != CHAN_KEEP || held < 0) {
 		if (held >= 0)
 			a8_sys1(SYS_close, held);
-		return true;
+		return SERVED;
 	}
 	held = a8_fd_hide(held);
 	if (held >= 0)
 		kept_add(m.seq, m.fd, held);
-	return true;
+	return SERVED;
 }
 
 int a8_keep_channel_fd(void)
@@ -265,7 +333,7 @@ bool a8_keep_channel_serve(void)
 		if (a8_sys5(SYS_ppoll, &p, 1, &now, NULL, 8) <= 0)
 			return true;
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			if (!serve_one())
+			if (serve_one(&chan_frozen) == RETIRED)
 				return false;
 			continue;
 		}
@@ -273,13 +341,17 @@ bool a8_keep_channel_serve(void)
 	}
 }
 
-/* The copy takes every fd the dead process sent it, in order, and closes its end. */
+/*
+ * The copy takes every fd the dead process sent it, in order, and closes its ends: the main
+ * channel first, then the files channel (a file's close is always after its own message).
+ */
 void a8_keep_channel_drain(void)
 {
 	a8_keep_channel_serve();
-	if (chan_frozen >= 0)
-		a8_sys1(SYS_close, chan_frozen);
-	chan_frozen = -1;
+	close_end(&chan_frozen);
+	while (files_frozen >= 0 && serve_one(&files_frozen) == SERVED)
+		;
+	close_end(&files_frozen);
 }
 
 /*
@@ -297,8 +369,17 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 
 	if (chan_live < 0)
 		return;
+	if (fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8))) {
+		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+		m.kind = CHAN_CLOSE_QUIET;
+		if (files_live >= 0 && chan_put(files_live, &m, sizeof(m)) == sizeof(m))
+			return;
+	}
 	/* A regular file has no other end waiting for the close: the copy need not answer. */
 	quiet = a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
+	/* One open at the fork: the copy does nothing for it (copy_lets_go). */
+	if (quiet && !made_at)
+		return;
 	if (quiet)
 		m.kind = CHAN_CLOSE_QUIET;
 	if (chan_put(chan_live, &m, sizeof(m)) != sizeof(m))

@@ -144,20 +144,23 @@ void a8_log_newfd(uint64_t seq, int fd)
 	}
 }
 
-/* A connection's bytes (the input a rollback may drop): a read from a socket. */
+/*
+ * A connection's bytes (the input a rollback may drop): a read from a socket. recvfrom and
+ * recvmsg read sockets only, pread64 and preadv never do; a read or readv asks the kernel.
+ */
 static bool socket_input(const struct a8_call *c)
 {
-	int type, i;
+	unsigned cid = c->ci->cid;
+	int type;
 	socklen_t len = sizeof(type);
-	bool reads = false;
 
-	for (i = 1; i < 6 && c->ret > 0; i++) {
-		int k = c->ci->args[i].kind;
-
-		reads |= k == AK_OUT || k == AK_IOV_OUT || k == AK_MSG_OUT;
-	}
-	return reads &&
-	       a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+	if (c->ret <= 0 || cid == A8_CID_pread64 || cid == A8_CID_preadv)
+		return false;
+	if (cid == A8_CID_recvfrom || cid == A8_CID_recvmsg)
+		return true;
+	if (cid != A8_CID_read && cid != A8_CID_readv)
+		return false;
+	return a8_sys5(SYS_getsockopt, c->a[0], SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 }
 
 /*

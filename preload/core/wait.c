@@ -10,7 +10,9 @@
 #include "wait.h"
 
 enum how {
+	W_NEVER,	/* positional I/O: only files and block devices have it, none waits */
 	W_FD,		/* waits only on fd arg 0: not when non-blocking or a regular file */
+	W_FLAG,		/* waits unless flag arg has the bit (an open with O_NONBLOCK) */
 	W_MS,		/* an event wait, timeout in ms in arg */
 	W_TS,		/* an event wait, timeout a struct timespec * in arg (NULL: none) */
 };
@@ -18,18 +20,28 @@ enum how {
 struct rule {
 	uint16_t cid;
 	uint8_t how;
-	int8_t arg;	/* W_FD: the MSG_* flags arg (-1: none); else the timeout arg */
+	int8_t arg;	/* W_FD, W_FLAG: the flags arg (-1: none); else the timeout arg */
+	long bit;	/* W_FD, W_FLAG: the flag that says "do not wait" */
 };
 
 static const struct rule rules[] = {
-	{ A8_CID_read, W_FD, -1 },	{ A8_CID_write, W_FD, -1 },
-	{ A8_CID_pread64, W_FD, -1 },	{ A8_CID_readv, W_FD, -1 },
-	{ A8_CID_writev, W_FD, -1 },	{ A8_CID_preadv, W_FD, -1 },
-	{ A8_CID_accept, W_FD, -1 },	{ A8_CID_accept4, W_FD, -1 },
-	{ A8_CID_connect, W_FD, -1 },	{ A8_CID_recvfrom, W_FD, 3 },
-	{ A8_CID_sendto, W_FD, 3 },	{ A8_CID_recvmsg, W_FD, 2 },
-	{ A8_CID_sendmsg, W_FD, 2 },	{ A8_CID_epoll_pwait, W_MS, 3 },
-	{ A8_CID_poll, W_MS, 2 },	{ A8_CID_ppoll, W_TS, 2 },
+	{ A8_CID_read, W_FD, -1, 0 },
+	{ A8_CID_write, W_FD, -1, 0 },
+	{ A8_CID_pread64, W_NEVER, -1, 0 },
+	{ A8_CID_readv, W_FD, -1, 0 },
+	{ A8_CID_writev, W_FD, -1, 0 },
+	{ A8_CID_preadv, W_NEVER, -1, 0 },
+	{ A8_CID_accept, W_FD, -1, 0 },
+	{ A8_CID_accept4, W_FD, -1, 0 },
+	{ A8_CID_connect, W_FD, -1, 0 },
+	{ A8_CID_recvfrom, W_FD, 3, MSG_DONTWAIT },
+	{ A8_CID_sendto, W_FD, 3, MSG_DONTWAIT },
+	{ A8_CID_recvmsg, W_FD, 2, MSG_DONTWAIT },
+	{ A8_CID_sendmsg, W_FD, 2, MSG_DONTWAIT },
+	{ A8_CID_openat, W_FLAG, 2, O_NONBLOCK },	/* a FIFO's open waits for its peer */
+	{ A8_CID_epoll_pwait, W_MS, 3, 0 },
+	{ A8_CID_poll, W_MS, 2, 0 },
+	{ A8_CID_ppoll, W_TS, 2, 0 },
 };
 
 static const struct rule *rule_of(unsigned cid)
@@ -77,8 +89,10 @@ bool a8_ran_without_wait(struct a8_call *c, long nr, long *ret)
 
 	if (!r)
 		return false;
-	if (r->how == W_FD) {
-		if (!(r->arg >= 0 && c->a[r->arg] & MSG_DONTWAIT) && !fd_cannot_wait(c->a[0]))
+	if (r->how == W_NEVER || r->how == W_FD || r->how == W_FLAG) {
+		bool nowait = r->how == W_NEVER || (r->arg >= 0 && c->a[r->arg] & r->bit);
+
+		if (!nowait && (r->how == W_FLAG || !fd_cannot_wait(c->a[0])))
 			return false;
 		*ret = run(nr, c->a);
 		return true;

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * Which of the leader's calls that may block cannot wait (core/wait.c), on real fds: a
- * non-blocking socket, a regular file and MSG_DONTWAIT are run at once; a blocking socket with
- * nothing to read is left to the caller's wait; an event wait with events already there is
- * answered by its zero-timeout try, one with none is left to the caller.
+ * non-blocking socket, a regular file, MSG_DONTWAIT and an O_NONBLOCK open are run at once;
+ * a blocking socket with nothing to read is left to the caller's wait; an event wait with
+ * events already there is answered by its zero-timeout try, one with none is left to the
+ * caller.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,6 +57,13 @@ static void fds(void)
 	CHECK_EQ(r, 2);
 	c = call(A8_CID_flock, file, LOCK_SH, 0, 0);	/* a lock waits whatever the fd */
 	CHECK(!a8_ran_without_wait(&c, SYS_flock, &r));
+	/* An open may wait (a FIFO's, for its peer) unless it says O_NONBLOCK. */
+	c = call(A8_CID_openat, AT_FDCWD, (long)"/proc/self/exe", O_RDONLY, 0);
+	CHECK(!a8_ran_without_wait(&c, SYS_openat, &r));
+	c = call(A8_CID_openat, AT_FDCWD, (long)"/proc/self/exe", O_RDONLY | O_NONBLOCK, 0);
+	CHECK(a8_ran_without_wait(&c, SYS_openat, &r));
+	CHECK(r >= 0);
+	close((int)r);
 	close(file);
 	close(sv[0]);
 	close(sv[1]);
