@@ -4,33 +4,22 @@
  * The live process sends every fd its replicated calls make (accepted connections, epoll
  * instances), so they outlive it for a replay; it tells the copy to let go of an fd it closes
  * (so the other end sees the close as it would natively); and it retires the copy when a newer
- * one stands by. A resumed copy takes what was sent and hands the fds to the replay.
- *
- * The criu engine has no copy: CRIU restores the fds the process had at the dump, not those it
- * made since, and those are what a replay needs (a file a server keeps open in its cache, a
- * connection accepted since). So right after each dump the leader forks a keeper: a process
- * of the agent's, out of the tree's session (a rollback kills the tree, not the keeper), that
- * holds none of the program's fds but serves the same channel as a frozen copy. A restored
- * leader connects to it by the path keep-<pid> in the run directory, says where its replay
- * stops and takes the fds made before that; the keeper goes on serving it (a retry restores
- * the same dump and needs them again) until the next checkpoint retires it.
+ * one stands by. A resumed copy takes what was sent and hands the fds to the replay. The criu
+ * engine's keeper serves the same channel (keeper.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 
 #include "a8/raw.h"
 #include "ckpt.h"
 #include "core/fdtab.h"
 #include "core/util.h"
 #include "exchange/link.h"
+#include "keep_chan.h"
 
 /* The fds kept for a copy: (position, number the program knows, the copy's real fd). */
 struct kept { uint64_t seq; int fd, held; };
@@ -52,25 +41,10 @@ static int files_live = -1, files_frozen = -1;
 static unsigned files_inflight;
 static uint8_t via_files[FILES_MAX / 8];	/* fds whose message went on the files channel */
 
-/*
- * What travels from the live process to its frozen copy or keeper (CLOSE_QUIET: let go
- * without an answer, a regular file, nobody waits for its close); TAKE (seq: where replay
- * stops, fd: the epoch) and END (fd: how many fds came, or -errno) between a restored leader
- * and the keeper.
- */
-enum {
-	CHAN_KEEP = 1, CHAN_CLOSE = 2, CHAN_RETIRE = 3, CHAN_TAKE = 4, CHAN_END = 5,
-	CHAN_CLOSE_QUIET = 6,
-};
-struct chan_msg {
-	uint64_t seq;
-	int32_t fd;
-	int32_t kind;
-};
 
 
 /* A message on a channel whose other end may be gone: no SIGPIPE for the program. */
-static long chan_put(int chan, const void *p, size_t n)
+long a8_chan_put(int chan, const void *p, size_t n)
 {
 	return a8_sys6(SYS_sendto, chan, p, n, MSG_NOSIGNAL, NULL, 0);
 }
@@ -82,7 +56,7 @@ void a8_keep_channel_retire(void)
 
 	if (chan_live < 0)
 		return;
-	chan_put(chan_live, &bye, sizeof(bye));
+	a8_chan_put(chan_live, &bye, sizeof(bye));
 	a8_sys1(SYS_close, chan_live);
 	chan_live = -1;
 	if (files_live >= 0)
@@ -90,43 +64,36 @@ void a8_keep_channel_retire(void)
 	files_live = -1;
 }
 
-static int files_channel_new(void)
+/* A channel's two ends, out of the program's range; the live end may queue 4 MiB. */
+static int channel_pair(int *live, int *frozen)
 {
 	int sv[2];
 	int big = 4 << 20;
-	long r;
+	long r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
 
-	memset(via_files, 0, sizeof(via_files));
-	files_inflight = 0;
-	r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	*live = *frozen = -1;
 	if (r < 0)
 		return (int)r;
-	files_live = a8_fd_hide(sv[0]);
-	files_frozen = a8_fd_hide(sv[1]);
-	if (files_live < 0 || files_frozen < 0)
-		return files_live < 0 ? files_live : files_frozen;
-	a8_sys5(SYS_setsockopt, files_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	*live = a8_fd_hide(sv[0]);
+	*frozen = a8_fd_hide(sv[1]);
+	if (*live < 0 || *frozen < 0)
+		return *live < 0 ? *live : *frozen;
+	a8_sys5(SYS_setsockopt, *live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	return 0;
 }
 
 int a8_keep_channel_new(void)
 {
-	int sv[2];
-	int big = 4 << 20;
-	long r;
+	int err;
 
 	a8_keep_channel_retire();
-	chan_live = chan_frozen = -1;
-	r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
-	if (r < 0)
-		return (int)r;
-	chan_live = a8_fd_hide(sv[0]);
-	chan_frozen = a8_fd_hide(sv[1]);
-	if (chan_live < 0 || chan_frozen < 0)
-		return chan_live < 0 ? chan_live : chan_frozen;
-	a8_sys5(SYS_setsockopt, chan_live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	err = channel_pair(&chan_live, &chan_frozen);
 	/* The criu keeper serves one channel: its fds are all fetched at once anyway. */
-	return a8_ckpt.engine == A8_CKPT_FORK ? files_channel_new() : 0;
+	if (err || a8_ckpt.engine != A8_CKPT_FORK)
+		return err;
+	memset(via_files, 0, sizeof(via_files));
+	files_inflight = 0;
+	return channel_pair(&files_live, &files_frozen);
 }
 
 static void close_end(int *fd)
@@ -150,7 +117,7 @@ void a8_keep_channel_live(void)
 }
 
 /* A KEEP message: the fd held, known to the program as number fd, made at seq. */
-static long send_fd(int chan, uint64_t seq, int fd, int held, int flags)
+long a8_chan_send_fd(int chan, uint64_t seq, int fd, int held, int flags)
 {
 	struct chan_msg m = { seq, fd, CHAN_KEEP };
 	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
@@ -177,7 +144,7 @@ static bool regular_file(int fd)
 static bool send_file(uint64_t seq, int fd)
 {
 	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= FILES_INFLIGHT ||
-	    !regular_file(fd) || send_fd(files_live, seq, fd, fd, MSG_DONTWAIT) < 0)
+	    !regular_file(fd) || a8_chan_send_fd(files_live, seq, fd, fd, MSG_DONTWAIT) < 0)
 		return false;
 	files_inflight++;
 	via_files[fd / 8] |= (uint8_t)(1u << (fd % 8));
@@ -195,13 +162,13 @@ long a8_keep_send(uint64_t seq, int fd)
 		a8_ckpt_shared(fd, seq);
 		return 0;
 	}
-	r = send_fd(chan_live, seq, fd, fd, MSG_DONTWAIT);
+	r = a8_chan_send_fd(chan_live, seq, fd, fd, MSG_DONTWAIT);
 	if (r >= 0)
 		a8_ckpt_shared(fd, seq);
 	return r < 0 ? r : 0;
 }
 
-static void kept_add(uint64_t seq, int fd, int held)
+void a8_kept_add(uint64_t seq, int fd, int held)
 {
 	size_t i;
 
@@ -253,7 +220,7 @@ static void copy_lets_go(int fd, uint64_t made_at)
 }
 
 /* One message from chan; with a KEEP message, *held is the fd that came with it (else -1). */
-static long recv_msg(int chan, struct chan_msg *m, int *held, int flags)
+long a8_chan_recv(int chan, struct chan_msg *m, int *held, int flags)
 {
 	union { char buf[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
 	struct iovec iov = { m, sizeof(*m) };
@@ -283,7 +250,7 @@ static enum served serve_one(int *chan)
 {
 	struct chan_msg m;
 	int held;
-	long r = recv_msg(*chan, &m, &held, MSG_DONTWAIT);
+	long r = a8_chan_recv(*chan, &m, &held, MSG_DONTWAIT);
 	char ack = 1;
 
 	if (r == -EAGAIN || r == -EINTR)
@@ -302,7 +269,7 @@ static enum served serve_one(int *chan)
 			a8_sys1(SYS_close, held);
 		copy_lets_go(m.fd, m.seq);
 		if (m.kind == CHAN_CLOSE)
-			chan_put(*chan, &ack, 1);
+			a8_chan_put(*chan, &ack, 1);
 		return SERVED;
 	}
 	if (m.kind != CHAN_KEEP || held < 0) {
@@ -312,13 +279,43 @@ static enum served serve_one(int *chan)
 	}
 	held = a8_fd_hide(held);
 	if (held >= 0)
-		kept_add(m.seq, m.fd, held);
+		a8_kept_add(m.seq, m.fd, held);
 	return SERVED;
 }
 
 int a8_keep_channel_fd(void)
 {
 	return chan_frozen;
+}
+
+int a8_keep_live_fd(void)
+{
+	return chan_live;
+}
+
+/* The keeper serves a restored leader's connection; a restored leader sends on its own. */
+void a8_keep_serve_on(int chan)
+{
+	chan_frozen = chan;
+}
+
+void a8_keep_live_on(int chan)
+{
+	chan_live = chan;
+}
+
+/* Every fd kept, to a restored leader: their count, or -errno. */
+long a8_keep_send_kept(int conn)
+{
+	size_t i;
+
+	for (i = 0; i < nkept; i++) {
+		long r = a8_chan_send_fd(conn, kept[i].seq, kept[i].fd, kept[i].held, 0);
+
+		if (r < 0)
+			return r;
+	}
+	return (long)nkept;
 }
 
 bool a8_keep_channel_serve(void)
@@ -372,7 +369,7 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 	if (fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8))) {
 		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
 		m.kind = CHAN_CLOSE_QUIET;
-		if (files_live >= 0 && chan_put(files_live, &m, sizeof(m)) == sizeof(m))
+		if (files_live >= 0 && a8_chan_put(files_live, &m, sizeof(m)) == sizeof(m))
 			return;
 	}
 	/* A regular file has no other end waiting for the close: the copy need not answer. */
@@ -382,7 +379,7 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 		return;
 	if (quiet)
 		m.kind = CHAN_CLOSE_QUIET;
-	if (chan_put(chan_live, &m, sizeof(m)) != sizeof(m))
+	if (a8_chan_put(chan_live, &m, sizeof(m)) != sizeof(m))
 		return;
 	if (quiet)
 		return;
@@ -419,223 +416,4 @@ void a8_keep_drop_from(uint64_t from)
 		kept[n++] = kept[i];
 	}
 	nkept = n;
-}
-
-/* --- the criu engine's keeper --- */
-
-static int keeper_addr(struct sockaddr_un *sun, long pid)
-{
-	int n;
-
-	memset(sun, 0, sizeof(*sun));
-	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/keep-%ld", a8.run_dir, pid);
-	return n > 0 && n < (int)sizeof(sun->sun_path) ? 0 : -ENAMETOOLONG;
-}
-
-static int keeper_listen(long pid)
-{
-	struct sockaddr_un sun;
-	long fd;
-	int err = keeper_addr(&sun, pid);
-
-	if (err)
-		return err;
-	a8_sys1(SYS_unlink, sun.sun_path);	/* an older keeper's */
-	fd = a8_sys3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return (int)fd;
-	err = (int)a8_sys3(SYS_bind, fd, &sun, sizeof(sun));
-	if (!err)
-		err = (int)a8_sys2(SYS_listen, fd, 4);
-	if (err) {
-		a8_sys1(SYS_close, fd);
-		return err;
-	}
-	return (int)fd;
-}
-
-/* Wait up to ms for fd to be readable: 1, 0 on time-out, or -errno. */
-static long wait_in(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-	long r;
-
-	do
-		r = a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8);
-	while (r == -EINTR);
-	return r;
-}
-
-/*
- * A restored leader connected: it says where its replay stops; it gets the fds made before
- * that and the others are let go (a later retry stops there or earlier). Then its connection
- * is the channel this keeper serves.
- */
-static void keeper_take(int conn, uint32_t epoch)
-{
-	struct chan_msg m, end = { 0, 0, CHAN_END };
-	int held = -1;
-	size_t i;
-
-	/* The dead process's last messages are queued before its end: take them first. */
-	a8_keep_channel_drain();
-	if (wait_in(conn, a8.timeout_ms > 0 ? a8.timeout_ms : 5000) != 1 ||
-	    recv_msg(conn, &m, &held, MSG_DONTWAIT) != sizeof(m) || m.kind != CHAN_TAKE) {
-		if (held >= 0)
-			a8_sys1(SYS_close, held);
-		a8_sys1(SYS_close, conn);
-		return;
-	}
-	if ((uint32_t)m.fd != epoch) {
-		end.fd = -ESTALE;
-		chan_put(conn, &end, sizeof(end));
-		a8_sys1(SYS_close, conn);
-		return;
-	}
-	a8_keep_drop_from(m.seq);
-	for (i = 0; i < nkept; i++) {
-		if (send_fd(conn, kept[i].seq, kept[i].fd, kept[i].held, 0) < 0) {
-			a8_sys1(SYS_close, conn);
-			return;
-		}
-	}
-	end.fd = (int32_t)nkept;
-	if (chan_put(conn, &end, sizeof(end)) != sizeof(end)) {
-		a8_sys1(SYS_close, conn);
-		return;
-	}
-	chan_frozen = conn;
-}
-
-/* The keeper's life: serve the live leader, and each restored one, until retired. */
-static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
-{
-	char ready = 1;
-	int lfd;
-
-	a8_keep_channel_frozen();
-	/* Out of the tree's session and group: a rollback kills those, and restores the pids. */
-	if (a8_sys0(SYS_setsid) < 0)
-		a8_sys1(SYS_exit_group, 0);
-	/* None of the program's fds: a listening socket held here would stop the restore. */
-	if ((chan_frozen > 0 && a8_sys3(SYS_close_range, 0, chan_frozen - 1, 0) < 0) ||
-	    a8_sys3(SYS_close_range, chan_frozen + 1, ~0u, 0) < 0)
-		a8_sys1(SYS_exit_group, 0);
-	a8.agent_fd = -1;
-	lfd = keeper_listen(leader);
-	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
-		a8_sys1(SYS_exit_group, 0);
-	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
-	if (chan_put(chan_frozen, &ready, 1) != 1)
-		a8_sys1(SYS_exit_group, 0);
-	for (;;) {
-		struct pollfd p[3] = { { .fd = a8.agent_fd, .events = POLLIN },
-				       { .fd = lfd, .events = POLLIN },
-				       { .fd = chan_frozen, .events = POLLIN } };
-		long r = a8_sys5(SYS_ppoll, p, chan_frozen >= 0 ? 3 : 2, NULL, NULL, 8);
-
-		if (r == -EINTR)
-			continue;
-		/* The agent closes our connection when it does not need us any more. */
-		if (r < 0 || p[0].revents)
-			a8_sys1(SYS_exit_group, 0);
-		if (p[1].revents) {
-			long conn = a8_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
-
-			if (conn >= 0)
-				keeper_take((int)conn, epoch);
-			continue;
-		}
-		if (p[2].revents && !a8_keep_channel_serve())
-			a8_sys1(SYS_exit_group, 0);
-	}
-}
-
-int a8_keep_keeper_start(uint32_t epoch)
-{
-	long leader = a8_sys0(SYS_getpid), pid, r;
-	char ready;
-	int err = a8_keep_channel_new();
-
-	if (err < 0)
-		return err;
-	/* The agent's child, not the program's: the program's wait() never sees it. */
-	pid = a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
-	if (pid < 0) {
-		a8_keep_channel_retire();
-		return (int)pid;
-	}
-	if (pid == 0)
-		keeper_main(leader, epoch);
-	a8_keep_channel_live();
-	r = wait_in(chan_live, a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
-	if (r == 1)
-		r = a8_sys3(SYS_read, chan_live, &ready, 1);
-	if (r != 1) {
-		a8_keep_channel_retire();
-		return r < 0 ? (int)r : -ETIMEDOUT;
-	}
-	return 0;
-}
-
-int a8_keep_fetch(uint32_t epoch, uint64_t stop)
-{
-	struct chan_msg m = { stop, (int32_t)epoch, CHAN_TAKE };
-	struct sockaddr_un sun;
-	int big = 4 << 20, held, err;
-	long fd, r;
-
-	a8_keep_drop_from(0);
-	err = keeper_addr(&sun, a8_sys0(SYS_getpid));
-	if (err)
-		return err;
-	fd = a8_sys3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return (int)fd;
-	fd = a8_fd_hide((int)fd);
-	if (fd < 0)
-		return (int)fd;
-	r = a8_sys3(SYS_connect, fd, &sun, sizeof(sun));
-	if (!r)
-		r = chan_put(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -EIO;
-	while (!r) {
-		r = wait_in((int)fd, a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
-		if (r != 1) {
-			r = r ? r : -ETIMEDOUT;
-			break;
-		}
-		r = recv_msg((int)fd, &m, &held, MSG_DONTWAIT);
-		if (r != sizeof(m)) {
-			r = r < 0 ? r : -EPIPE;
-			break;
-		}
-		if (m.kind == CHAN_END) {
-			r = m.fd < 0 ? m.fd : 1;
-			break;
-		}
-		r = 0;
-		if (m.kind != CHAN_KEEP || held < 0) {
-			if (held >= 0)
-				a8_sys1(SYS_close, held);
-			r = -EPROTO;
-			break;
-		}
-		held = a8_fd_hide(held);
-		if (held < 0) {
-			r = held;
-			break;
-		}
-		kept_add(m.seq, m.fd, held);
-	}
-	if (r < 0) {
-		a8_sys1(SYS_close, fd);
-		a8_keep_drop_from(0);
-		return (int)r;
-	}
-	a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-	chan_live = (int)fd;
-	a8_log(A8_LOG_DEBUG, 0, "the keeper of checkpoint %u gave back %zu fds", epoch, nkept);
-	return 0;
 }

@@ -31,10 +31,7 @@ int a8_agent_open(void)
 	if (!a8.agent_sock[0])
 		return 0;
 	strncpy(sun.sun_path, a8.agent_sock, sizeof(sun.sun_path) - 1);
-	fd = a8_sys3(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return (int)fd;
-	fd = a8_fd_hide((int)fd);
+	fd = a8_fd_socket(AF_UNIX, SOCK_STREAM);
 	if (fd < 0 || a8_sys3(SYS_connect, fd, &sun, sizeof(sun)) < 0) {
 		if (fd >= 0)
 			a8_sys1(SYS_close, fd);

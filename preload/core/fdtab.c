@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "a8/monitor.h"
 #include "a8/raw.h"
@@ -121,6 +122,11 @@ int a8_fd_hide(int fd)
 	a8_fd_set(fd, FK_NONE);
 	a8_fd_set(nfd, FK_MON);
 	return (int)nfd;
+}
+
+int a8_fd_socket(int domain, int type)
+{
+	return a8_fd_hide((int)a8_sys3(SYS_socket, domain, type | SOCK_CLOEXEC, 0));
 }
 
 int a8_fd_placeholder(int fd, bool cloexec)

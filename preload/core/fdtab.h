@@ -31,6 +31,8 @@ int a8_fd_kind(long fd);
 int a8_fd_set(long fd, enum a8_fdkind kind);
 /* Move a monitor fd out of the program's range; returns the new fd or -errno. */
 int a8_fd_hide(int fd);
+/* A socket of the monitor's own (close-on-exec, out of the program's range), or -errno. */
+int a8_fd_socket(int domain, int type);
 /* Follower: put a placeholder at fd (closing what is there). */
 int a8_fd_placeholder(int fd, bool cloexec);
 /* Encode / decode the table for the next image (execve): "0L1L2L5R...". */

@@ -123,11 +123,8 @@ int a8_link_listen(uint32_t addr, uint16_t *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = addr };
 	socklen_t len = sizeof(sin);
-	long fd = a8_sys3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	long fd = a8_fd_socket(AF_INET, SOCK_STREAM);
 
-	if (fd < 0)
-		return (int)fd;
-	fd = a8_fd_hide((int)fd);
 	if (fd < 0)
 		return (int)fd;
 	if (a8_sys3(SYS_bind, fd, &sin, sizeof(sin)) < 0 || a8_sys2(SYS_listen, fd, 64) < 0 ||
@@ -243,10 +240,7 @@ int a8_link_connect_leader(uint32_t addr, uint16_t port, int timeout_ms)
 	 * The leader's listener exists before its port is announced (a fork record, or the
 	 * agent's start message), so a refusal means the leader's process is gone: no retry.
 	 */
-	fd = a8_sys3(SYS_socket, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return (int)fd;
-	fd = a8_fd_hide((int)fd);
+	fd = a8_fd_socket(AF_INET, SOCK_STREAM);
 	if (fd < 0)
 		return (int)fd;
 	r = a8_sys3(SYS_connect, fd, &sin, sizeof(sin));

@@ -5,9 +5,11 @@
  * and link.o refer to. A test that links the real object gets the real symbol instead.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "a8/monitor.h"
 #include "canon/table.h"
@@ -90,6 +92,13 @@ WEAK void a8_sleep_ms(int ms)
 WEAK int a8_fd_hide(int fd)
 {
 	return fd;
+}
+
+WEAK int a8_fd_socket(int domain, int type)
+{
+	int fd = socket(domain, type | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
 }
 
 /* No epoll registrations: no cookie stands for an fd. */

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The criu engine's keeper of fds (ckpt.h). CRIU restores the fds the process had at the dump,
+ * not those it made since, and those are what a replay needs (a file a server keeps open in its
+ * cache, a connection accepted since). So right after each dump the leader forks a keeper: a
+ * process of the agent's, out of the tree's session (a rollback kills the tree, not the
+ * keeper), that holds none of the program's fds but serves the same channel as a frozen copy
+ * (keep.c). A restored leader connects to it by the path keep-<pid> in the run directory, says
+ * where its replay stops and takes the fds made before that; the keeper goes on serving it (a
+ * retry restores the same dump and needs them again) until the next checkpoint retires it.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "a8/raw.h"
+#include "ckpt.h"
+#include "core/fdtab.h"
+#include "core/util.h"
+#include "keep_chan.h"
+
+static int keeper_addr(struct sockaddr_un *sun, long pid)
+{
+	int n;
+
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/keep-%ld", a8.run_dir, pid);
+	return n > 0 && n < (int)sizeof(sun->sun_path) ? 0 : -ENAMETOOLONG;
+}
+
+static int keeper_listen(long pid)
+{
+	struct sockaddr_un sun;
+	long fd;
+	int err = keeper_addr(&sun, pid);
+
+	if (err)
+		return err;
+	a8_sys1(SYS_unlink, sun.sun_path);	/* an older keeper's */
+	fd = a8_sys3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return (int)fd;
+	err = (int)a8_sys3(SYS_bind, fd, &sun, sizeof(sun));
+	if (!err)
+		err = (int)a8_sys2(SYS_listen, fd, 4);
+	if (err) {
+		a8_sys1(SYS_close, fd);
+		return err;
+	}
+	return (int)fd;
+}
+
+/* Wait up to ms for fd to be readable: 1, 0 on time-out, or -errno. */
+static long wait_in(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	long r;
+
+	do
+		r = a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8);
+	while (r == -EINTR);
+	return r;
+}
+
+/*
+ * A restored leader connected: it says where its replay stops; it gets the fds made before
+ * that and the others are let go (a later retry stops there or earlier). Then its connection
+ * is the channel this keeper serves.
+ */
+static void keeper_take(int conn, uint32_t epoch)
+{
+	struct chan_msg m, end = { 0, 0, CHAN_END };
+	int held = -1;
+	long n;
+
+	/* The dead process's last messages are queued before its end: take them first. */
+	a8_keep_channel_drain();
+	if (wait_in(conn, a8.timeout_ms > 0 ? a8.timeout_ms : 5000) != 1 ||
+	    a8_chan_recv(conn, &m, &held, MSG_DONTWAIT) != sizeof(m) || m.kind != CHAN_TAKE) {
+		if (held >= 0)
+			a8_sys1(SYS_close, held);
+		a8_sys1(SYS_close, conn);
+		return;
+	}
+	if ((uint32_t)m.fd != epoch) {
+		end.fd = -ESTALE;
+		a8_chan_put(conn, &end, sizeof(end));
+		a8_sys1(SYS_close, conn);
+		return;
+	}
+	a8_keep_drop_from(m.seq);
+	n = a8_keep_send_kept(conn);
+	end.fd = (int32_t)n;
+	if (n < 0 || a8_chan_put(conn, &end, sizeof(end)) != sizeof(end)) {
+		a8_sys1(SYS_close, conn);
+		return;
+	}
+	a8_keep_serve_on(conn);
+}
+
+/* The keeper's life: serve the live leader, and each restored one, until retired. */
+static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
+{
+	char ready = 1;
+	int lfd, chan;
+
+	a8_keep_channel_frozen();
+	/* Out of the tree's session and group: a rollback kills those, and restores the pids. */
+	if (a8_sys0(SYS_setsid) < 0)
+		a8_sys1(SYS_exit_group, 0);
+	/* None of the program's fds: a listening socket held here would stop the restore. */
+	chan = a8_keep_channel_fd();
+	if ((chan > 0 && a8_sys3(SYS_close_range, 0, chan - 1, 0) < 0) ||
+	    a8_sys3(SYS_close_range, chan + 1, ~0u, 0) < 0)
+		a8_sys1(SYS_exit_group, 0);
+	a8.agent_fd = -1;
+	lfd = keeper_listen(leader);
+	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
+		a8_sys1(SYS_exit_group, 0);
+	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
+	if (a8_chan_put(chan, &ready, 1) != 1)
+		a8_sys1(SYS_exit_group, 0);
+	for (;;) {
+		struct pollfd p[3] = { { .fd = a8.agent_fd, .events = POLLIN },
+				       { .fd = lfd, .events = POLLIN },
+				       { .fd = a8_keep_channel_fd(), .events = POLLIN } };
+		long r = a8_sys5(SYS_ppoll, p, p[2].fd >= 0 ? 3 : 2, NULL, NULL, 8);
+
+		if (r == -EINTR)
+			continue;
+		/* The agent closes our connection when it does not need us any more. */
+		if (r < 0 || p[0].revents)
+			a8_sys1(SYS_exit_group, 0);
+		if (p[1].revents) {
+			long conn = a8_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (conn >= 0)
+				keeper_take((int)conn, epoch);
+			continue;
+		}
+		if (p[2].revents && !a8_keep_channel_serve())
+			a8_sys1(SYS_exit_group, 0);
+	}
+}
+
+int a8_keep_keeper_start(uint32_t epoch)
+{
+	long leader = a8_sys0(SYS_getpid), pid, r;
+	char ready;
+	int err = a8_keep_channel_new();
+
+	if (err < 0)
+		return err;
+	/* The agent's child, not the program's: the program's wait() never sees it. */
+	pid = a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	if (pid < 0) {
+		a8_keep_channel_retire();
+		return (int)pid;
+	}
+	if (pid == 0)
+		keeper_main(leader, epoch);
+	a8_keep_channel_live();
+	r = wait_in(a8_keep_live_fd(), a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
+	if (r == 1)
+		r = a8_sys3(SYS_read, a8_keep_live_fd(), &ready, 1);
+	if (r != 1) {
+		a8_keep_channel_retire();
+		return r < 0 ? (int)r : -ETIMEDOUT;
+	}
+	return 0;
+}
+
+int a8_keep_fetch(uint32_t epoch, uint64_t stop)
+{
+	size_t got = 0;
+	struct chan_msg m = { stop, (int32_t)epoch, CHAN_TAKE };
+	struct sockaddr_un sun;
+	int big = 4 << 20, held, err;
+	long fd, r;
+
+	a8_keep_drop_from(0);
+	err = keeper_addr(&sun, a8_sys0(SYS_getpid));
+	if (err)
+		return err;
+	fd = a8_fd_socket(AF_UNIX, SOCK_SEQPACKET);
+	if (fd < 0)
+		return (int)fd;
+	r = a8_sys3(SYS_connect, fd, &sun, sizeof(sun));
+	if (!r)
+		r = a8_chan_put(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -EIO;
+	while (!r) {
+		r = wait_in((int)fd, a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
+		if (r != 1) {
+			r = r ? r : -ETIMEDOUT;
+			break;
+		}
+		r = a8_chan_recv((int)fd, &m, &held, MSG_DONTWAIT);
+		if (r != sizeof(m)) {
+			r = r < 0 ? r : -EPIPE;
+			break;
+		}
+		if (m.kind == CHAN_END) {
+			r = m.fd < 0 ? m.fd : 1;
+			break;
+		}
+		r = 0;
+		if (m.kind != CHAN_KEEP || held < 0) {
+			if (held >= 0)
+				a8_sys1(SYS_close, held);
+			r = -EPROTO;
+			break;
+		}
+		held = a8_fd_hide(held);
+		if (held < 0) {
+			r = held;
+			break;
+		}
+		a8_kept_add(m.seq, m.fd, held);
+		got++;
+	}
+	if (r < 0) {
+		a8_sys1(SYS_close, fd);
+		a8_keep_drop_from(0);
+		return (int)r;
+	}
+	a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	a8_keep_live_on((int)fd);
+	a8_log(A8_LOG_DEBUG, 0, "the keeper of checkpoint %u gave back %zu fds", epoch, got);
+	return 0;
+}
