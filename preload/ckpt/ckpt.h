@@ -154,7 +154,7 @@ void a8_ckpt_before_close(long fd);
 void a8_ckpt_shared(int fd, uint64_t made_at);
 /* In the live process right after the fork: the copy's end is the copy's alone. */
 void a8_keep_channel_live(void);
-/* criu: after a dump, fork the keeper of the fds made from now on (keep.c). */
+/* criu: after a dump, fork the keeper of the fds made from now on (keeper.c). */
 int a8_keep_keeper_start(uint32_t epoch);
 /* criu, a restored leader: the fds made before stop since checkpoint epoch, from its keeper. */
 int a8_keep_fetch(uint32_t epoch, uint64_t stop);

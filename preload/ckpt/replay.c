@@ -279,7 +279,7 @@ static void read_log(bool drop, uint64_t diverged_at)
  * criu, a process of the tree other than the root: it goes on from the checkpoint without a
  * replay. Every connection it had is gone (CRIU restores the dump's closed, killTree aborted
  * the ones made since), and the fds it made since the dump are not in the image (only the
- * root has a keeper, see keep.c): replayed, the program would go on with placeholders where
+ * root has a keeper, see keeper.c): replayed, the program would go on with placeholders where
  * its fds were, and fail on them in ways it reports (its error log), which differ between
  * variants when they carry what processes share in memory (nginx's connection counter).
  * What it did since the dump is done again live; a client of it sees a closed connection.
@@ -308,7 +308,7 @@ void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 		a8_keep_drop_from(replay_until);
 		return;
 	}
-	/* CRIU restored the fds of the dump: the root's keeper has those made since (keep.c). */
+	/* CRIU restored the fds of the dump: the root's keeper has those made since (keeper.c). */
 	err = a8_keep_fetch(a8.epoch, replay_until);
 	if (err)
 		a8_fatal("peer-lost", "", 0,

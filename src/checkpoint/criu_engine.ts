@@ -8,7 +8,7 @@
  *
  * CRIU has the fds of the dump only. After each dump the root leader's monitor forks a keeper
  * (criu-keeper) that holds the fds the process makes from then on; the restored root takes
- * them back from it for its replay (preload/ckpt/keep.c). The agent reaps it, spares its
+ * them back from it for its replay (preload/ckpt/keeper.c). The agent reaps it, spares its
  * connections when it kills the tree, and lets it go when a newer one registers or the run
  * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
  * tree): what they made since the dump comes back as a placeholder, their connections closed.
