@@ -93,6 +93,7 @@ void a8_ckpt_init(void)
 	if (!a8_ckpt.every_calls)
 		a8_ckpt.every_calls = 5000;
 	a8_faults_init();
+	a8_replay_ran_init();
 	if (a8_ckpt.engine == A8_CKPT_CRIU && a8_criu_init())
 		a8_fatal("internal", "", 0, "cannot take signal %d for tree checkpoints", A8_SIG_CUT);
 }

@@ -127,6 +127,9 @@ long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
 /* Replay: the fd made at the current position goes back at its number (false: none kept). */
 bool a8_replay_install(int fd, int cloexec);
+/* Follower: remember the furthest position it ran a call of its own at (replay.c). */
+void a8_replay_ran_init(void);
+void a8_replay_ran(uint64_t seq);
 /* Follower or replaying leader: a replayed output whose effect already happened, not run again. */
 bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec);
 /* Before a position: ends replay when the log has no record for it. */

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -31,14 +32,17 @@ static int chan_live = -1, chan_frozen = -1;
  * Fork engine: the regular files made since the checkpoint travel on a channel of their own,
  * which the frozen copy reads only when it resumes. A server that opens and closes the file
  * it serves per request would otherwise wake its copy twice per request; nobody waits for a
- * regular file's close. Bounded: past FILES_INFLIGHT fds in flight, or when it is full, a file
- * goes on the main channel (a close the copy reads before the file's own message leaves it an
- * fd it does not need: a replay that reaches the open takes it, one that stops before drops it).
+ * regular file's close. It is a stream socket: a seqpacket (or datagram) pair queues only
+ * net.unix.max_dgram_qlen messages (10 by default), then the sender waits for the reader; its
+ * messages stay whole (16 bytes, sent at once or not at all, read one at a time). Bounded:
+ * past FILES_INFLIGHT fds in flight, or when it is full, a file goes on the main channel (a
+ * close the copy reads before the file's own message leaves it an fd it does not need: a
+ * replay that reaches the open takes it, one that stops before drops it).
  */
 #define FILES_MAX 4096		/* fd numbers tracked (as ckpt.c's MAX_OFFSETS) */
-#define FILES_INFLIGHT 256
+#define FILES_INFLIGHT 2048	/* ~3 MiB queued at most (the send buffer is 4 MiB) */
 static int files_live = -1, files_frozen = -1;
-static unsigned files_inflight;
+static unsigned files_inflight, files_bound;
 static uint8_t via_files[FILES_MAX / 8];	/* fds whose message went on the files channel */
 
 
@@ -64,22 +68,59 @@ void a8_keep_channel_retire(void)
 	files_live = -1;
 }
 
-/* A channel's two ends, out of the program's range; the live end may queue 4 MiB. */
-static int channel_pair(int *live, int *frozen)
+static void close_end(int *fd)
+{
+	if (*fd >= 0)
+		a8_sys1(SYS_close, *fd);
+	*fd = -1;
+}
+
+/*
+ * The live end may queue 4 MiB; a send that finds the reader's queue full (a burst of new
+ * connections before the copy took the first ten) waits for it, for a second at most.
+ */
+static void live_end_opts(int fd)
+{
+	struct timeval limit = { 1, 0 };
+	int big = 4 << 20;
+
+	a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+}
+
+/* A channel's two ends, out of the program's range. */
+static int channel_pair(int *live, int *frozen, int type)
 {
 	int sv[2];
-	int big = 4 << 20;
-	long r = a8_sys4(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv);
+	long r = a8_sys4(SYS_socketpair, AF_UNIX, type | SOCK_CLOEXEC, 0, sv);
 
 	*live = *frozen = -1;
 	if (r < 0)
 		return (int)r;
 	*live = a8_fd_hide(sv[0]);
 	*frozen = a8_fd_hide(sv[1]);
-	if (*live < 0 || *frozen < 0)
-		return *live < 0 ? *live : *frozen;
-	a8_sys5(SYS_setsockopt, *live, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	if (*live < 0 || *frozen < 0) {
+		int err = *live < 0 ? *live : *frozen;
+
+		close_end(live);
+		close_end(frozen);
+		return err;
+	}
+	live_end_opts(*live);
 	return 0;
+}
+
+/*
+ * fds in flight count against the sender's RLIMIT_NOFILE (without CAP_SYS_RESOURCE): past it,
+ * every SCM_RIGHTS send fails, the main channel's and the program's own too. A quarter of it.
+ */
+static unsigned inflight_bound(void)
+{
+	struct rlimit rl;
+
+	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) < 0)
+		return 0;
+	return rl.rlim_cur / 4 < FILES_INFLIGHT ? (unsigned)(rl.rlim_cur / 4) : FILES_INFLIGHT;
 }
 
 int a8_keep_channel_new(void)
@@ -87,20 +128,16 @@ int a8_keep_channel_new(void)
 	int err;
 
 	a8_keep_channel_retire();
-	err = channel_pair(&chan_live, &chan_frozen);
+	err = channel_pair(&chan_live, &chan_frozen, SOCK_SEQPACKET);
 	/* The criu keeper serves one channel: its fds are all fetched at once anyway. */
 	if (err || a8_ckpt.engine != A8_CKPT_FORK)
 		return err;
 	memset(via_files, 0, sizeof(via_files));
 	files_inflight = 0;
-	return channel_pair(&files_live, &files_frozen);
-}
-
-static void close_end(int *fd)
-{
-	if (*fd >= 0)
-		a8_sys1(SYS_close, *fd);
-	*fd = -1;
+	files_bound = inflight_bound();
+	/* Without it every file goes on the main channel, as before it existed. */
+	channel_pair(&files_live, &files_frozen, SOCK_STREAM);
+	return 0;
 }
 
 /* After the fork: each side keeps its own ends only. */
@@ -143,7 +180,7 @@ static bool regular_file(int fd)
 /* A regular file on the files channel, if it can go there. */
 static bool send_file(uint64_t seq, int fd)
 {
-	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= FILES_INFLIGHT ||
+	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= files_bound ||
 	    !regular_file(fd) || a8_chan_send_fd(files_live, seq, fd, fd, MSG_DONTWAIT) < 0)
 		return false;
 	files_inflight++;
@@ -162,7 +199,10 @@ long a8_keep_send(uint64_t seq, int fd)
 		a8_ckpt_shared(fd, seq);
 		return 0;
 	}
-	r = a8_chan_send_fd(chan_live, seq, fd, fd, MSG_DONTWAIT);
+	/* A number closed without a word to us (close_range) may carry an older file's mark. */
+	if (fd >= 0 && fd < FILES_MAX)
+		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	r = a8_chan_send_fd(chan_live, seq, fd, fd, 0);
 	if (r >= 0)
 		a8_ckpt_shared(fd, seq);
 	return r < 0 ? r : 0;
@@ -302,6 +342,7 @@ void a8_keep_serve_on(int chan)
 void a8_keep_live_on(int chan)
 {
 	chan_live = chan;
+	live_end_opts(chan);
 }
 
 /* Every fd kept, to a restored leader: their count, or -errno. */
@@ -369,7 +410,9 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 	if (fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8))) {
 		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
 		m.kind = CHAN_CLOSE_QUIET;
-		if (files_live >= 0 && a8_chan_put(files_live, &m, sizeof(m)) == sizeof(m))
+		/* Never waits: the copy reads this channel only when it resumes. */
+		if (files_live >= 0 && a8_sys6(SYS_sendto, files_live, &m, sizeof(m),
+					       MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0) == sizeof(m))
 			return;
 	}
 	/* A regular file has no other end waiting for the close: the copy need not answer. */

@@ -182,7 +182,7 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 	size_t got = 0;
 	struct chan_msg m = { stop, (int32_t)epoch, CHAN_TAKE };
 	struct sockaddr_un sun;
-	int big = 4 << 20, held, err;
+	int held, err;
 	long fd, r;
 
 	a8_keep_drop_from(0);
@@ -230,7 +230,6 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 		a8_keep_drop_from(0);
 		return (int)r;
 	}
-	a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
 	a8_keep_live_on((int)fd);
 	a8_log(A8_LOG_DEBUG, 0, "the keeper of checkpoint %u gave back %zu fds", epoch, got);
 	return 0;

@@ -51,6 +51,14 @@ static struct log_head *shared_log;	/* MAP_SHARED: the copies read it */
 static bool log_active;
 
 /*
+ * Follower: the furthest position at which this variant ran a call of its own, in memory no
+ * rollback puts back. Under the code policy a follower can be rolled back from behind the
+ * leader, and a retry replays the leader's whole log: a replayed output past this position is
+ * one this variant never made, and it must make it now.
+ */
+static uint64_t *ran_upto;
+
+/*
  * Replay state of a resumed leader (private memory). The records are read where they are in
  * the log, below `log_cut` (appended to only after it while the replay runs): a copy of them
  * would cost a resuming copy a page fault per 4 KiB before it can serve.
@@ -83,10 +91,23 @@ void a8_log_reset(void)
 	log_active = true;
 }
 
+void a8_replay_ran_init(void)
+{
+	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran_upto)
+		ran_upto = a8_ckpt_shared_map("ran", 4096);
+}
+
+void a8_replay_ran(uint64_t seq)
+{
+	if (ran_upto && seq > *ran_upto)
+		*ran_upto = seq;
+}
+
 /* A forked child has a stream of its own and no checkpoints: it must not write our log. */
 void a8_log_detach(void)
 {
 	log_active = false;
+	ran_upto = NULL;
 	a8_keep_channel_frozen();	/* a child's end of its parent's channel: let go */
 }
 
@@ -453,6 +474,8 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 	long fl;
 
 	if (!(rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
+		return false;
+	if (!a8_replaying() && ran_upto && rec->seq > *ran_upto)
 		return false;
 	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
 	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)

@@ -457,9 +457,12 @@ void a8_stream_call(struct a8_call *c)
 		a8_step_commit(c, &s, a8_step_record(c, &s, replicate));
 		return;
 	}
-	if (!replicate)
-		c->ret = a8_replay_output_done(c, s.rec) ? s.rec->ret : a8_exec_call(c);
-	else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
+	if (!replicate && a8_replay_output_done(c, s.rec)) {
+		c->ret = s.rec->ret;
+	} else if (!replicate) {
+		c->ret = a8_exec_call(c);
+		a8_replay_ran(s.seq);
+	} else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
 		a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's real fd) */
 	a8_step_follow(c, &s, replicate);
 	note_fds(c, replicate);

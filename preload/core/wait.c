@@ -54,7 +54,13 @@ static const struct rule *rule_of(unsigned cid)
 	return NULL;
 }
 
-/* A bad fd fails at once; so does anything on a non-blocking one or a file on disk. */
+/*
+ * A bad fd fails at once; so does anything on a non-blocking one or a file on disk. Not quite
+ * always: O_NONBLOCK belongs to the open file description, which another process sharing it
+ * may change between this check and the call, and a few regular files do wait (/proc/kmsg, a
+ * FUSE or hard-mounted NFS file). Such a call then runs with the program's signals held and
+ * the batch not yet sent: a stop or a tree checkpoint waits until it returns.
+ */
 static bool fd_cannot_wait(long fd)
 {
 	struct stat st;

@@ -356,8 +356,12 @@ function forwardStops(
     if (s.leader && e.kind === "message" && e.msg.t === "stop") term();
   });
   return {
+    // After a rollback: the restored program has not had the stop yet. If the time to stop ran
+    // out during the rollback, the kill is not waited for again.
     again: () => {
-      if (s.leader && escalation !== undefined) term();
+      if (!s.leader || escalation === undefined) return;
+      if (state === "killing") handle.killTree("SIGKILL");
+      else term();
     },
     off: () => {
       if (escalation !== undefined) clearTimeout(escalation);

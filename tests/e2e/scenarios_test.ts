@@ -23,6 +23,7 @@ import {
   tail,
   text,
 } from "./harness.ts";
+import type { Policy } from "../../src/config/types.ts";
 
 interface Scenario {
   name: string;
@@ -82,7 +83,7 @@ function explain(r: ProcResult): string {
 
 interface RunShape {
   variants: number;
-  policy?: "outputs" | "lockstep";
+  policy?: Policy;
   interposer?: "sud" | "seccomp";
   /** Checkpoints (fork engine) and divergences injected after them. */
   faults?: boolean;
@@ -221,6 +222,13 @@ for (const sc of SCENARIOS) {
       name: "a8 with 2 variants, divergences injected after checkpoints",
       ignore: NATIVE_ONLY,
       fn: () => checkA8(sc, { variants: 2, faults: true }, native),
+    });
+    // The code policy lets the follower lag: a rollback may take it back from behind the
+    // leader, and the replay must make the outputs it had not made yet (its stdout too).
+    await t.step({
+      name: "a8 with 2 variants, code policy, divergences injected after checkpoints",
+      ignore: NATIVE_ONLY,
+      fn: () => checkA8(sc, { variants: 2, policy: "code", faults: true }, native),
     });
   });
 }
