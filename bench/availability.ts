@@ -45,13 +45,33 @@ import {
   SERVERS,
   waitHttp,
   writeServerConfig,
-  wrk,
-  type WrkResult,
 } from "../tests/e2e/http_servers.ts";
 import { CriuDriver } from "../src/checkpoint/criu_driver.ts";
 import { createLogger } from "../src/log.ts";
 import { projectCriuBinary } from "../ffi/libcriu.ts";
 import { renderAvailabilitySvg } from "./availability_svg.ts";
+import {
+  type ClientSetup,
+  load,
+  VERIFY_PATHS,
+  verifyLoop,
+  type VerifyPlan,
+  wrkFigures,
+} from "./availability_client.ts";
+import {
+  type Engine,
+  pct,
+  printRound,
+  printTable,
+  printVerdicts,
+  type Round,
+  round,
+  roundLabel,
+  stats,
+  summaryFigures,
+  TARGETS,
+  verdicts,
+} from "./availability_report.ts";
 import type { Policy } from "../src/config/types.ts";
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +201,6 @@ const VERIFY_DEADLINE_S = opt.quick ? 8 : 20;
 const SHUTDOWN_MS = 3000;
 /** How long the agents get to end after the SIGTERM before they are killed. */
 const STOP_WAIT_MS = 10000;
-type Engine = "none" | "fork" | "criu";
 const ENGINES = opt.engines!.split(",").filter((s) => s) as ("fork" | "criu")[];
 if (ENGINES.some((e) => e !== "fork" && e !== "criu")) fail("--engines: fork and/or criu");
 const POLICY = opt.policy as Policy;
@@ -201,13 +220,6 @@ const CHECKPOINT = {
   },
   retries: intOpt(opt.retries, 3, 3, "retries"),
 };
-/** Targets of issue 4, printed next to the figures. */
-const TARGETS = {
-  ratio_at_1pct: 0.5,
-  ratio_at_5pct: 0.2,
-  rollback_ms_fork: 5,
-  rollback_ms_criu: 100,
-};
 const CRIU_NOTE = ENGINES.includes("criu")
   ? `measured under a8 run: the rounds "a8 criu" (every_calls ${CHECKPOINT.criu.every_calls}, ` +
     `every_ms ${CHECKPOINT.criu.every_ms})`
@@ -226,9 +238,7 @@ if (Deno.uid() !== 0) {
 // Small helpers
 
 const log = (s: string) => console.log(s);
-const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (t: number) => new Promise((r) => setTimeout(r, t));
-const pct = (r: number) => `${round(r * 100, 2)} %`;
 
 async function tryText(argv: string[]): Promise<string> {
   try {
@@ -254,24 +264,6 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-interface Stats {
-  count: number;
-  mean: number;
-  p50: number;
-  max: number;
-}
-
-function stats(xs: number[], d = 2): Stats {
-  if (!xs.length) return { count: 0, mean: 0, p50: 0, max: 0 };
-  const s = [...xs].sort((a, b) => a - b);
-  return {
-    count: s.length,
-    mean: round(s.reduce((a, b) => a + b, 0) / s.length, d),
-    p50: round(s[Math.floor(s.length / 2)], d),
-    max: round(s[s.length - 1], d),
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Hosts, processes, Ctrl-C
 
@@ -285,6 +277,17 @@ const CLIENT = 3;
 const URL_BASE = `http://${addr(1)}:${HTTP_PORT}`;
 
 const live = new Set<Proc>();
+const CLIENTS: ClientSetup = {
+  urlBase: URL_BASE,
+  netns: host(CLIENT),
+  connections: CONNECTIONS,
+  live,
+};
+const VERIFY_PLAN: VerifyPlan = {
+  count: VERIFY,
+  curlMaxS: CURL_MAX_S,
+  deadlineS: VERIFY_DEADLINE_S,
+};
 let netnsUp = false;
 let criuPid = 0;
 Deno.addSignalListener("SIGINT", () => {
@@ -396,274 +399,7 @@ async function serverConfig(server: BenchServer, dir: string, docroot: string): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Load and verification
-
-interface WrkFigures {
-  requests: number;
-  requests_per_s: number;
-  socket_errors: number;
-  /** wrk's breakdown of the socket errors. */
-  connect: number;
-  read: number;
-  write: number;
-  timeout: number;
-  non2xx: number;
-  /** wrk runs that ended at once because their first connect was refused (see load). */
-  refused_starts?: number;
-}
-
-function wrkFigures(w: WrkResult): WrkFigures {
-  const m = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(w.output);
-  const [connect, read, write, timeout] = m ? m.slice(1).map(Number) : [0, 0, 0, 0];
-  return {
-    requests: w.requests,
-    requests_per_s: round(w.requestsPerSec, 1),
-    socket_errors: w.socketErrors,
-    connect,
-    read,
-    write,
-    timeout,
-    non2xx: w.non2xx,
-  };
-}
-
-/**
- * wrk for `seconds`. wrk gives up at once when its first connection is refused, which is what
- * a client sees while CRIU restores the server (no listening socket meanwhile): then it is
- * started again, for up to 10 s, and `refusedStarts` counts the attempts that failed so.
- */
-async function load(seconds: number): Promise<WrkResult & { refusedStarts: number }> {
-  const t0 = performance.now();
-  for (let refusedStarts = 0;; refusedStarts++) {
-    try {
-      const w = await wrk(`${URL_BASE}/small.html`, {
-        netns: host(CLIENT),
-        seconds,
-        connections: CONNECTIONS,
-      });
-      return { ...w, refusedStarts };
-    } catch (e) {
-      const refused = /unable to connect.*Connection refused/.test((e as Error).message);
-      if (!refused || performance.now() - t0 > 10000) throw e;
-      await sleep(50);
-    }
-  }
-}
-
-/** What the verified client loop fetches, and the docroot file each must equal. */
-const VERIFY_PATHS: [string, string][] = [
-  ["/small.html", "small.html"],
-  ["/index.html", "index.html"],
-  ["/dir/a.txt", "dir/a.txt"],
-  ["/files/100k.bin", "files/100k.bin"],
-];
-
-interface Verified {
-  requests: number;
-  /** Status 200 and every byte equal to the file. */
-  ok: number;
-  /** Connection refused, reset or closed before or during the response (curl 7, 18, 52, 56). */
-  closed: number;
-  /** No answer within CURL_MAX_S (curl 28). */
-  timeouts: number;
-  /** A complete answer that is not the file (another status, other bytes), or garbage. */
-  wrong: number;
-  /** Requests not made: a8 stopped, or the loop's deadline passed. */
-  not_made: number;
-  seconds: number;
-  /** Why the loop stopped early, or null. */
-  cut: string | null;
-  wrong_lines: string[];
-}
-
-/**
- * VERIFY requests by one curl process from the client host, cycling over VERIFY_PATHS (curl
- * keeps a connection alive between them and opens another when one closes); each body is then
- * compared byte for byte with the docroot's file. Stops early, counting the requests not
- * made, when `alive` names a dead process or after VERIFY_DEADLINE_S.
- */
-async function verifyLoop(
-  docroot: string,
-  dir: string,
-  alive: () => string | null,
-): Promise<Verified> {
-  const out = `${dir}/verify`;
-  await Deno.mkdir(out, { recursive: true });
-  const plan = Array.from({ length: VERIFY }, (_, i) => VERIFY_PATHS[i % VERIFY_PATHS.length]);
-  await Deno.writeTextFile(
-    `${out}/curl.cfg`,
-    plan.map(([path], i) => `url = "${URL_BASE}${path}"\noutput = "${out}/${i}"\n`).join(""),
-  );
-  const t0 = performance.now();
-  // stdbuf: one line per request as it ends, so a loop cut short still tells what it did.
-  const p = new Proc("verify loop", [
-    "stdbuf",
-    "-oL",
-    "curl",
-    "-s",
-    "--max-time",
-    String(CURL_MAX_S),
-    "-K",
-    `${out}/curl.cfg`,
-    "-w",
-    "%{exitcode} %{http_code}\n",
-  ], { netns: host(CLIENT) });
-  live.add(p);
-  let cut: string | null = null;
-  while (!p.exited) {
-    await sleep(50);
-    if (p.exited) break;
-    const dead = alive();
-    if (dead) cut = `stopped early: ${dead}`;
-    else if (performance.now() - t0 > VERIFY_DEADLINE_S * 1000) {
-      cut = `stopped at its ${VERIFY_DEADLINE_S} s deadline`;
-    }
-    if (cut) {
-      await p.kill();
-      break;
-    }
-  }
-  const r = await p.wait(ms(10000));
-  live.delete(p);
-  const v: Verified = {
-    requests: 0,
-    ok: 0,
-    closed: 0,
-    timeouts: 0,
-    wrong: 0,
-    not_made: 0,
-    seconds: round((performance.now() - t0) / 1000, 1),
-    cut,
-    wrong_lines: [],
-  };
-  const files = new Map<string, Uint8Array>();
-  for (const [, f] of VERIFY_PATHS) files.set(f, await Deno.readFile(`${docroot}/${f}`));
-  // A line the kill cut short is left out (counted as not made).
-  const lines = text(r.stdout).split("\n").filter((l) => /^\d+ \d+$/.test(l));
-  for (const [i, line] of lines.slice(0, VERIFY).entries()) {
-    const [rc, code] = line.split(" ");
-    const [path, file] = plan[i];
-    const body = await Deno.readFile(`${out}/${i}`).catch(() => null);
-    v.requests++;
-    if (rc === "0" && code === "200" && body && sameBytes(body, files.get(file)!)) v.ok++;
-    else if (["7", "18", "52", "56"].includes(rc)) v.closed++;
-    else if (rc === "28") v.timeouts++;
-    else {
-      v.wrong++;
-      if (v.wrong_lines.length < 20) {
-        v.wrong_lines.push(
-          `#${i} GET ${path}: curl exit ${rc}, status ${code}, ${body?.length ?? "no"} bytes ` +
-            `(the file has ${files.get(file)!.length})`,
-        );
-      }
-    }
-  }
-  v.not_made = VERIFY - v.requests;
-  if (!cut && v.requests !== VERIFY) {
-    throw new Error(
-      `the verified client loop made ${v.requests} of ${VERIFY} requests (exit ${r.code}):\n` +
-        tail(text(r.stderr)),
-    );
-  }
-  await Deno.remove(out, { recursive: true }).catch(() => {});
-  return v;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Rounds
-
-interface SummaryFigures {
-  outcome: string | null;
-  detail: string | null;
-  checkpoints: number;
-  rollbacks: number;
-  /** Rollbacks by mode: "retry" replays; "drop" replays without the input (its connection). */
-  retries: number;
-  drops: number;
-  checkpoint_us: Stats;
-  rollback_ms: Stats;
-  divergences: number;
-  calls_checked: number;
-  /** Each rollback's ms, for pooled figures. */
-  rollback_ms_all: number[];
-}
-
-function summaryFigures(s: Json): SummaryFigures {
-  const rlog: Json[] = s.rollback_log ?? [];
-  return {
-    outcome: s.outcome ?? null,
-    detail: s.detail ?? null,
-    checkpoints: s.checkpoints ?? 0,
-    rollbacks: s.rollbacks ?? 0,
-    retries: rlog.filter((r) => r.mode === "retry").length,
-    drops: rlog.filter((r) => r.mode === "drop").length,
-    checkpoint_us: s.checkpoint_us,
-    rollback_ms: s.rollback_ms,
-    divergences: s.divergences ?? 0,
-    calls_checked: s.calls_checked ?? 0,
-    rollback_ms_all: rlog.map((r) => r.ms as number),
-  };
-}
-
-interface Round {
-  server: string;
-  /** "native", "a8 no checkpoints", or "a8 fork" with `rate`. */
-  label: string;
-  engine: "native" | Engine;
-  rate: number | null;
-  wrk: WrkFigures | null;
-  /** requests/s against native's, same run. */
-  ratio: number | null;
-  verify: Verified | null;
-  leader?: SummaryFigures | null;
-  follower?: SummaryFigures | null;
-  /** a8 ended (or never served) before the round was over: when, and why. */
-  stopped: { when: string; reason: string; variants: Json[]; signal_from_outside?: boolean } | null;
-  /** Something else failed (wrk, the client loop). */
-  error: string | null;
-  /** CPU that processes not of the benchmark used during the wrk round, in cores (approx.). */
-  other_load_cores: number | null;
-  duration_s: number;
-  /** The round went through, but the run did not end cleanly on our SIGTERM: how not. */
-  unclean_stop?: string;
-  /** a8 rounds: from starting the agents to the first answer, and from SIGTERM to their end. */
-  start_s?: number;
-  stop_s?: number;
-}
-
-function roundLabel(engine: "native" | Engine, rate: number | null): string {
-  if (engine === "native") return "native";
-  if (engine === "none") return "a8, no checkpoints";
-  return `a8 ${engine}, ${pct(rate ?? 0)}`;
-}
-
-function printRound(r: Round): void {
-  const w = r.wrk;
-  const parts = [
-    `  ${r.label.padEnd(20)}`,
-    w ? `${round(w.requests_per_s, 0)} req/s` : "no wrk figure",
-    r.ratio !== null ? `(${fmtRatio(r.ratio)}x native)` : "",
-    w
-      ? `wrk socket errors ${w.socket_errors}, non-2xx ${w.non2xx}` +
-        (w.refused_starts ? ` (started ${w.refused_starts + 1} times: refused)` : "")
-      : "",
-    r.verify
-      ? `verified ${r.verify.ok} ok, ${r.verify.closed} closed, ${r.verify.timeouts} timeouts, ` +
-        `${r.verify.wrong} wrong${r.verify.not_made ? `, ${r.verify.not_made} not made` : ""} ` +
-        `in ${r.verify.seconds} s`
-      : "",
-    r.leader
-      ? `${r.leader.checkpoints} checkpoints, ${r.leader.rollbacks} rollbacks ` +
-        `(${r.leader.drops} drops)`
-      : "",
-  ];
-  if (r.other_load_cores !== null) parts.push(`other load ${r.other_load_cores} cores`);
-  log(parts.filter((p) => p).join("; "));
-  if (r.verify?.cut) log(`    client loop ${r.verify.cut}`);
-  if (r.unclean_stop) log(`    the run did not end cleanly on SIGTERM: ${r.unclean_stop}`);
-  if (r.stopped) log(`    a8 STOPPED ${r.stopped.when}: ${r.stopped.reason.split("\n")[0]}`);
-  if (r.error) log(`    ERROR: ${r.error.split("\n")[0]}`);
-}
 
 /** Warm-up, the timed wrk round, the client loop; `alive` names a dead process or null. */
 async function measure(
@@ -672,16 +408,16 @@ async function measure(
   dir: string,
   alive: () => string | null,
 ): Promise<string | null> {
-  await load(WARMUP_SECONDS);
+  await load(CLIENTS, WARMUP_SECONDS);
   let dead = alive();
   if (dead) return "during the warm-up";
   const a = await otherCpu();
-  const w = await load(SECONDS);
+  const w = await load(CLIENTS, SECONDS);
   r.wrk = { ...wrkFigures(w), refused_starts: w.refusedStarts };
   r.other_load_cores = otherCores(a, await otherCpu());
   dead = alive();
   if (dead) return "during the wrk round";
-  r.verify = await verifyLoop(docroot, dir, alive);
+  r.verify = await verifyLoop(CLIENTS, VERIFY_PLAN, docroot, dir, alive);
   dead = alive();
   if (dead) return "during the client loop";
   return null;
@@ -1059,185 +795,6 @@ async function benchCriu(tmp: string): Promise<Json> {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Targets and report
-
-interface Verdict {
-  target: string;
-  figure: string;
-  met: boolean | null;
-  note: string;
-}
-
-function verdicts(rounds: Round[], criu: Json): Verdict[] {
-  const out: Verdict[] = [];
-  for (const server of SERVER_LIST) {
-    for (const engine of ENGINES.filter((e) => server.engines.includes(e))) {
-      out.push(...engineVerdicts(rounds, server.name, engine));
-    }
-  }
-  out.push(criuRawVerdict(criu));
-  return out;
-}
-
-function engineVerdicts(rounds: Round[], server: string, engine: "fork" | "criu"): Verdict[] {
-  const out: Verdict[] = [];
-  {
-    for (
-      const [rate, min] of [[0.01, TARGETS.ratio_at_1pct], [0.05, TARGETS.ratio_at_5pct]] as const
-    ) {
-      const r = rounds.find((x) => x.server === server && x.engine === engine && x.rate === rate);
-      const target = `${server} ${engine}: >= ${min}x native at ${pct(rate)}`;
-      if (!r) out.push({ target, figure: "-", met: null, note: "rate not run" });
-      else if (r.stopped) {
-        out.push({ target, figure: "a8 stopped", met: false, note: r.stopped.when });
-      } else if (r.ratio === null) {
-        out.push({ target, figure: "-", met: null, note: r.error ?? "no figure" });
-      } else {
-        out.push({
-          target,
-          figure: `${fmtRatio(r.ratio)}x`,
-          met: r.ratio >= min,
-          note: r.verify?.wrong ? `but ${r.verify.wrong} WRONG answers` : "",
-        });
-      }
-    }
-    const all = rounds.filter((x) => x.server === server && x.engine === engine)
-      .flatMap((x) => x.leader?.rollback_ms_all ?? []);
-    const limit = engine === "fork" ? TARGETS.rollback_ms_fork : TARGETS.rollback_ms_criu;
-    const target = `${server} ${engine}: rollback <= ${limit} ms (leader)`;
-    if (!all.length) out.push({ target, figure: "-", met: null, note: "no rollback happened" });
-    else {
-      const s = stats(all);
-      const within = all.filter((x) => x <= limit).length;
-      out.push({
-        target,
-        figure: `p50 ${s.p50} ms, mean ${s.mean}, max ${s.max}`,
-        met: s.p50 <= limit,
-        note:
-          `${within} of ${all.length} rollbacks within (${round(100 * within / all.length)} %)` +
-          ", judged on the median",
-      });
-    }
-  }
-  return out;
-}
-
-function criuRawVerdict(criu: Json): Verdict {
-  const target = `criu dump/restore of a native lighttpd: kill + restore <= ` +
-    `${TARGETS.rollback_ms_criu} ms`;
-  if (!criu || criu.skipped) return { target, figure: "-", met: null, note: "skipped" };
-  if (!criu.cycles?.length) {
-    return { target, figure: "-", met: null, note: criu.error ?? "no cycle" };
-  }
-  const kr = criu.cycles.map((c: Json) => c.kill_ms + c.restore_wall_ms) as number[];
-  const s = stats(kr);
-  return {
-    target,
-    figure: `p50 ${s.p50} ms, max ${s.max} (restore alone p50 ${criu.restore_ms.p50})`,
-    met: s.p50 <= TARGETS.rollback_ms_criu,
-    note: `dump p50 ${criu.dump_ms.p50} ms (paid at every checkpoint); CRIU alone, not a8`,
-  };
-}
-
-function fmt(x: number | null | undefined, d = 1): string {
-  return x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d);
-}
-
-/** A ratio: 3 decimals, or 2 significant digits below 0.01 (a collapse is not 0.000). */
-function fmtRatio(x: number | null | undefined): string {
-  if (x === null || x === undefined || !Number.isFinite(x)) return "-";
-  return x === 0 || x >= 0.01 ? x.toFixed(3) : x.toPrecision(2);
-}
-
-function triple(s: Stats | undefined, d = 1): string {
-  return s && s.count ? `${fmt(s.mean, d)}/${fmt(s.p50, d)}/${fmt(s.max, d)}` : "-";
-}
-
-function printTable(rounds: Round[]): void {
-  const head = [
-    "server",
-    "run",
-    "req/s",
-    "xnative",
-    "sock err",
-    "non-2xx",
-    "verified ok/closed/wrong/unmade",
-    "ckpts",
-    "rollbacks (drops)",
-    "ckpt us mean/p50/max",
-    "rollback ms mean/p50/max",
-    "div",
-    "other load",
-    "status",
-  ];
-  const rows = rounds.map((r) => {
-    const l = r.leader;
-    const v = r.verify;
-    return [
-      r.server,
-      r.label,
-      fmt(r.wrk?.requests_per_s, 0),
-      fmtRatio(r.ratio),
-      r.wrk ? String(r.wrk.socket_errors) : "-",
-      r.wrk ? String(r.wrk.non2xx) : "-",
-      v ? `${v.ok}/${v.closed + v.timeouts}/${v.wrong}/${v.not_made}` : "-",
-      l ? String(l.checkpoints) : "-",
-      l ? `${l.rollbacks} (${l.drops})` : "-",
-      triple(l?.checkpoint_us, 0),
-      triple(l?.rollback_ms, 2),
-      r.engine === "native" ? "-" : String(
-        Math.max(l?.divergences ?? 0, r.follower?.divergences ?? 0),
-      ),
-      fmt(r.other_load_cores, 2),
-      r.stopped
-        ? `A8 STOPPED ${r.stopped.when}`
-        : r.error
-        ? "ERROR"
-        : r.unclean_stop
-        ? "ok, UNCLEAN STOP"
-        : "ok",
-    ];
-  });
-  const w = head.map((_, i) => Math.max(...[head, ...rows].map((x) => x[i].length)));
-  const line = (x: string[]) => x.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i])));
-  log(`\n${line(head).join("  ")}\n${w.map((n) => "-".repeat(n)).join("  ")}`);
-  for (const x of rows) log(line(x).join("  "));
-  log(
-    [
-      "wrk: requests/s of one round; xnative: against the native round of this run.",
-      `verified: ${VERIFY} curl requests, bodies compared byte for byte with the files; closed:`,
-      "  connection refused, reset or cut (curl 7/18/52/56) or no answer within " +
-      `${CURL_MAX_S} s; unmade: not`,
-      "  made because a8 stopped or the loop's deadline passed.",
-      "ckpts, rollbacks (drops: rollbacks that dropped a connection) and times: the leader's",
-      "  summary.json. div: summary.json's divergences, the larger of leader and follower: the",
-      "  monitor counts them in the process that diverged, which a rollback replaces, so",
-      "  survived divergences are missing there; rollbacks counts them.",
-      "other load: CPU cores used during the wrk round by processes that are not the",
-      "  benchmark's (other jobs on this machine), approximate.",
-    ].map((l) => `  ${l}`).join("\n"),
-  );
-}
-
-function printVerdicts(vs: Verdict[], criu: Json): void {
-  log(`\ncriu engine: ${CRIU_NOTE}`);
-  if (criu?.cycles?.length) {
-    log(
-      `criu dump/restore of a native lighttpd (${criu.cycles.length} cycles, mean/p50/max ms): ` +
-        `dump ${triple(criu.dump_ms, 1)}, kill ${triple(criu.kill_ms, 1)}, restore ` +
-        `${triple(criu.restore_ms, 1)}, first right answer after restore ` +
-        `${triple(criu.first_answer_after_restore_ms, 1)}`,
-    );
-  }
-  log("\ntargets (issue 4):");
-  const w = Math.max(...vs.map((v) => v.target.length));
-  for (const v of vs) {
-    const m = v.met === null ? "NOT MEASURED" : v.met ? "met" : "NOT MET";
-    log(`  ${v.target.padEnd(w)}  ${v.figure.padEnd(22)}  ${m}${v.note ? `  (${v.note})` : ""}`);
-  }
-}
-
 async function machineInfo(): Promise<Json> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   return {
@@ -1333,13 +890,13 @@ result.rounds = rounds.map((r) => ({
   follower: r.follower ? { ...r.follower, rollback_ms_all: undefined } : r.follower,
 }));
 result.criu_raw_lighttpd = criu;
-const vs = verdicts(rounds, criu);
+const vs = verdicts(rounds, criu, { servers: SERVER_LIST, engines: ENGINES });
 result.verdicts = vs;
 result.duration_s = round((Date.now() - started.getTime()) / 1000, 1);
 result.anomalies = anomalies;
 
-printTable(rounds);
-printVerdicts(vs, criu);
+printTable(rounds, VERIFY_PLAN);
+printVerdicts(vs, criu, CRIU_NOTE);
 const busiest = Math.max(0, ...rounds.map((r) => r.other_load_cores ?? 0));
 result.other_load_max_cores = busiest;
 if (busiest >= 0.3) {
