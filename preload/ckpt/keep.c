@@ -45,7 +45,20 @@ static int files_live = -1, files_frozen = -1;
 static unsigned files_inflight, files_bound;
 static uint8_t via_files[FILES_MAX / 8];	/* fds whose message went on the files channel */
 
+static bool via_files_has(int fd)
+{
+	return fd >= 0 && fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8));
+}
 
+static void via_files_set(int fd, bool on)
+{
+	if (fd < 0 || fd >= FILES_MAX)
+		return;
+	if (on)
+		via_files[fd / 8] |= (uint8_t)(1u << (fd % 8));
+	else
+		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+}
 
 /* A message on a channel whose other end may be gone: no SIGPIPE for the program. */
 long a8_chan_put(int chan, const void *p, size_t n)
@@ -135,8 +148,10 @@ int a8_keep_channel_new(void)
 	memset(via_files, 0, sizeof(via_files));
 	files_inflight = 0;
 	files_bound = inflight_bound();
-	/* Without it every file goes on the main channel, as before it existed. */
-	channel_pair(&files_live, &files_frozen, SOCK_STREAM);
+	/* Without it every file goes on the main channel, as before it existed. Never waited on:
+	 * the copy reads it only when it resumes. */
+	if (!channel_pair(&files_live, &files_frozen, SOCK_STREAM))
+		a8_sys3(SYS_fcntl, files_live, F_SETFL, O_NONBLOCK);
 	return 0;
 }
 
@@ -181,10 +196,10 @@ static bool regular_file(int fd)
 static bool send_file(uint64_t seq, int fd)
 {
 	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= files_bound ||
-	    !regular_file(fd) || a8_chan_send_fd(files_live, seq, fd, fd, MSG_DONTWAIT) < 0)
+	    !regular_file(fd) || a8_chan_send_fd(files_live, seq, fd, fd, 0) < 0)
 		return false;
 	files_inflight++;
-	via_files[fd / 8] |= (uint8_t)(1u << (fd % 8));
+	via_files_set(fd, true);
 	return true;
 }
 
@@ -200,8 +215,7 @@ long a8_keep_send(uint64_t seq, int fd)
 		return 0;
 	}
 	/* A number closed without a word to us (close_range) may carry an older file's mark. */
-	if (fd >= 0 && fd < FILES_MAX)
-		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	via_files_set(fd, false);
 	r = a8_chan_send_fd(chan_live, seq, fd, fd, 0);
 	if (r >= 0)
 		a8_ckpt_shared(fd, seq);
@@ -401,22 +415,19 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 	struct chan_msg m = { made_at, fd, CHAN_CLOSE };
 	struct pollfd p = { .fd = chan_live, .events = POLLIN };
 	struct timespec ts = { 1, 0 };
-	struct stat st;
 	bool quiet;
 	char ack;
 
 	if (chan_live < 0)
 		return;
-	if (fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8))) {
-		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
+	if (via_files_has(fd)) {
+		via_files_set(fd, false);
 		m.kind = CHAN_CLOSE_QUIET;
-		/* Never waits: the copy reads this channel only when it resumes. */
-		if (files_live >= 0 && a8_sys6(SYS_sendto, files_live, &m, sizeof(m),
-					       MSG_NOSIGNAL | MSG_DONTWAIT, NULL, 0) == sizeof(m))
+		if (files_live >= 0 && a8_chan_put(files_live, &m, sizeof(m)) == sizeof(m))
 			return;
 	}
 	/* A regular file has no other end waiting for the close: the copy need not answer. */
-	quiet = a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
+	quiet = regular_file(fd);
 	/* One open at the fork: the copy does nothing for it (copy_lets_go). */
 	if (quiet && !made_at)
 		return;

@@ -87,8 +87,7 @@ static bool touches_monitor_fd(const struct a8_call *c)
 static void run_local(struct a8_call *c)
 {
 	a8.stats->calls_local++;
-	c->ret = a8_raw_syscall6(c->nr, c->args[0], c->args[1], c->args[2], c->args[3],
-				 c->args[4], c->args[5]);
+	c->ret = a8_sys_args(c->nr, c->args);
 }
 
 static void run_handler(struct a8_call *c)

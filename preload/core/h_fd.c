@@ -40,8 +40,7 @@ static void run_cmd(struct a8_call *c, const struct cmd_row *r, int argi)
 	c->xflags = r->flags;
 	if (r->route == R_LOCAL) {
 		a8.stats->calls_local++;
-		c->ret = a8_raw_syscall6(c->nr, c->args[0], c->args[1], c->args[2], c->args[3],
-					 c->args[4], c->args[5]);
+		c->ret = a8_sys_args(c->nr, c->args);
 		return;
 	}
 	c->route = r->route == BY_FD ? a8_resolve_route_fd(c->a[0]) : r->route;

@@ -63,8 +63,7 @@ void a8_h_mmap(struct a8_call *c)
 
 	if (c->a[3] & MAP_ANONYMOUS || a8_fd_kind(c->a[4]) != FK_REPL) {
 		a8.stats->calls_local++;
-		c->ret = a8_raw_syscall6(c->nr, c->args[0], c->args[1], c->args[2], c->args[3],
-					 c->args[4], c->args[5]);
+		c->ret = a8_sys_args(c->nr, c->args);
 		return;
 	}
 	if (c->a[2] & PROT_EXEC)
@@ -82,8 +81,7 @@ void a8_h_mmap(struct a8_call *c)
 		follow_mapping(c, &s);
 		return;
 	}
-	c->ret = a8_raw_syscall6(c->nr, c->args[0], c->args[1], c->args[2], c->args[3],
-				 c->args[4], c->args[5]);
+	c->ret = a8_sys_args(c->nr, c->args);
 	if (!is_error(c->ret) && backed_bytes(c) > A8_REC_MAX - 4096)
 		a8_fatal("refused", "mmap", c->nr,
 			 "a %zu-byte mapping of a file only the leader opens is larger than a record "

@@ -54,12 +54,12 @@ long a8_exec_call(struct a8_call *c)
 		nr = c->nr;
 	local_pids(c);
 	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK))
-		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+		return a8_sys_args(nr, c->a);
 	if (a8_ran_without_wait(c, nr, &r))
 		return r;
 	a8_tx_flush();	/* followers must not wait for a leader that waits */
 	if (!c->uc)
-		return a8_raw_syscall6(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
+		return a8_sys_args(nr, c->a);
 	/* Open the program's signals while it may block, so a signal interrupts it. */
 	open_mask = a8_sig_program_mask(c) & ~(1UL << (SIGSYS - 1));
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &open_mask, NULL, 8);
@@ -457,13 +457,15 @@ void a8_stream_call(struct a8_call *c)
 		a8_step_commit(c, &s, a8_step_record(c, &s, replicate));
 		return;
 	}
-	if (!replicate && a8_replay_output_done(c, s.rec)) {
+	if (replicate) {
+		if ((c->ci->flags | c->xflags) & F_CLOSEFD)
+			a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's fd) */
+	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
-	} else if (!replicate) {
+	} else {
 		c->ret = a8_exec_call(c);
 		a8_replay_ran(s.seq);
-	} else if ((c->ci->flags | c->xflags) & F_CLOSEFD)
-		a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's real fd) */
+	}
 	a8_step_follow(c, &s, replicate);
 	note_fds(c, replicate);
 }

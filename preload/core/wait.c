@@ -73,11 +73,6 @@ static bool fd_cannot_wait(long fd)
 	return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode);
 }
 
-static long run(long nr, const long a[6])
-{
-	return a8_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-}
-
 /* The wait with a zero timeout: its result, or 0 when nothing was there yet. */
 static long probe(const struct rule *r, long nr, const long a[6])
 {
@@ -85,30 +80,38 @@ static long probe(const struct rule *r, long nr, const long a[6])
 	long b[6] = { a[0], a[1], a[2], a[3], a[4], a[5] };
 
 	b[r->arg] = r->how == W_MS ? 0 : (long)&zero;
-	return run(nr, b);
+	return a8_sys_args(nr, b);
+}
+
+/* Whether the call, as asked, cannot wait (an event wait: asks for no wait itself). */
+static bool cannot_wait(const struct rule *r, const struct a8_call *c)
+{
+	long v = r->arg >= 0 ? c->a[r->arg] : 0;
+	const struct timespec *ts = (const struct timespec *)v;
+
+	if (r->how == W_NEVER)
+		return true;
+	if (r->how == W_FD)
+		return v & r->bit || fd_cannot_wait(c->a[0]);
+	if (r->how == W_FLAG)
+		return v & r->bit;
+	if (r->how == W_MS)
+		return v == 0;
+	return ts && !ts->tv_sec && !ts->tv_nsec;	/* W_TS; no timespec: for ever */
 }
 
 bool a8_ran_without_wait(struct a8_call *c, long nr, long *ret)
 {
 	const struct rule *r = rule_of(c->ci->cid);
-	const struct timespec *ts;
 
 	if (!r)
 		return false;
-	if (r->how == W_NEVER || r->how == W_FD || r->how == W_FLAG) {
-		bool nowait = r->how == W_NEVER || (r->arg >= 0 && c->a[r->arg] & r->bit);
-
-		if (!nowait && (r->how == W_FLAG || !fd_cannot_wait(c->a[0])))
-			return false;
-		*ret = run(nr, c->a);
+	if (cannot_wait(r, c)) {
+		*ret = a8_sys_args(nr, c->a);
 		return true;
 	}
-	ts = (const struct timespec *)c->a[r->arg];
-	if ((r->how == W_MS && c->a[r->arg] == 0) ||
-	    (r->how == W_TS && ts && !ts->tv_sec && !ts->tv_nsec)) {
-		*ret = run(nr, c->a);	/* asks for no wait itself */
-		return true;
-	}
+	if (r->how != W_MS && r->how != W_TS)
+		return false;
 	*ret = probe(r, nr, c->a);
 	return *ret != 0;
 }

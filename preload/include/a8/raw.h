@@ -29,6 +29,12 @@ extern char a8_stub_start[], a8_stub_end[];
 #define a8_sys6(nr, a, b, c, d, e, f) \
 	a8_raw_syscall6((nr), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
+/* A call whose six arguments are in an array (a8_call's args or canonical a). */
+static inline long a8_sys_args(long nr, const long a[6])
+{
+	return a8_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
 /* Kernel-ABI sigaction (not glibc's): 8-byte mask, restorer field. */
 struct a8_ksigaction {
 	void *handler;
