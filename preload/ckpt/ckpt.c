@@ -29,13 +29,13 @@ static bool after_rollback;		/* no checkpoint since the last rollback's replay *
 static volatile uint32_t cut_epoch;	/* criu: the newest tree checkpoint the agent asked for */
 static uint32_t asked_epoch;		/* criu, root: the tree checkpoint it asked the agent for */
 static uint64_t asked_ns;
+static uint64_t recheck_seq;		/* criu, asked: look again from here (or at a quiet point) */
 
-#define MAX_OFFSETS 4096
 /* The program's fds its newest copy holds as well (open at the fork, or sent to it). */
-static uint8_t shared[MAX_OFFSETS / 8];
+static uint8_t shared[A8_CKPT_FDS / 8];
 
 /* Where each shared fd was made (0: open at the fork): the copy knows it by that. */
-static uint64_t made_at[MAX_OFFSETS];
+static uint64_t made_at[A8_CKPT_FDS];
 
 void a8_ckpt_forget_shared_fds(void)
 {
@@ -48,14 +48,14 @@ void a8_ckpt_mark_shared_fds(void)
 	int fd;
 
 	a8_ckpt_forget_shared_fds();
-	for (fd = 0; fd < MAX_OFFSETS; fd++)
+	for (fd = 0; fd < A8_CKPT_FDS; fd++)
 		if (a8_fd_kind(fd) == FK_LOCAL || a8_fd_kind(fd) == FK_REPL)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
 void a8_ckpt_shared(int fd, uint64_t seq)
 {
-	if (fd < 0 || fd >= MAX_OFFSETS)
+	if (fd < 0 || fd >= A8_CKPT_FDS)
 		return;
 	shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 	made_at[fd] = seq;
@@ -67,7 +67,7 @@ void a8_ckpt_shared(int fd, uint64_t seq)
  */
 void a8_ckpt_before_close(long fd)
 {
-	if (!last_seq || fd < 0 || fd >= MAX_OFFSETS || !(shared[fd / 8] & (1u << (fd % 8))))
+	if (!last_seq || fd < 0 || fd >= A8_CKPT_FDS || !(shared[fd / 8] & (1u << (fd % 8))))
 		return;
 	shared[fd / 8] &= (uint8_t)~(1u << (fd % 8));
 	a8_keep_before_close((int)fd, made_at[fd]);
@@ -180,16 +180,19 @@ bool a8_ckpt_cut_interrupted(const struct a8_call *c)
 /*
  * criu engine: a checkpoint is of the whole tree, so a process whose interval is over asks
  * the agent, which asks every leader process of the tree (a8_ckpt_cut_wanted). Asked once per
- * epoch, again after an interval in case the agent could not start that round.
+ * epoch, again after an interval in case the agent could not start that round. The checkpoint
+ * itself comes with the agent's request (a8_ckpt_cut_wanted).
  */
-static bool ask_for_cut(void)
+static void ask_for_cut(void)
 {
-	if (asked_epoch > a8.epoch && a8_ckpt_now_ns() - asked_ns < a8_ckpt.every_ms * 1000000ull)
-		return false;
+	uint64_t now = a8_ckpt_now_ns();
+
+	recheck_seq = a8.seq + a8_ckpt.every_calls;
+	if (asked_epoch > a8.epoch && now - asked_ns < a8_ckpt.every_ms * 1000000ull)
+		return;
 	asked_epoch = a8.epoch + 1;
-	asked_ns = a8_ckpt_now_ns();
+	asked_ns = now;
 	a8_agent_event("criu-due", "\"epoch\":%u", asked_epoch);
-	return false;
 }
 
 /*
@@ -221,7 +224,12 @@ bool a8_ckpt_due(const struct a8_call *c)
 		return interval_over(c);
 	if (a8_ckpt_cut_wanted())
 		return true;
-	return interval_over(c) && ask_for_cut();
+	/* Asked already: no clock read per call until a quiet point or every_calls more calls. */
+	if (asked_epoch > a8.epoch && !a8_quiescent(c) && a8.seq < recheck_seq)
+		return false;
+	if (interval_over(c))
+		ask_for_cut();
+	return false;
 }
 
 /* The copies can no longer stand for this process: the agent forgets them. */
@@ -292,7 +300,7 @@ bool a8_ckpt_read_line(char *buf, size_t cap)
 static enum a8_taken take_criu(uint64_t seq)
 {
 	bool root = a8.role == A8_ROLE_LEADER && !strcmp(a8.stream, "0");
-	enum a8_criu_outcome o;
+	enum a8_taken o;
 	int err;
 
 	if (root) {
@@ -300,7 +308,7 @@ static enum a8_taken take_criu(uint64_t seq)
 		a8_ckpt_forget_shared_fds();
 	}
 	o = a8_criu_take(seq);
-	if (o == A8_CRIU_SKIPPED) {
+	if (o == A8_SKIPPED) {
 		if (root && last_seq)
 			a8_ckpt_drop("a checkpoint was not taken, and the fds since the previous one "
 				     "are gone with its keeper");
@@ -308,8 +316,8 @@ static enum a8_taken take_criu(uint64_t seq)
 	}
 	last_seq = seq;
 	last_ns = a8_ckpt_now_ns();
-	if (o == A8_CRIU_RESTORED)
-		return A8_RESUMED;
+	if (o == A8_RESUMED)
+		return o;
 	if (a8.role == A8_ROLE_LEADER)
 		a8_log_reset();
 	if (!root)

@@ -71,6 +71,9 @@ void a8_ckpt_child_reaped(void);
 
 /* Between the files of ckpt/. */
 enum a8_taken { A8_TAKEN, A8_SKIPPED, A8_RESUMED };
+
+/* The program's fd numbers a checkpoint keeps track of (offsets, fds the copy holds). */
+#define A8_CKPT_FDS 4096
 uint64_t a8_ckpt_now_ns(void);
 /* A checkpoint stands by for this process. */
 bool a8_ckpt_standing(void);
@@ -86,11 +89,10 @@ void a8_faults_resumed_at(uint64_t diverged_at);
 void a8_faults_stop(void);
 
 /*
- * criu.c: stop where CRIU can dump us, then go on after the dump (DUMPED), or without one
- * (SKIPPED: the agent gave up on the round), or resume after a restore (RESTORED).
+ * criu.c: stop where CRIU can dump us, then go on after the dump (TAKEN), or without one
+ * (SKIPPED: the agent gave up on the round), or resume after a restore (RESUMED).
  */
-enum a8_criu_outcome { A8_CRIU_DUMPED, A8_CRIU_SKIPPED, A8_CRIU_RESTORED };
-enum a8_criu_outcome a8_criu_take(uint64_t seq);
+enum a8_taken a8_criu_take(uint64_t seq);
 /* criu.c: tell the agent this process will not stand still for the round (a follower could not). */
 void a8_criu_skip(uint64_t seq);
 /* criu.c: take A8_SIG_CUT, the agent's request for a checkpoint of the tree. */

@@ -92,7 +92,7 @@ void a8_criu_skip(uint64_t seq)
 		       (unsigned long long)seq);
 }
 
-enum a8_criu_outcome a8_criu_take(uint64_t seq)
+enum a8_taken a8_criu_take(uint64_t seq)
 {
 	char line[128];
 	unsigned mode, port, quiet;
@@ -117,9 +117,9 @@ enum a8_criu_outcome a8_criu_take(uint64_t seq)
 	if (err)
 		a8_fatal("internal", "", 0, "cannot arm the interposer again (%d)", err);
 	if (!strcmp(line, "live"))
-		return A8_CRIU_DUMPED;
+		return A8_TAKEN;
 	if (!strcmp(line, "skip"))
-		return A8_CRIU_SKIPPED;
+		return A8_SKIPPED;
 	if (sscanf(line, "resume %u %llu %u %u", &mode, &diverged_at, &port, &quiet) != 4)
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
 	if (quiet)
@@ -137,5 +137,5 @@ enum a8_criu_outcome a8_criu_take(uint64_t seq)
 		a8_replay_start();
 	a8_log(A8_LOG_INFO, 0, "restored by CRIU at epoch %u (position %llu), mode %u", a8.epoch,
 	       (unsigned long long)seq, mode);
-	return A8_CRIU_RESTORED;
+	return A8_RESUMED;
 }

@@ -19,7 +19,6 @@
 #include "exchange/link.h"
 #include "interpose/interpose.h"
 
-#define MAX_OFFSETS 4096
 
 struct offset { int fd; long off; };
 static struct offset *offsets;
@@ -33,9 +32,9 @@ static void save_offsets(void)
 	int fd;
 
 	if (!offsets)
-		offsets = a8_mem_alloc(MAX_OFFSETS * sizeof(*offsets));
+		offsets = a8_mem_alloc(A8_CKPT_FDS * sizeof(*offsets));
 	noffsets = 0;
-	for (fd = 0; fd < MAX_OFFSETS && noffsets < MAX_OFFSETS; fd++) {
+	for (fd = 0; fd < A8_CKPT_FDS && noffsets < A8_CKPT_FDS; fd++) {
 		int k = a8_fd_kind(fd);
 		long off;
 

@@ -39,20 +39,19 @@ static int chan_live = -1, chan_frozen = -1;
  * close the copy reads before the file's own message leaves it an fd it does not need: a
  * replay that reaches the open takes it, one that stops before drops it).
  */
-#define FILES_MAX 4096		/* fd numbers tracked (as ckpt.c's MAX_OFFSETS) */
 #define FILES_INFLIGHT 2048	/* ~3 MiB queued at most (the send buffer is 4 MiB) */
 static int files_live = -1, files_frozen = -1;
 static unsigned files_inflight, files_bound;
-static uint8_t via_files[FILES_MAX / 8];	/* fds whose message went on the files channel */
+static uint8_t via_files[A8_CKPT_FDS / 8];	/* fds whose message went on the files channel */
 
 static bool via_files_has(int fd)
 {
-	return fd >= 0 && fd < FILES_MAX && via_files[fd / 8] & (1u << (fd % 8));
+	return fd >= 0 && fd < A8_CKPT_FDS && via_files[fd / 8] & (1u << (fd % 8));
 }
 
 static void via_files_set(int fd, bool on)
 {
-	if (fd < 0 || fd >= FILES_MAX)
+	if (fd < 0 || fd >= A8_CKPT_FDS)
 		return;
 	if (on)
 		via_files[fd / 8] |= (uint8_t)(1u << (fd % 8));
@@ -195,7 +194,7 @@ static bool regular_file(int fd)
 /* A regular file on the files channel, if it can go there. */
 static bool send_file(uint64_t seq, int fd)
 {
-	if (files_live < 0 || fd < 0 || fd >= FILES_MAX || files_inflight >= files_bound ||
+	if (files_live < 0 || fd < 0 || fd >= A8_CKPT_FDS || files_inflight >= files_bound ||
 	    !regular_file(fd) || a8_chan_send_fd(files_live, seq, fd, fd, 0) < 0)
 		return false;
 	files_inflight++;

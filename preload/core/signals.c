@@ -22,7 +22,6 @@
  * engine one more (a8_sig_reserve).
  */
 static unsigned long reserved = BIT(SIGSYS);
-#define RESERVED reserved
 
 struct progact {
 	void *handler;
@@ -171,7 +170,7 @@ unsigned long a8_sig_program_mask(const struct a8_call *c)
 
 void a8_sig_set_program_mask(struct a8_call *c, unsigned long mask)
 {
-	A8_UC_SIGMASK(c->uc) = mask & ~RESERVED;
+	A8_UC_SIGMASK(c->uc) = mask & ~reserved;
 }
 
 void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
@@ -225,7 +224,7 @@ void a8_sig_collect_self(unsigned long mask)
 	struct timespec zero = { 0, 0 };
 	siginfo_t si;
 
-	mask &= ~RESERVED;
+	mask &= ~reserved;
 	while (qlen < QMAX) {
 		long sig = a8_sys4(SYS_rt_sigtimedwait, &mask, &si, &zero, 8);
 
@@ -252,7 +251,7 @@ static long install(int sig, const struct progact *a)
 	k.handler = a->handler;
 	k.flags = a->flags | SA_RESTORER;
 	k.restorer = a8_sigreturn_restorer;
-	k.mask = a->mask & ~RESERVED;
+	k.mask = a->mask & ~reserved;
 	if (is_handler(a->handler) || (a->handler == SIG_DFL && BIT(sig) & FATAL_DEFAULT)) {
 		/* The trampoline decides when the program's handler runs (signals.h). */
 		k.handler = (void *)trampoline;
@@ -272,7 +271,7 @@ void a8_h_sigaction(struct a8_call *c)
 		c->ret = -EINVAL;
 		return;
 	}
-	if (BIT(sig) & RESERVED) {
+	if (BIT(sig) & reserved) {
 		/* The monitor owns it (SIGSYS: the interposer): the program's wish is never installed. */
 		if (oact)
 			memset(oact, 0, sizeof(*oact));
@@ -351,7 +350,7 @@ void a8_h_sigsuspend(struct a8_call *c)
 		return;
 	}
 	a8_tx_flush();
-	m = (c->a[0] ? *(const unsigned long *)c->a[0] : 0) & ~RESERVED;
+	m = (c->a[0] ? *(const unsigned long *)c->a[0] : 0) & ~reserved;
 	for (;;) {
 		c->ret = a8_ckpt_cut_wanted() ? -EINTR :
 			 a8_raw_syscall6_intr(SYS_rt_sigsuspend, (long)&m, 8, 0, 0, 0, 0);

@@ -37,7 +37,7 @@ import {
   waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { type ProcStat, readStat, scanProc } from "./proc_tree.ts";
+import { type ProcStat, readStat, scanProc, socketsOf } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -493,7 +493,6 @@ export class CriuDriver {
     const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
     const aborted = new Set<string>(spare);
     for (const [pid] of alive) this.#abortOnClose(pid, aborted);
-    for (const s of spare) aborted.delete(s);
     for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
 
     // 3. Reap until every member's pid is gone.
@@ -534,7 +533,7 @@ export class CriuDriver {
     this.#log.info("criu kill tree", {
       pid: rootPid,
       processes: tree.size,
-      tcp_sockets: aborted.size,
+      tcp_sockets: aborted.size - spare.size,
       ms: Math.round(performance.now() - t0),
     });
   }
@@ -588,23 +587,11 @@ export class CriuDriver {
       return;
     }
     try {
-      let fds: Deno.DirEntry[];
-      try {
-        fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
-      } catch {
-        return; // Gone.
-      }
-      for (const e of fds) {
-        let target: string;
-        try {
-          target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-        } catch {
-          continue;
-        }
-        if (!target.startsWith("socket:") || seen.has(target)) continue;
+      for (const [n, target] of socketsOf(pid)) {
+        if (seen.has(target)) continue;
         let fd = -1;
         try {
-          fd = pidfdGetfd(pidfd, +e.name);
+          fd = pidfdGetfd(pidfd, n);
           const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
           if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
           if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
@@ -613,7 +600,7 @@ export class CriuDriver {
         } catch (err) {
           this.#log.debug("cannot abort a socket", {
             pid,
-            fd: e.name,
+            fd: n,
             error: (err as Error).message,
           });
         } finally {

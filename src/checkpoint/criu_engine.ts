@@ -22,6 +22,7 @@ import { CriuRounds, type TreeImage } from "./criu_rounds.ts";
 import { type Engine, nextEvent, resumeCommand, type Target } from "./engine.ts";
 import type { LiveRoot } from "./live_root.ts";
 import { endOf } from "./reaper.ts";
+import { socketsOf } from "./proc_tree.ts";
 
 /**
  * Images the leader keeps (a rollback takes its newest). A follower keeps every image from
@@ -118,21 +119,9 @@ export class CriuEngine implements Engine {
 
   /** The keeper's sockets ("socket:[inode]"): killing the tree must not abort those. */
   #keeperSockets(): Set<string> {
-    const out = new Set<string>();
-    if (this.#keeper === undefined) return out;
-    try {
-      for (const e of Deno.readDirSync(`/proc/${this.#keeper}/fd`)) {
-        try {
-          const t = Deno.readLinkSync(`/proc/${this.#keeper}/fd/${e.name}`);
-          if (t.startsWith("socket:")) out.add(t);
-        } catch {
-          // Closed meanwhile.
-        }
-      }
-    } catch {
-      // No keeper any more: the restored leader will say so.
-    }
-    return out;
+    // No keeper (any more): none; the restored leader will say so.
+    if (this.#keeper === undefined) return new Set();
+    return new Set(socketsOf(this.#keeper).map(([, target]) => target));
   }
 
   attach(root: LiveRoot): void {

@@ -57,3 +57,23 @@ export function treeOf(root: number): number[] {
   }
   return out;
 }
+
+/** The sockets a process holds: fd number and "socket:[inode]"; none when it is gone. */
+export function socketsOf(pid: number): [number, string][] {
+  const out: [number, string][] = [];
+  let fds: Deno.DirEntry[];
+  try {
+    fds = [...Deno.readDirSync(`/proc/${pid}/fd`)];
+  } catch {
+    return out;
+  }
+  for (const e of fds) {
+    try {
+      const target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
+      if (target.startsWith("socket:")) out.push([+e.name, target]);
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return out;
+}
