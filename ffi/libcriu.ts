@@ -28,6 +28,7 @@ const SYMBOLS = {
   criu_local_set_tcp_close: { parameters: ["pointer", "bool"], result: "void" },
   criu_local_set_shell_job: { parameters: ["pointer", "bool"], result: "void" },
   criu_local_set_file_locks: { parameters: ["pointer", "bool"], result: "void" },
+  criu_local_set_unprivileged: { parameters: ["pointer", "bool"], result: "void", optional: true },
   criu_local_set_log_level: { parameters: ["pointer", "i32"], result: "void" },
   criu_local_set_log_file: { parameters: ["pointer", "buffer"], result: "i32" },
   criu_local_set_network_lock: { parameters: ["pointer", "i32"], result: "i32", optional: true },
@@ -170,6 +171,12 @@ export interface CommonOptions {
    * refuses to dump a listening socket with a connection in its queue otherwise.
    */
   tcpSkipInFlight?: boolean;
+  /**
+   * CRIU's --unprivileged, for a root caller too: CRIU skips the kernel probes only root needs
+   * and keeps the probes' results in $XDG_RUNTIME_DIR/criu.kdat (on a tmpfs) instead of
+   * /run/criu.kdat. Ignored by a libcriu that lacks it (CRIU then runs as usual).
+   */
+  unprivileged?: boolean;
 }
 
 export interface DumpOptions extends CommonOptions {
@@ -402,6 +409,7 @@ export class Libcriu {
     s.criu_local_set_ext_unix_sk(o, c.extUnixSk ?? false);
     s.criu_local_set_shell_job(o, c.shellJob ?? false);
     s.criu_local_set_file_locks(o, c.fileLocks ?? false);
+    if (c.unprivileged) s.criu_local_set_unprivileged?.(o, true);
     if (c.tcpSkipInFlight) {
       const set = s.criu_local_set_tcp_skip_in_flight;
       if (set === null) {

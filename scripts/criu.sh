@@ -119,6 +119,9 @@ unpack() {
 # without forking (readlink and dirname would add ~8 ms to every dump and restore). It execs,
 # keeping every fd: libcriu starts it as `criu swrk <fd>` with the RPC socket as <fd>.
 # --library-path applies to criu only; whatever criu itself execs sees the system's libraries.
+# XDG_RUNTIME_DIR is where CRIU run with --unprivileged (as a8 runs it) caches its probes of the
+# kernel (src/checkpoint/criu_driver.ts): a directory on a tmpfs (emptied at boot, as the cache
+# must be), which only root may write. One that exists but is not root's is not used.
 write_wrapper() {
   local stage=$1
   cat >"$stage/criu.tmp" <<EOF
@@ -127,6 +130,11 @@ write_wrapper() {
 self=\$0
 [ -L "\$self" ] && self=\$(readlink -f "\$self")
 case \$self in */*) p=\${self%/*} ;; *) p=. ;; esac
+kdat=/dev/shm/a8-criu
+[ -d \$kdat ] || mkdir -m 700 \$kdat 2>/dev/null
+if [ -d \$kdat ] && [ ! -L \$kdat ] && [ -O \$kdat ]; then
+	export XDG_RUNTIME_DIR=\$kdat
+fi
 exec "\$p/usr/lib/$triplet/$loader" --library-path "\$p/usr/lib/$triplet:\$p/lib/$triplet" \\
 	"\$p/usr/sbin/criu" "\$@"
 EOF

@@ -86,11 +86,23 @@ const NEW_KERNEL: [number, number] = [6, 16];
  * path outside it (syslog's /dev/log is the usual one); without it CRIU refuses the dump
  * ("External socket is used"). It costs nothing otherwise. shell_job is set per dump (see
  * `dump`). Log level 4 costs nothing measurable, and the log is the only account of a failure.
+ *
+ * unprivileged: every dump and restore is a fresh CRIU process, which first probes the kernel's
+ * features unless it finds them cached, and a root CRIU caches them only in /run, only when
+ * /run is a tmpfs (it is not on every host: not on the machines a8 is tested on). The probes
+ * took 50-120 ms of each ~150 ms restore there, 70 ms of it making a veth pair in a scratch
+ * network namespace, a probe only privileged CRIU runs. Unprivileged CRIU skips the root-only
+ * probes and caches the rest in $XDG_RUNTIME_DIR, which the project's CRIU wrapper points at
+ * a root-only directory on /dev/shm (scripts/criu.sh). What the mode gives up does not concern
+ * a8: it leaves cgroups alone (a restored tree is in the agent's cgroup, where the tree the
+ * agent started is unless it moved itself) and time namespaces (a8 drops that image anyway,
+ * see `dump`).
  */
 const COMMON: Omit<CommonOptions, "imagesDir"> = {
   logLevel: 4,
   networkLock: "nftables",
   extUnixSk: true,
+  unprivileged: true,
 };
 /**
  * tcp_skip_in_flight: a connection the kernel completed but the program has not accept()ed
