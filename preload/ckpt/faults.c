@@ -9,9 +9,17 @@
 #include "ckpt.h"
 #include "core/util.h"
 
-static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
+/*
+ * Outlives a rollback, and the processes a process forks share it: [STATE] the generator's
+ * state (a replay draws new numbers); [STOPPED] set once any process of the program was told
+ * to stop. nginx's master tells its workers to stop on a channel, not by a signal: a worker
+ * faulting then was rolled back with the rest of the tree, and the restored tree, replaying
+ * the master's writes to that channel without making them, never ended.
+ */
+enum { STATE, STOPPED };
+static uint64_t *fault_state;
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
-static bool stopping;			/* the program was told to stop */
+static bool stopping;			/* this process was told to stop */
 
 void a8_faults_init(void)
 {
@@ -19,7 +27,7 @@ void a8_faults_init(void)
 		fault_state = a8_ckpt_shared_map("faults", 4096);
 		if (!fault_state)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		*fault_state = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
+		fault_state[STATE] = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 	}
 }
 
@@ -31,6 +39,8 @@ void a8_faults_init(void)
 void a8_faults_stop(void)
 {
 	stopping = true;
+	if (fault_state)
+		__atomic_store_n(&fault_state[STOPPED], 1, __ATOMIC_RELAXED);
 }
 
 void a8_faults_resumed_at(uint64_t diverged_at)
@@ -48,8 +58,8 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || stopping || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
-	    !a8_ckpt_standing())
+	if (!fault_state || stopping || __atomic_load_n(&fault_state[STOPPED], __ATOMIC_RELAXED) ||
+	    a8.role != A8_ROLE_FOLLOWER || a8_replaying() || !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))
 		return false;
@@ -60,10 +70,10 @@ bool a8_fault_now(const struct a8_call *c)
 	if (a8.seq < no_fault_before)
 		return false;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
-	x = *fault_state;
+	x = fault_state[STATE];
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	*fault_state = x;
+	fault_state[STATE] = x;
 	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0 < a8_ckpt.fault_p;
 }
