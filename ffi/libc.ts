@@ -30,6 +30,7 @@ const SYMBOLS = {
   // syscall is variadic too; integer arguments only (see prctl).
   syscall: { parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
   getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -105,6 +106,22 @@ export interface ExitStatus {
 }
 
 const WNOHANG = 1;
+const CLOCK_MONOTONIC = 1;
+
+/**
+ * CLOCK_MONOTONIC in ms, the clock the monitor stamps its events with (a8_ckpt_now_ns):
+ * `performance.now()` runs on it too, from an origin of its own.
+ */
+export function monotonicMs(): number {
+  const ts = new BigInt64Array(2);
+  check("clock_gettime", libc().clock_gettime(CLOCK_MONOTONIC, ts));
+  return Number(ts[0]) * 1000 + Number(ts[1]) / 1e6;
+}
+
+/** A time the monitor gave (CLOCK_MONOTONIC, µs) on `performance.now()`'s clock. */
+export function monitorTimeToPerf(monoUs: number): number {
+  return monoUs / 1000 + (performance.now() - monotonicMs());
+}
 
 /** Decodes a wait status word (the W* macros of <sys/wait.h>). */
 export function decodeWaitStatus(pid: number, status: number): ExitStatus {

@@ -132,7 +132,8 @@ enum a8_taken a8_criu_take(uint64_t seq)
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_prepare(mode, diverged_at);
 	reconnect(port);
-	a8_agent_event("resumed", "\"epoch\":%u,\"port\":0", a8.epoch);
+	a8_agent_event("resumed", "\"epoch\":%u,\"port\":0,\"mono_us\":%llu", a8.epoch,
+		       (unsigned long long)(a8_ckpt_now_ns() / 1000));
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_start();
 	a8_log(A8_LOG_INFO, 0, "restored by CRIU at epoch %u (position %llu), mode %u", a8.epoch,

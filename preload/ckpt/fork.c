@@ -147,10 +147,11 @@ static void tell_resumed(const struct resume_times *t)
 {
 	a8_agent_event("resumed",
 		       "\"epoch\":%u,\"port\":%u,\"us_ready\":%llu,\"us_fork\":%llu,"
-		       "\"us_connect\":%llu",
+		       "\"us_connect\":%llu,\"mono_us\":%llu",
 		       a8.epoch, copy_port, (unsigned long long)(t->ready - t->told) / 1000,
 		       (unsigned long long)(t->forked - t->ready) / 1000,
-		       (unsigned long long)(t->connected - t->ready) / 1000);
+		       (unsigned long long)(t->connected - t->ready) / 1000,
+		       (unsigned long long)(a8_ckpt_now_ns() / 1000));
 }
 
 static long fork_copy(void)

@@ -13,6 +13,7 @@
  * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
  * tree): what they made since the dump comes back as a placeholder, their connections closed.
  */
+import { monitorTimeToPerf } from "../../ffi/libc.ts";
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
 import type { Ports } from "../peer/messages.ts";
@@ -31,6 +32,16 @@ import { socketsOf } from "./proc_tree.ts";
 export const CRIU_KEEP_IMAGES = 3;
 /** A follower's images wait for its leader's word (`checkpointed`), not for a count. */
 export const CRIU_KEEP_IMAGES_FOLLOWER = 1_000_000;
+
+/** The last of a tree's processes to serve again, on `performance.now()`'s clock. */
+function servedAt(resumed: Map<string, MonitorEvent>): number | undefined {
+  let last: number | undefined;
+  for (const e of resumed.values()) {
+    if (e.ev !== "resumed" || e.mono_us === undefined) return undefined;
+    last = Math.max(last ?? 0, monitorTimeToPerf(e.mono_us));
+  }
+  return last;
+}
 
 /** How the engine hears of its leader's checkpoints, or tells its followers of its own. */
 export interface CheckpointNews {
@@ -56,6 +67,7 @@ export class CriuEngine implements Engine {
   readonly #connectMs: number;
   readonly #log: Logger;
   #pending?: Promise<boolean>;
+  servedAt: number | undefined;
   /** The root leader's keeper of the fds made since the newest dump. */
   #keeper?: number;
   readonly #off: () => void;
@@ -160,6 +172,7 @@ export class CriuEngine implements Engine {
       resumed: Promise<Map<string, MonitorEvent>>;
     } | string
   > {
+    this.servedAt = undefined;
     const image = this.#rounds.image(t.epoch);
     if (!image) return `no image of checkpoint ${t.epoch} on this variant`;
     const root = this.#root!;
@@ -201,7 +214,8 @@ export class CriuEngine implements Engine {
     });
     if (!woke) return "a restored process did not wake up";
     lap("wake");
-    resumed.then(() => {
+    resumed.then((m) => {
+      if (m.size === image.size) this.servedAt = servedAt(m);
       lap("resumed");
       this.#log.debug("criu rollback", { epoch: t.epoch, ...ms });
     });

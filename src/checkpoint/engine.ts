@@ -40,6 +40,12 @@ export interface Engine {
    * ports come when the leader is back (null: it is not); the engine starts before.
    */
   rollBackFollower(t: Target, ports: () => Promise<Ports | null>): Promise<string | null>;
+  /**
+   * When the variant served again after the rollback that just completed, on
+   * `performance.now()`'s clock, as its monitors' own clocks say (the agent hears of it
+   * later, by ~1 ms on a loaded machine); undefined when they did not say.
+   */
+  readonly servedAt: number | undefined;
   close(): void;
 }
 

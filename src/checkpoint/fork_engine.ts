@@ -1,9 +1,10 @@
 /**
- * The fork engine's rollback on one variant: kill the live root, resume the frozen copy the
- * monitor forked at the epoch's checkpoint. The leader's copy listens for the followers'
- * data connections already (its port came with its registration), so the followers' copies
- * connect while the leader's resumes.
+ * The fork engine's rollback on one variant: stop the live root (killed once the copy serves),
+ * resume the frozen copy the monitor forked at the epoch's checkpoint. The leader's copy listens
+ * for the followers' data connections already (its port came with its registration), so the
+ * followers' copies connect while the leader's resumes.
  */
+import { monitorTimeToPerf } from "../../ffi/libc.ts";
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
 import type { Ports } from "../peer/messages.ts";
@@ -23,6 +24,7 @@ export class ForkEngine implements Engine {
   readonly #connectMs: number;
   readonly #log: Logger;
   #pending?: Promise<string | null>;
+  servedAt: number | undefined;
 
   constructor(copies: CopyRegistry, events: EventServer, log: Logger, connectMs: number) {
     this.#copies = copies;
@@ -50,10 +52,11 @@ export class ForkEngine implements Engine {
 
   /** The copy resumes at once: it forks its successor while the followers are on their way. */
   async prepareLeader(t: Target): Promise<{ ports: Ports } | { reason: string }> {
+    this.servedAt = undefined;
     this.#root!.retire();
     const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
-    if (!copy) return { reason: `no copy of checkpoint ${t.epoch} on the leader` };
-    this.#pending = this.#resume(copy.pid, t, 0);
+    if (!copy) return { reason: this.#givenUp(`no copy of checkpoint ${t.epoch} on the leader`) };
+    this.#pending = this.#resume(copy.pid, t, 0).then((r) => r && this.#givenUp(r));
     return { ports: { "0": copy.port } };
   }
 
@@ -67,12 +70,24 @@ export class ForkEngine implements Engine {
     t: Target,
     ports: () => Promise<Ports | null>,
   ): Promise<string | null> {
+    this.servedAt = undefined;
     this.#root!.retire();
+    const r = await this.#follow(t, ports);
+    return r && this.#givenUp(r);
+  }
+
+  async #follow(t: Target, ports: () => Promise<Ports | null>): Promise<string | null> {
     const copy = await this.#copies.take(t.epoch, COPY_WAIT_MS);
     if (!copy) return `no copy of checkpoint ${t.epoch} on this variant`;
     const port = (await ports())?.["0"];
     if (port === undefined) return "the leader sent no port for the root process";
     return await this.#resume(copy.pid, t, port);
+  }
+
+  /** A rollback that cannot be completed: the root it stopped is killed now. */
+  #givenUp(reason: string): string {
+    this.#root!.killRetired();
+    return reason;
   }
 
   /** Resume the copy; it reports back once its data connections are up. */
@@ -95,10 +110,12 @@ export class ForkEngine implements Engine {
       connect_us: r.us_connect,
     });
     this.#root!.replace(pid);
+    if (r.mono_us !== undefined) this.servedAt = monitorTimeToPerf(r.mono_us);
     return null;
   }
 
   close(): void {
+    this.#root?.killRetired();
     this.#copies.close();
   }
 }

@@ -15,6 +15,8 @@ export class LiveRoot {
   #changed = Promise.withResolvers<void>();
   /** Roots a rollback ended: their late events are not news. */
   readonly retired = new Set<number>();
+  /** Retired roots stopped but not killed yet. */
+  readonly #stopped: number[] = [];
 
   constructor(handle: ProgramHandle) {
     this.#pid = handle.pid;
@@ -37,19 +39,34 @@ export class LiveRoot {
   }
 
   /**
-   * Kills the root for a rollback. Not waited for: a SIGKILLed process never runs another
+   * Ends the root for a rollback. It is stopped at once (SIGSTOP: like SIGKILL, it runs no
    * instruction of its own once the kernel next looks at it, microseconds, while the copy
-   * needs longer than that to be told to resume. `kill: false`: the caller kills it (the
-   * criu engine's killTree, which must find its connections open to abort them).
+   * needs longer than that to be told to resume) and killed once the new root serves
+   * (`replace`) or the rollback is given up (`killRetired`): its exit, freeing its memory and
+   * closing its files, then takes CPU after the rollback instead of from it (on 2 cores the
+   * fork engine's rollback was ~1 ms shorter). `kill: false`: the caller kills it (the criu
+   * engine's killTree, which must find its connections open to abort them).
    */
   retire(kill = true): void {
     this.#replacing = true;
     this.retired.add(this.#pid);
     if (!kill) return;
     try {
-      Deno.kill(this.#pid, "SIGKILL");
+      Deno.kill(this.#pid, "SIGSTOP");
+      this.#stopped.push(this.#pid);
     } catch {
       // already gone
+    }
+  }
+
+  /** Kills the roots `retire` stopped. */
+  killRetired(): void {
+    for (const pid of this.#stopped.splice(0)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
     }
   }
 
@@ -58,6 +75,7 @@ export class LiveRoot {
    * it ends then) is the root now.
    */
   replace(pid: number, status?: Promise<number>): void {
+    this.killRetired();
     this.#pid = pid;
     this.#generation++;
     this.#replacing = false;

@@ -256,9 +256,12 @@ export class Rollbacks {
     return this.#fromLeader[this.#consumed++];
   }
 
-  /** Called once this variant's resumed monitor serves again: that is the rollback's time. */
+  /**
+   * Called once this variant's resumed monitors serve again: the rollback's time ends when
+   * they say they did, or now if they did not say.
+   */
   #record(m: RollbackMsg, d: Divergence): void {
-    const ms = performance.now() - this.#t0;
+    const ms = (this.#c.engine.servedAt ?? performance.now()) - this.#t0;
     this.done.push({ epoch: m.epoch, mode: m.mode ? "drop" : "retry", divergence: d, ms });
   }
 }

@@ -96,6 +96,30 @@ Deno.test("a rollback while the run stops turns injected faults off", async () =
   });
 });
 
+Deno.test("a rollback's time ends when the variant's monitors say it served again", async () => {
+  const sent: PeerMsg[] = [];
+  const engine = fakeEngine([]) as Engine & { servedAt: number | undefined };
+  // The monitors served 250 ms after the engine was done: the agent heard of it late.
+  engine.finishLeader = () => {
+    engine.servedAt = performance.now() + 250;
+    return Promise.resolve(null);
+  };
+  const r = new Rollbacks({
+    config: testConfig(2, (c) => c.checkpoint.engine = "fork"),
+    selfId: 1,
+    leader: true,
+    group: fakeGroup(sent),
+    engine,
+    log: memoryLogger(1).logger,
+    stop: () => "running",
+  });
+  const t0 = performance.now();
+  assert.deepEqual(await r.handle(DIVERGENCE), { ok: true });
+  const took = performance.now() - t0;
+  r.close();
+  assert.ok(r.done[0].ms >= 250 && r.done[0].ms <= 250 + took, `ms ${r.done[0].ms}`);
+});
+
 Deno.test("nothing is rolled back once the program is being killed", async () => {
   const killing = await leaderRollsBack("killing");
   assert.equal(killing.verdict.ok, false);

@@ -27,14 +27,15 @@ export type MonitorEvent =
   /** The copies can no longer stand for the process (it forked or exec'd). */
   | Base & { ev: "checkpoint-drop"; why: string }
   /**
-   * A copy became the live process (its data connections are up again). The fork engine's
-   * copies also say how long they took (µs): to put back the shared state, to fork the next
-   * copy, to connect (see ckpt.c).
+   * A copy became the live process (its data connections are up again), at `mono_us`
+   * (CLOCK_MONOTONIC, µs). The fork engine's copies also say how long they took (µs): to put
+   * back the shared state, to fork the next copy, to connect (see ckpt.c).
    */
   | Base & {
     ev: "resumed";
     epoch: number;
     port: number;
+    mono_us?: number;
     us_ready?: number;
     us_fork?: number;
     us_connect?: number;
