@@ -37,7 +37,7 @@ import {
   waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { childrenOf, descendants, type ProcStat, readStat, socketsOf } from "./proc_tree.ts";
+import { type ProcStat, readStat, scanProc, socketsOf } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -443,10 +443,10 @@ export class CriuDriver {
 
   /**
    * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. The tree
-   * is the root, its descendants (/proc's children lists), and the agent's children in the
-   * root's session or process group (orphans the kernel re-parented to the agent, a child
-   * subreaper), with their descendants. It is first stopped with SIGSTOP until a walk finds
-   * no new member, so no process can fork a new one between the walk and the kill.
+   * is the root, its descendants (ppid links in /proc), and every process in the root's
+   * session or process group (so orphans that were re-parented to the agent are not missed).
+   * It is first stopped with SIGSTOP until a scan finds no new member, so no process can fork
+   * a new one between the scan and the kill.
    *
    * Reaping: the agent reaps its own children among them (orphans re-parented to it, and a
    * root that this driver restored) with waitpid; a pid with a pending `waitExit` is left to
@@ -472,20 +472,11 @@ export class CriuDriver {
     const member = (p: ProcStat) =>
       p.pid !== self &&
       (tree.has(p.ppid) || p.session === rootPid || p.pgrp === rootPid);
-    // Where members can be: under the root, or orphans the kernel gave to the agent (a child
-    // subreaper), with whatever they forked.
-    const candidates = () => {
-      const orphans = childrenOf(self).filter((pid) => {
-        const p = readStat(pid);
-        return p !== null && p.pid !== rootPid && (p.session === rootPid || p.pgrp === rootPid);
-      });
-      return descendants([rootPid, ...tree.keys(), ...orphans], true);
-    };
 
     // 1. Stop: scan, add members, SIGSTOP those not stopped, until a scan in which every
     // member already showed stopped (or dead) and none was new.
     for (;;) {
-      const procs = candidates();
+      const procs = scanProc();
       let grew = true;
       while (grew) {
         grew = false;
@@ -549,7 +540,7 @@ export class CriuDriver {
             left.join(", "),
         );
       }
-      await sleep(1);
+      await sleep(2);
     }
     this.#log.info("criu kill tree", {
       pid: rootPid,

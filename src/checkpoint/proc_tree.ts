@@ -26,54 +26,36 @@ export function readStat(pid: number): ProcStat | null {
   return { pid, state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], start: +f[19] };
 }
 
-/**
- * The children of every thread of `pid` (/proc/<pid>/task/<tid>/children: CONFIG_PROC_CHILDREN,
- * which CRIU needs too); none when it is gone. Reading these instead of every process's stat
- * keeps a tree walk as cheap on a machine with thousands of processes as on an idle one (a
- * full scan of /proc took ~2 ms here with 64 processes, twice per kill of a tree).
- */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: Deno.DirEntry[];
-  try {
-    tasks = [...Deno.readDirSync(`/proc/${pid}/task`)];
-  } catch {
-    return out;
+export function scanProc(): Map<number, ProcStat> {
+  const all = new Map<number, ProcStat>();
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const st = readStat(+e.name);
+    if (st) all.set(st.pid, st);
   }
-  for (const t of tasks) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`);
-    } catch {
-      continue; // the thread ended
-    }
-    for (const c of text.split(" ")) if (c.trim()) out.push(+c);
-  }
-  return out;
+  return all;
 }
 
-/**
- * `roots` and their descendants, each once, parents before their children, with what /proc
- * says of each. Zombies only with `zombies` (a zombie's pid is taken until it is reaped).
- */
-export function descendants(roots: number[], zombies = false): Map<number, ProcStat> {
-  const out = new Map<number, ProcStat>();
-  const todo = [...roots];
+/** `root` and its descendants, by parent pid, root first (empty when root is gone). */
+export function treeOf(root: number): number[] {
+  const all = scanProc();
+  if (!all.has(root)) return [];
+  const children = new Map<number, number[]>();
+  for (const p of all.values()) {
+    const list = children.get(p.ppid) ?? [];
+    list.push(p.pid);
+    children.set(p.ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [root];
   while (todo.length) {
     const pid = todo.shift()!;
-    if (out.has(pid)) continue;
-    const st = readStat(pid);
-    const dead = st?.state === "Z" || st?.state === "X";
-    if (!st || (dead && !zombies)) continue;
-    out.set(pid, st);
-    if (!dead) todo.push(...childrenOf(pid));
+    out.push(pid);
+    for (const c of children.get(pid) ?? []) {
+      if (all.get(c)?.state !== "Z") todo.push(c);
+    }
   }
   return out;
-}
-
-/** `root` and its running descendants, root first (empty when root is gone or a zombie). */
-export function treeOf(root: number): number[] {
-  return [...descendants([root]).keys()];
 }
 
 /** The sockets a process holds: fd number and "socket:[inode]"; none when it is gone. */
