@@ -134,6 +134,8 @@ kdat=/dev/shm/a8-criu
 [ -d \$kdat ] || mkdir -m 700 \$kdat 2>/dev/null
 if [ -d \$kdat ] && [ ! -L \$kdat ] && [ -O \$kdat ]; then
 	export XDG_RUNTIME_DIR=\$kdat
+else
+	unset XDG_RUNTIME_DIR	# not a directory of another user's choosing
 fi
 exec "\$p/usr/lib/$triplet/$loader" --library-path "\$p/usr/lib/$triplet:\$p/lib/$triplet" \\
 	"\$p/usr/sbin/criu" "\$@"

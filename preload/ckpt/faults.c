@@ -5,21 +5,28 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ckpt.h"
 #include "core/util.h"
 
 /*
  * Outlives a rollback, and the processes a process forks share it: [STATE] the generator's
- * state (a replay draws new numbers); [STOPPED] set once any process of the program was told
- * to stop. nginx's master tells its workers to stop on a channel, not by a signal: a worker
- * faulting then was rolled back with the rest of the tree, and the restored tree, replaying
- * the master's writes to that channel without making them, never ended.
+ * state (a replay draws new numbers); [STOPPED] set once the program's root process was told
+ * to stop (where a8 sends the stop signals). nginx's master tells its workers to stop on a
+ * channel, not by a signal: a worker faulting then was rolled back with the rest of the tree,
+ * and the restored tree, replaying the master's writes to that channel without making them,
+ * never ended. Other processes told to stop (a master recycling a worker) stop only their own.
  */
 enum { STATE, STOPPED };
 static uint64_t *fault_state;
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool stopping;			/* this process was told to stop */
+
+static uint64_t first_state(void)
+{
+	return a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
+}
 
 void a8_faults_init(void)
 {
@@ -27,7 +34,7 @@ void a8_faults_init(void)
 		fault_state = a8_ckpt_shared_map("faults", 4096);
 		if (!fault_state)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		fault_state[STATE] = a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
+		fault_state[STATE] = first_state();
 	}
 }
 
@@ -39,7 +46,7 @@ void a8_faults_init(void)
 void a8_faults_stop(void)
 {
 	stopping = true;
-	if (fault_state)
+	if (fault_state && !strcmp(a8.stream, "0"))
 		__atomic_store_n(&fault_state[STOPPED], 1, __ATOMIC_RELAXED);
 }
 
@@ -71,6 +78,9 @@ bool a8_fault_now(const struct a8_call *c)
 		return false;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
 	x = fault_state[STATE];
+	/* Zero is xorshift's fixed point (a page a process made anew, O_TRUNC, under criu). */
+	if (!x)
+		x = first_state();
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;

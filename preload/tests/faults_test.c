@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
  * The fault injector (ckpt/faults.c) in a program of two processes, as a server's master and
- * the worker it forked: with every call set to fault, the worker faults until the master is
- * told to stop, and not after, though nothing told the worker (a master may tell its workers
- * on a channel, which is no signal the worker's monitor sees).
+ * the worker it forked: with every call set to fault, the worker faults until the master (the
+ * root, where a8 sends stop signals) is told to stop, and not after, though nothing told the
+ * worker (a master may tell its workers on a channel, which is no signal the worker's monitor
+ * sees). A worker told to stop (a master recycling it) stops faulting alone.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,37 +40,59 @@ static bool faults_now(void)
 	return a8_fault_now(&c);
 }
 
-/* The worker: the exit status says whether it faulted before (bit 0) and after (bit 1). */
-static int worker(int ready, int go)
+/*
+ * The worker: the exit status says whether it faulted before (bit 0) and after (bit 1) the
+ * master's stop. With `self_stop` it is told to stop first, on its own.
+ */
+static int worker(int ready, int go, bool self_stop)
 {
 	char b;
-	int st = faults_now() ? 1 : 0;
+	int st;
 
+	strcpy(a8.stream, "0.1");
+	if (self_stop)
+		a8_faults_stop();
+	st = faults_now() ? 1 : 0;
 	if (write(ready, "r", 1) != 1 || read(go, &b, 1) != 1)
 		return 4;
 	return st | (faults_now() ? 2 : 0);
 }
 
-int main(void)
+/* Runs a worker; what it exits with. The master stops after the worker's first call. */
+static int run_worker(bool self_stop, bool master_stops)
 {
 	int ready[2], go[2], status = 0;
 	char b;
 	pid_t pid;
 
-	a8_table_init();
-	a8.role = A8_ROLE_FOLLOWER;
-	a8_faults_init();
-	CHECK(faults_now());
-	CHECK(pipe(ready) == 0 && pipe(go) == 0);
+	if (pipe(ready) || pipe(go))
+		return -1;
 	pid = fork();
 	if (pid == 0)
-		_exit(worker(ready[1], go[0]));
-	CHECK(read(ready[0], &b, 1) == 1);
-	a8_faults_stop();	/* the master got SIGTERM */
+		_exit(worker(ready[1], go[0], self_stop));
+	if (read(ready[0], &b, 1) != 1)
+		return -1;
+	if (master_stops)
+		a8_faults_stop();	/* the master got SIGTERM */
+	if (write(go[1], "x", 1) != 1)	/* it tells the worker on a channel */
+		return -1;
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int main(void)
+{
+	a8_table_init();
+	a8.role = A8_ROLE_FOLLOWER;
+	strcpy(a8.stream, "0");
+	a8_faults_init();
+	CHECK(faults_now());
+	/* A worker recycled on its own: its stop is not the program's. */
+	CHECK_EQ(run_worker(true, false), 0);
+	CHECK(faults_now());
+	/* The program told to stop: the worker stops faulting too. */
+	CHECK_EQ(run_worker(false, true), 1);
 	CHECK(!faults_now());
-	CHECK(write(go[1], "x", 1) == 1);	/* it tells the worker on a channel */
-	CHECK(waitpid(pid, &status, 0) == pid);
-	CHECK(WIFEXITED(status));
-	CHECK_EQ(WEXITSTATUS(status), 1);	/* faulted before the stop, not after */
 	return check_report();
 }

@@ -214,8 +214,7 @@ export class CriuEngine implements Engine {
     });
     if (!woke) return "a restored process did not wake up";
     lap("wake");
-    resumed.then((m) => {
-      if (m.size === image.size) this.servedAt = servedAt(m);
+    resumed.then(() => {
       lap("resumed");
       this.#log.debug("criu rollback", { epoch: t.epoch, ...ms });
     });
@@ -234,7 +233,7 @@ export class CriuEngine implements Engine {
     const ports: Ports = {};
     for (const [stream, e] of heard) if (e.ev === "criu-listening") ports[stream] = e.port;
     if (heard.size !== r.image.size) return { reason: "a restored leader process did not listen" };
-    this.#pending = r.resumed.then((m) => m.size === r.image.size);
+    this.#pending = r.resumed.then((m) => this.#served(m, r.image));
     return { ports };
   }
 
@@ -251,10 +250,16 @@ export class CriuEngine implements Engine {
   ): Promise<string | null> {
     const r = await this.#restore(t, ports);
     if (typeof r === "string") return r;
-    const resumed = await r.resumed;
-    return resumed.size === r.image.size
+    return this.#served(await r.resumed, r.image)
       ? null
       : "a restored process did not connect to the leader";
+  }
+
+  /** Whether every process of the image resumed; when so, the time the last one did. */
+  #served(resumed: Map<string, MonitorEvent>, image: TreeImage): boolean {
+    if (resumed.size !== image.size) return false;
+    this.servedAt = servedAt(resumed);
+    return true;
   }
 
   close(): void {

@@ -5,6 +5,7 @@
  */
 import type { ProgramHandle } from "../launch/spawn.ts";
 import { shellStatus } from "../run/outcome.ts";
+import { readStat } from "./proc_tree.ts";
 import { endOf, shellStatusOf } from "./reaper.ts";
 
 export class LiveRoot {
@@ -15,8 +16,8 @@ export class LiveRoot {
   #changed = Promise.withResolvers<void>();
   /** Roots a rollback ended: their late events are not news. */
   readonly retired = new Set<number>();
-  /** Retired roots stopped but not killed yet. */
-  readonly #stopped: number[] = [];
+  /** Retired roots stopped but not killed yet, with their start times (pids are reused). */
+  readonly #stopped: { pid: number; start: number }[] = [];
 
   constructor(handle: ProgramHandle) {
     this.#pid = handle.pid;
@@ -51,17 +52,19 @@ export class LiveRoot {
     this.#replacing = true;
     this.retired.add(this.#pid);
     if (!kill) return;
+    const start = readStat(this.#pid)?.start;
     try {
       Deno.kill(this.#pid, "SIGSTOP");
-      this.#stopped.push(this.#pid);
+      if (start !== undefined) this.#stopped.push({ pid: this.#pid, start });
     } catch {
       // already gone
     }
   }
 
-  /** Kills the roots `retire` stopped. */
+  /** Kills the roots `retire` stopped, unless they are gone already (killed by a stop). */
   killRetired(): void {
-    for (const pid of this.#stopped.splice(0)) {
+    for (const { pid, start } of this.#stopped.splice(0)) {
+      if (readStat(pid)?.start !== start) continue;
       try {
         Deno.kill(pid, "SIGKILL");
       } catch {

@@ -23,6 +23,12 @@ async function killAll(handles: ProgramHandle[]): Promise<void> {
   await Promise.all(handles.map((h) => h.status));
 }
 
+/** Alive and neither stopped nor dead. */
+function running(pid: number): boolean {
+  const state = readStat(pid)?.state;
+  return state !== undefined && !"TtZX".includes(state);
+}
+
 /** Waits (up to 2 s) for `pid` to show `state` in /proc. */
 async function waitState(pid: number, state: string): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -43,7 +49,7 @@ Deno.test("a retired root is stopped, and killed once its replacement serves", a
     root.replace(next.pid, next.status.then((s) => s.code));
     assert.equal((await old.status).signal, "SIGKILL");
     assert.equal(root.pid, next.pid);
-    assert.equal(readStat(next.pid)?.state, "S", "the new root runs on");
+    assert.ok(running(next.pid), "the new root runs on");
   } finally {
     await killAll([old, next]);
   }
@@ -63,7 +69,7 @@ Deno.test("a rollback given up kills the root it stopped; retire(false) leaves i
     b.retire(false);
     b.killRetired();
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(readStat(left.pid)?.state, "S", "retire(false) signalled the root");
+    assert.ok(running(left.pid), "retire(false) signalled the root");
   } finally {
     await killAll([stopped, left]);
   }

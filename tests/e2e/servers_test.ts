@@ -422,6 +422,9 @@ async function underFaults(
     const s = await readSummary(result.leader);
     console.log(`${server.name}: ${s.checkpoints} checkpoints, ${s.rollbacks} rollbacks`);
     assert.ok((s.rollbacks as number) > 0, `no rollback happened\n${all}`);
+    // Injected faults stop at the stop signal, in every process of the program: the stop ends
+    // the run as the program ends, never with a divergence.
+    assert.equal(s.outcome, "ok", `the stop did not end the run cleanly: ${s.detail}\n${all}`);
     for (const v of result.variants) {
       assert.ok(!v.timedOut, `variant ${v.id} did not exit after SIGTERM\n${all}`);
       assert.equal(v.code, result.leader.code, `every variant ends alike\n${all}`);
