@@ -56,6 +56,12 @@ export function criuPrefix(): string {
   return `${a8Home()}/.tools/criu`;
 }
 
+/**
+ * Where the wrapper points unprivileged CRIU's cache of its kernel probes (XDG_RUNTIME_DIR,
+ * scripts/criu.sh): a root-only directory on a tmpfs, made at CRIU's first run.
+ */
+export const CRIU_KDAT_DIR = "/dev/shm/a8-criu";
+
 /** The wrapper that runs the prefix's criu with its own loader (written by scripts/criu.sh). */
 export function projectCriuBinary(): string {
   return `${criuPrefix()}/criu`;

@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import {
   checkCriu,
   checkCriuBinary,
+  checkCriuCache,
   checkLibcriu,
   criuFailureReason,
+  fsTypeOf,
   parseCriuVersion,
 } from "./host_checks.ts";
 import { criuBinaries } from "../../ffi/libcriu.ts";
@@ -134,4 +136,32 @@ Deno.test("libcriu that cannot load is a warning naming what was tried", async (
       assert.match(c.fix, /scripts\/criu\.sh/);
     }
   });
+});
+
+Deno.test("CRIU's probe cache: a root-only directory on a tmpfs, or a warning saying why not", async () => {
+  assert.equal(fsTypeOf("/proc/self/status"), "proc");
+  const onProc = checkCriuCache("/proc/a8-criu");
+  assert.equal(onProc.status, "warn");
+  assert.match(onProc.detail, /\/proc is a proc, not a tmpfs/);
+  if (fsTypeOf("/dev/shm") !== "tmpfs") {
+    console.warn("!!! /dev/shm is not a tmpfs here: the cache's tmpfs cases are not checked");
+    return;
+  }
+  const dir = `/dev/shm/a8-criu-test-${crypto.randomUUID()}`;
+  assert.match(checkCriuCache(dir).detail, /made at CRIU's first run/);
+  try {
+    await Deno.symlink("/tmp", dir);
+    const link = checkCriuCache(dir);
+    assert.equal(link.status, "warn");
+    assert.match(link.detail, /not a directory of this user's/);
+    await Deno.remove(dir);
+    await Deno.mkdir(dir, { mode: 0o700 });
+    assert.match(checkCriuCache(dir).detail, /empty until CRIU runs/);
+    await Deno.writeTextFile(`${dir}/criu.kdat`, "");
+    const cached = checkCriuCache(dir);
+    assert.equal(cached.status, "ok");
+    assert.match(cached.detail, /kernel probes cached/);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 });

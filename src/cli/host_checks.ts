@@ -5,7 +5,7 @@
  */
 import type { Config } from "../config/types.ts";
 import { a8Home, monitorLibraryPath, probePath } from "../launch/paths.ts";
-import { criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
+import { CRIU_KDAT_DIR, criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -276,6 +276,52 @@ export async function checkLibcriu(): Promise<Check> {
   }
 }
 
+/** The file system type of the mount `path` is on (/proc/self/mounts), or "" if unknown. */
+export function fsTypeOf(path: string): string {
+  let best = { dir: "", type: "" };
+  for (const line of Deno.readTextFileSync("/proc/self/mounts").split("\n")) {
+    const [, dir, type] = line.split(" ");
+    if (!dir || !type) continue;
+    const under = dir === "/" || path === dir || path.startsWith(`${dir}/`);
+    if (under && dir.length >= best.dir.length) best = { dir, type };
+  }
+  return best.type;
+}
+
+/**
+ * Whether CRIU can keep its probes of the kernel between runs (src/checkpoint/criu_driver.ts,
+ * COMMON): without them each dump and restore probes again first. Never a failure.
+ */
+export function checkCriuCache(dir = CRIU_KDAT_DIR): Check {
+  const name = "criu cache";
+  const slow = "CRIU then probes the kernel at every dump and restore (50-120 ms each here)";
+  const parent = dir.slice(0, dir.lastIndexOf("/")) || "/";
+  const fs = fsTypeOf(parent);
+  if (fs !== "tmpfs") {
+    return warn(name, `${parent} is ${fs ? `a ${fs}` : "not mounted"}, not a tmpfs`, slow);
+  }
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.lstatSync(dir);
+  } catch {
+    return ok(name, `${dir} (tmpfs) is made at CRIU's first run`);
+  }
+  if (st.isSymlink || !st.isDirectory || st.uid !== Deno.uid()) {
+    return warn(
+      name,
+      `${dir} is not a directory of this user's: CRIU does not use it`,
+      `remove ${dir} (a8 did not make it as it is); ${slow}`,
+    );
+  }
+  let cached = false;
+  try {
+    cached = Deno.statSync(`${dir}/criu.kdat`).isFile;
+  } catch {
+    // not yet
+  }
+  return ok(name, `${dir} (tmpfs): ${cached ? "kernel probes cached" : "empty until CRIU runs"}`);
+}
+
 /** TCP connect to each variant but `selfId`; peers not yet started are normal, hence warn. */
 export async function checkPeers(
   config: Config,
@@ -331,7 +377,7 @@ export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
   const checks = [checkKernel(), checkIsa(isa), lib, sud, seccomp, kmod];
   if (!opts.quick) {
     const [criu, libcriu] = await Promise.all([checkCriu(), checkLibcriu()]);
-    checks.push(...criu, libcriu);
+    checks.push(...criu, libcriu, checkCriuCache());
   }
   const interposers: Interposer[] = [];
   if (sud.status === "ok") interposers.push("sud");
