@@ -291,6 +291,12 @@ interface FaultRun {
   loadSeconds?: number;
   /** More config tables. */
   tables?: string;
+  /**
+   * Why the stop may end the run with a divergence report (criu): a follower faults before its
+   * stream reaches the stop signal, and the rollback that follows cannot restore a tree whose
+   * files the shutdown changed (lighttpd truncates its pid file, nginx removes it).
+   */
+  stopMayDiverge?: string;
 }
 
 const FORK_FAULTS: FaultRun = {
@@ -312,6 +318,7 @@ const CRIU_TREE_FAULTS: FaultRun = {
   probability: 0.003,
   requests: 150,
   minRight: 0.3,
+  stopMayDiverge: "a follower's fault before its stream reaches the stop (criu)",
 };
 /**
  * Under the code policy the follower lags the leader by up to a batch of calls: at 5 % per
@@ -332,6 +339,7 @@ const CRIU_CODE_FAULTS: FaultRun = {
   policy: "code",
   loadSeconds: 3,
   tables: "[timeouts]\nshutdown_ms = 3000\n",
+  stopMayDiverge: "the follower lags by up to a batch of calls, each of which may fault",
 };
 
 interface LoopCounts {
@@ -422,9 +430,11 @@ async function underFaults(
     const s = await readSummary(result.leader);
     console.log(`${server.name}: ${s.checkpoints} checkpoints, ${s.rollbacks} rollbacks`);
     assert.ok((s.rollbacks as number) > 0, `no rollback happened\n${all}`);
-    // Injected faults stop at the stop signal, in every process of the program: the stop ends
-    // the run as the program ends, never with a divergence.
-    assert.equal(s.outcome, "ok", `the stop did not end the run cleanly: ${s.detail}\n${all}`);
+    // Injected faults stop at the stop signal, in every process of the program: with fork
+    // copies the stop ends the run as the program ends, never with a divergence.
+    const outcomes = f.stopMayDiverge ? ["ok", "divergence"] : ["ok"];
+    assert.ok(outcomes.includes(s.outcome as string), `the stop ended with ${s.detail}\n${all}`);
+    if (s.outcome !== "ok") console.log(`the stop ended with a divergence: ${f.stopMayDiverge}`);
     for (const v of result.variants) {
       assert.ok(!v.timedOut, `variant ${v.id} did not exit after SIGTERM\n${all}`);
       assert.equal(v.code, result.leader.code, `every variant ends alike\n${all}`);
