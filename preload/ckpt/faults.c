@@ -3,9 +3,14 @@
  * Fault injection for measurement (`[faults]`, ckpt.h): a follower's checked call diverges on
  * purpose with probability A8_FAULT_P, only where a rollback can follow and only on new work.
  */
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "a8/raw.h"
 
 #include "ckpt.h"
 #include "core/util.h"
@@ -22,14 +27,39 @@ enum { STATE, STOPPED };
 static uint64_t *fault_state;
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool stopping;			/* this process was told to stop */
+/*
+ * The agent's word, A8_RUN_DIR/faults-off: non-zero once it heard of a stop. A follower learns
+ * of the stop signal only when its stream reaches it, and may lag by up to a batch of calls
+ * (the code policy); a fault there came after the leader's shutdown had changed files, and the
+ * rollback could not restore the tree.
+ */
+static const volatile uint8_t *agent_stop;
 
 static uint64_t first_state(void)
 {
 	return a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 }
 
+static void map_agent_stop(void)
+{
+	char path[320];
+	long fd, p;
+
+	if (snprintf(path, sizeof(path), "%s/faults-off", a8.run_dir) >= (int)sizeof(path))
+		return;
+	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	a8_sys1(SYS_close, fd);
+	if (p >= 0 || p < -4095)
+		agent_stop = (const volatile uint8_t *)p;
+}
+
 void a8_faults_init(void)
 {
+	if (a8_ckpt.fault_p > 0 && !agent_stop)
+		map_agent_stop();
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
 		fault_state = a8_ckpt_shared_map("faults", 4096);
 		if (!fault_state)
@@ -66,7 +96,8 @@ bool a8_fault_now(const struct a8_call *c)
 	 * nor at the process's end (the leader's is gone).
 	 */
 	if (!fault_state || stopping || __atomic_load_n(&fault_state[STOPPED], __ATOMIC_RELAXED) ||
-	    a8.role != A8_ROLE_FOLLOWER || a8_replaying() || !a8_ckpt_standing())
+	    (agent_stop && *agent_stop) || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
+	    !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))
 		return false;

@@ -4,10 +4,14 @@
  * the worker it forked: with every call set to fault, the worker faults until the master (the
  * root, where a8 sends stop signals) is told to stop, and not after, though nothing told the
  * worker (a master may tell its workers on a channel, which is no signal the worker's monitor
- * sees). A worker told to stop (a master recycling it) stops faulting alone.
+ * sees). A worker told to stop (a master recycling it) stops faulting alone. And when the
+ * agent writes its word (A8_RUN_DIR/faults-off: it heard of a stop), no process faults.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -81,12 +85,31 @@ static int run_worker(bool self_stop, bool master_stops)
 	return WEXITSTATUS(status);
 }
 
+/* The agent's word, as src/run/session.ts writes it: one byte, in place. */
+static void agent_says(int fd, uint8_t v)
+{
+	CHECK(pwrite(fd, &v, 1, 0) == 1);
+}
+
 int main(void)
 {
+	char dir[] = "/tmp/a8-faults-test-XXXXXX", path[300];
+	int word;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/faults-off", dir);
+	word = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(word >= 0);
+	agent_says(word, 0);
+	snprintf(a8.run_dir, sizeof(a8.run_dir), "%s", dir);
 	a8_table_init();
 	a8.role = A8_ROLE_FOLLOWER;
 	strcpy(a8.stream, "0");
 	a8_faults_init();
+	CHECK(faults_now());
+	agent_says(word, 1);
+	CHECK(!faults_now());	/* the agent heard of a stop */
+	agent_says(word, 0);
 	CHECK(faults_now());
 	/* A worker recycled on its own: its stop is not the program's. */
 	CHECK_EQ(run_worker(true, false), 0);
@@ -94,5 +117,8 @@ int main(void)
 	/* The program told to stop: the worker stops faulting too. */
 	CHECK_EQ(run_worker(false, true), 1);
 	CHECK(!faults_now());
+	close(word);
+	unlink(path);
+	rmdir(dir);
 	return check_report();
 }

@@ -4,6 +4,7 @@
  * program, peers (handshake); then the run itself (src/run/session.ts), the reports, and the
  * exit status every host agrees on.
  */
+import { createFaultsOff } from "../run/faults_off.ts";
 import { loadConfig } from "../config/load.ts";
 import { ConfigError } from "../config/types.ts";
 import type { Config } from "../config/types.ts";
@@ -88,6 +89,7 @@ export async function main(args: string[]): Promise<number> {
   const { group, runId, isas } = peers;
   const runDir = `/tmp/a8-${runId}-${self.id}`;
   await Deno.mkdir(`${runDir}/stats`, { recursive: true });
+  await createFaultsOff(runDir);
   const events = EventServer.listen(`${runDir}/agent.sock`, log);
 
   let end: RunEnd;

@@ -16,6 +16,7 @@ import type { Logger } from "../log.ts";
 import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
 import { TIMEOUT, withTimeout } from "../util/event_log.ts";
 import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
+import { faultsOff } from "./faults_off.ts";
 import { compareExits, type RunEnd } from "./outcome.ts";
 import { peerTrouble, Trouble } from "./trouble.ts";
 import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
@@ -347,13 +348,16 @@ function forwardStops(
   const limit = s.config.timeouts.shutdownMs;
   const onSignal = (sig: "SIGINT" | "SIGTERM") => () => {
     s.log.warn("stopping the program", { signal: sig });
+    faultsOff(s.runDir);
     if (s.leader) term();
     s.group.broadcast({ t: "stop", signal: sig });
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => [sig, onSignal(sig)] as const);
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   const off = s.group.on((e) => {
-    if (s.leader && e.kind === "message" && e.msg.t === "stop") term();
+    if (e.kind !== "message" || e.msg.t !== "stop") return;
+    faultsOff(s.runDir); // a follower hears of it before its stream reaches the signal
+    if (s.leader) term();
   });
   return {
     // After a rollback: the restored program has not had the stop yet. If the time to stop ran
