@@ -293,8 +293,8 @@ interface FaultRun {
   tables?: string;
   /**
    * Why the stop may end the run with a divergence report (criu): a follower faults before its
-   * stream reaches the stop signal, and the rollback that follows cannot restore a tree whose
-   * files the shutdown changed (lighttpd truncates its pid file, nginx removes it).
+   * agent hears of the stop (src/run/faults_off.ts), and the rollback that follows cannot
+   * restore a tree whose files the shutdown changed (lighttpd truncates its pid file).
    */
   stopMayDiverge?: string;
 }
@@ -318,7 +318,7 @@ const CRIU_TREE_FAULTS: FaultRun = {
   probability: 0.003,
   requests: 150,
   minRight: 0.3,
-  stopMayDiverge: "a follower's fault before its stream reaches the stop (criu)",
+  stopMayDiverge: "a follower may fault until its agent hears of the stop (one message later)",
 };
 /**
  * Under the code policy the follower lags the leader by up to a batch of calls: at 5 % per
@@ -339,7 +339,7 @@ const CRIU_CODE_FAULTS: FaultRun = {
   policy: "code",
   loadSeconds: 3,
   tables: "[timeouts]\nshutdown_ms = 3000\n",
-  stopMayDiverge: "the follower lags by up to a batch of calls, each of which may fault",
+  stopMayDiverge: "the follower may fault until its agent hears of the stop (one message later)",
 };
 
 interface LoopCounts {
