@@ -15,56 +15,51 @@
 #include "ckpt.h"
 #include "core/util.h"
 
-/*
- * Outlives a rollback, and the processes a process forks share it: [STATE] the generator's
- * state (a replay draws new numbers); [STOPPED] set once the program's root process was told
- * to stop (where a8 sends the stop signals). nginx's master tells its workers to stop on a
- * channel, not by a signal: a worker faulting then was rolled back with the rest of the tree,
- * and the restored tree, replaying the master's writes to that channel without making them,
- * never ended. Other processes told to stop (a master recycling a worker) stop only their own.
- */
-enum { STATE, STOPPED };
-static uint64_t *fault_state;
+static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool stopping;			/* this process was told to stop */
 /*
- * The agent's word, A8_RUN_DIR/faults-off: non-zero once it heard of a stop. A follower learns
- * of the stop signal only when its stream reaches it, and may lag by up to a batch of calls
- * (the code policy); a fault there came after the leader's shutdown had changed files, and the
- * rollback could not restore the tree.
+ * The variant's word, A8_RUN_DIR/faults-off: non-zero once the program was told to stop. Its
+ * agent sets it when it hears of a stop: a follower learns of the stop signal only when its
+ * stream reaches it, up to a batch of calls late (the code policy), and a fault there came
+ * after the leader's shutdown had changed files, which no rollback could restore. The root
+ * process sets it when the stop signal reaches it (one sent to the program directly): nginx's
+ * master tells its workers to stop on a channel, not by a signal, and a worker faulting then was
+ * rolled back with the tree, which, replaying the master's writes to the channel without making
+ * them, never ended. Another process told to stop (a worker its master recycles) stops alone.
  */
-static const volatile uint8_t *agent_stop;
+static volatile uint8_t *stop_word;
 
 static uint64_t first_state(void)
 {
 	return a8_ckpt.fault_seed * 0x9e3779b97f4a7c15ull + a8.variant_id + 1;
 }
 
-static void map_agent_stop(void)
+static void map_stop_word(void)
 {
 	char path[320];
 	long fd, p;
 
 	if (snprintf(path, sizeof(path), "%s/faults-off", a8.run_dir) >= (int)sizeof(path))
 		return;
-	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	a8_sys1(SYS_close, fd);
 	if (p >= 0 || p < -4095)
-		agent_stop = (const volatile uint8_t *)p;
+		stop_word = (volatile uint8_t *)p;
 }
 
 void a8_faults_init(void)
 {
-	if (a8_ckpt.fault_p > 0 && !agent_stop)
-		map_agent_stop();
+	if (a8_ckpt.fault_p > 0 && !stop_word)
+		map_stop_word();
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
 		fault_state = a8_ckpt_shared_map("faults", 4096);
 		if (!fault_state)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		fault_state[STATE] = first_state();
+		*fault_state = first_state();
 	}
 }
 
@@ -76,8 +71,8 @@ void a8_faults_init(void)
 void a8_faults_stop(void)
 {
 	stopping = true;
-	if (fault_state && !strcmp(a8.stream, "0"))
-		__atomic_store_n(&fault_state[STOPPED], 1, __ATOMIC_RELAXED);
+	if (stop_word && !strcmp(a8.stream, "0"))
+		*stop_word = 1;
 }
 
 void a8_faults_resumed_at(uint64_t diverged_at)
@@ -95,9 +90,8 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || stopping || __atomic_load_n(&fault_state[STOPPED], __ATOMIC_RELAXED) ||
-	    (agent_stop && *agent_stop) || a8.role != A8_ROLE_FOLLOWER || a8_replaying() ||
-	    !a8_ckpt_standing())
+	if (!fault_state || stopping || (stop_word && *stop_word) || a8.role != A8_ROLE_FOLLOWER ||
+	    a8_replaying() || !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))
 		return false;
@@ -108,13 +102,13 @@ bool a8_fault_now(const struct a8_call *c)
 	if (a8.seq < no_fault_before)
 		return false;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
-	x = fault_state[STATE];
+	x = *fault_state;
 	/* Zero is xorshift's fixed point (a page a process made anew, O_TRUNC, under criu). */
 	if (!x)
 		x = first_state();
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	fault_state[STATE] = x;
+	*fault_state = x;
 	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0 < a8_ckpt.fault_p;
 }

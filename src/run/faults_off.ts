@@ -1,6 +1,7 @@
 /**
- * The agent's word to its monitors' fault injectors (preload/ckpt/faults.c): the file
- * A8_RUN_DIR/faults-off, one byte the monitors map and read, set once the agent hears of a stop.
+ * The variant's word to its monitors' fault injectors (preload/ckpt/faults.c): the file
+ * A8_RUN_DIR/faults-off, one byte the monitors map, set once the agent hears of a stop (or the
+ * root process's monitor sees a stop signal).
  * A follower's monitor learns of the stop signal only when its stream reaches it, up to a batch
  * of calls behind the leader; a fault in between came after the leader's shutdown had changed
  * files, and the rollback could not restore the tree. Written in place, never truncated: a
