@@ -14,6 +14,7 @@
  */
 import { a8Home } from "../src/launch/paths.ts";
 import { closeFd, openDirectory } from "./libc.ts";
+import { CriuSpare } from "./criu_spare.ts";
 
 const SYMBOLS = {
   criu_local_init_opts: { parameters: ["buffer"], result: "i32" },
@@ -41,6 +42,12 @@ const SYMBOLS = {
   criu_local_add_external: { parameters: ["pointer", "buffer"], result: "i32" },
   criu_local_dump: { parameters: ["pointer"], result: "i32", nonblocking: true },
   criu_local_restore_child: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // With a spare worker (ffi/criu_spare.ts): the request goes to an fd, and the restore asks
+  // for restore_child's "sibling" mode through a config file (libcriu sets it only when it
+  // starts the worker itself).
+  criu_local_set_service_fd: { parameters: ["pointer", "i32"], result: "void", optional: true },
+  criu_local_set_config_file: { parameters: ["pointer", "buffer"], result: "i32", optional: true },
+  criu_local_restore: { parameters: ["pointer"], result: "i32", nonblocking: true, optional: true },
   criu_local_get_version: { parameters: ["pointer"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -237,6 +244,12 @@ export interface OpenOptions {
   library?: LibcriuCandidate;
   /** The CRIU executable libcriu starts; default: the first of `criuBinaries()`. */
   serviceBinary?: string;
+  /**
+   * Keep a CRIU worker started ahead of each dump and restore (ffi/criu_spare.ts), so that a
+   * call does not wait for CRIU to start: ~30 ms less per call under load. For callers that
+   * dump and restore repeatedly (the checkpoint engine); default false.
+   */
+  spare?: boolean;
 }
 
 function cString(s: string): Uint8Array<ArrayBuffer> {
@@ -248,6 +261,11 @@ export class Libcriu {
   #lib: Deno.DynamicLibrary<typeof SYMBOLS>;
   #preloaded: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[];
   #busy = false;
+  #spare: CriuSpare | null = null;
+  /** Dumps and restores that went to a spare worker (the others started their own CRIU). */
+  callsOnSpare = 0;
+  /** The config file that asks for a sibling restore (see SYMBOLS), made at first use. */
+  #siblingConf: string | null = null;
 
   private constructor(
     lib: Deno.DynamicLibrary<typeof SYMBOLS>,
@@ -273,7 +291,9 @@ export class Libcriu {
       const preloaded: Deno.DynamicLibrary<Deno.ForeignLibraryInterface>[] = [];
       try {
         for (const p of c.preload) preloaded.push(Deno.dlopen(p, PROTOBUF_C));
-        return new Libcriu(Deno.dlopen(c.path, SYMBOLS), preloaded, c.path, serviceBinary);
+        const lib = new Libcriu(Deno.dlopen(c.path, SYMBOLS), preloaded, c.path, serviceBinary);
+        if (opts.spare) lib.#startSpares();
+        return lib;
       } catch (e) {
         for (const p of preloaded) p.close();
         tried.push(`${c.path}: ${(e as Error).message}`);
@@ -287,6 +307,8 @@ export class Libcriu {
   }
 
   close(): void {
+    this.#spare?.close();
+    if (this.#siblingConf) Deno.removeSync(this.#siblingConf);
     this.#lib.close();
     for (const p of this.#preloaded) p.close();
   }
@@ -338,6 +360,7 @@ export class Libcriu {
       }
       s.criu_local_set_leave_running(o, opts.leaveRunning ?? false);
       const t0 = performance.now();
+      this.#useSpare(o);
       const r = await s.criu_local_dump(o);
       const ms = performance.now() - t0;
       if (r < 0) throw this.#error("dump", r, opts);
@@ -357,7 +380,9 @@ export class Libcriu {
         }
       }
       const t0 = performance.now();
-      const r = await s.criu_local_restore_child(o);
+      const r = this.#spareCanRestore(o) && this.#useSpare(o)
+        ? await s.criu_local_restore!(o)
+        : await s.criu_local_restore_child(o);
       const ms = performance.now() - t0;
       if (r <= 0) throw this.#error("restore", r === 0 ? -52 : r, opts);
       return { pid: r, ms };
@@ -391,7 +416,41 @@ export class Libcriu {
       if (o) s.criu_local_free_opts(o);
       for (const fd of fds) closeFd(fd);
       this.#busy = false;
+      this.#spare?.refill();
     }
+  }
+
+  #startSpares(): void {
+    const s = this.#lib.symbols;
+    if (s.criu_local_set_service_fd === null) return; // an old libcriu: it starts its own
+    this.#spare = new CriuSpare(this.serviceBinary);
+    this.#spare.refill();
+  }
+
+  /**
+   * Points the call at the spare worker when one is ready (and starts no other CRIU); right
+   * before the libcriu call, which closes the worker's fd. False: libcriu starts its own.
+   */
+  #useSpare(o: Deno.PointerObject): boolean {
+    const w = this.#spare?.take();
+    if (!w) return false;
+    this.#lib.symbols.criu_local_set_service_fd!(o, w.fd);
+    this.callsOnSpare++;
+    return true;
+  }
+
+  /** Sets up a restore through the spare: restore_child's sibling mode by a config file. */
+  #spareCanRestore(o: Deno.PointerObject): boolean {
+    const s = this.#lib.symbols;
+    if (!this.#spare || s.criu_local_restore === null || s.criu_local_set_config_file === null) {
+      return false;
+    }
+    if (!this.#siblingConf) {
+      const path = Deno.makeTempFileSync({ prefix: "a8-criu-", suffix: ".conf" });
+      Deno.writeTextFileSync(path, "restore-sibling\n");
+      this.#siblingConf = path;
+    }
+    return s.criu_local_set_config_file(o, cString(this.#siblingConf)) === 0;
   }
 
   #apply(op: string, o: Deno.PointerObject, c: CommonOptions, fds: number[]): void {

@@ -37,7 +37,7 @@ import {
   waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { type ProcStat, readStat, scanProc, socketsOf } from "./proc_tree.ts";
+import { type ProcStat, readStat, rescanProc, scanProc, socketsOf } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -267,7 +267,7 @@ export class CriuDriver {
     }
     let lib: Libcriu;
     try {
-      lib = Libcriu.open({ serviceBinary: binaries[0] });
+      lib = Libcriu.open({ serviceBinary: binaries[0], spare: true });
     } catch (e) {
       throw fail((e as Error).message, e);
     }
@@ -305,6 +305,11 @@ export class CriuDriver {
       lib.close();
       throw e;
     }
+  }
+
+  /** Dumps and restores that found a CRIU worker started ahead (ffi/criu_spare.ts). */
+  get callsOnSpareWorker(): number {
+    return this.#lib.callsOnSpare;
   }
 
   /** The images directory of one epoch (it exists only once that epoch's dump succeeded). */
@@ -475,8 +480,13 @@ export class CriuDriver {
 
     // 1. Stop: scan, add members, SIGSTOP those not stopped, until a scan in which every
     // member already showed stopped (or dead) and none was new.
+    // Only new processes can join the tree between scans (a process cannot enter another's
+    // session, a group only within its own session, and an orphan goes to the agent or
+    // init): later scans read only new pids and the members' state.
+    let scans = 0;
+    let procs = new Map<number, ProcStat>();
     for (;;) {
-      const procs = scanProc();
+      procs = scans++ === 0 ? scanProc() : rescanProc(procs, new Set(tree.keys()));
       let grew = true;
       while (grew) {
         grew = false;
@@ -502,12 +512,14 @@ export class CriuDriver {
 
     // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
     // SIGKILL ends stopped processes too.
+    const stopped = performance.now();
     const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
     const aborted = new Set<string>(spare);
     for (const [pid] of alive) this.#abortOnClose(pid, aborted);
     for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
 
     // 3. Reap until every member's pid is gone.
+    const killed = performance.now();
     const pending = new Map(tree);
     for (;;) {
       for (const [pid, known] of pending) {
@@ -547,6 +559,9 @@ export class CriuDriver {
       processes: tree.size,
       tcp_sockets: aborted.size - spare.size,
       ms: Math.round(performance.now() - t0),
+      scans,
+      stop_ms: Math.round(stopped - t0),
+      abort_ms: Math.round(killed - stopped),
     });
   }
 

@@ -27,11 +27,24 @@ export function readStat(pid: number): ProcStat | null {
 }
 
 export function scanProc(): Map<number, ProcStat> {
+  return rescanProc(new Map(), new Set());
+}
+
+/**
+ * A scan that reads again only the pids in `reread` and those not in `prev` (new processes);
+ * the others keep their entry in `prev`. Reading every /proc/<pid>/stat costs ~50 µs a pid
+ * (3-8 ms a scan here); a caller that needs only some processes' news passes the rest on.
+ */
+export function rescanProc(
+  prev: ReadonlyMap<number, ProcStat>,
+  reread: ReadonlySet<number>,
+): Map<number, ProcStat> {
   const all = new Map<number, ProcStat>();
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
-    const st = readStat(+e.name);
-    if (st) all.set(st.pid, st);
+    const pid = +e.name;
+    const st = !reread.has(pid) && prev.get(pid) || readStat(pid);
+    if (st) all.set(pid, st);
   }
   return all;
 }

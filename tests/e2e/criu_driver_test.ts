@@ -178,6 +178,9 @@ Deno.test("criu driver: a running tree is dumped, killed and restored from its d
       assert.deepEqual(end, { code: EXIT_DONE, signal: null }, `end: ${tail(raw)}`);
       assert.ok(final.done);
       assert.deepEqual(driver.epochs(), [1, 2]);
+      // Every dump and restore found a CRIU started ahead of it; the restores through it still
+      // made the root the agent's child (checked above, round 1).
+      assert.equal(driver.callsOnSpareWorker, 4, "calls that had to start their own CRIU");
       root = 0;
       console.log(
         `criu driver, 2-process tree: dump ${fmtMs(dump1.ms)} (Deno's child), ` +

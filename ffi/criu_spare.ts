@@ -1,0 +1,99 @@
+/**
+ * A CRIU service worker started before it is needed.
+ *
+ * Left to itself, libcriu starts a new `criu swrk` for every call: it forks the agent, the
+ * child execs the wrapper, which execs CRIU's loader, which loads CRIU and its libraries.
+ * Measured inside a rollback (perf sched events, 2-core VM under load): ~28 ms from the fork
+ * to CRIU reading the request, of a restore call of ~75 ms. A spare worker does that part
+ * while nothing waits for it; the call hands it to libcriu as an already connected service
+ * fd (CRIU_COMM_FD). A worker serves one request and exits, so a new spare is started after
+ * each call. Under root it starts at the lowest CPU priority, so that it does not slow the
+ * variant that was just restored, and gets the agent's own when it is taken.
+ */
+import { getPriority, setPriority } from "node:os";
+import { type SocketChild, spawnWithSocket } from "./spawn.ts";
+import { closeFd, kill, SIGNALS, waitpidNoHang } from "./libc.ts";
+
+const LOWEST = 19;
+
+/** Best effort: a worker at the wrong priority still works. */
+function renice(pid: number, nice: number): void {
+  try {
+    setPriority(pid, nice);
+  } catch {
+    // It may have died (the caller finds out), or the agent lacks CAP_SYS_NICE.
+  }
+}
+
+export class CriuSpare {
+  #ready: SocketChild | null = null;
+  /** Workers handed out, reaped once they have ended. */
+  #spent: number[] = [];
+  #closed = false;
+
+  constructor(readonly serviceBinary: string) {}
+
+  /**
+   * Starts a worker unless one is ready. A failure is not an error: the next call then goes
+   * without, and libcriu starts its own CRIU (and reports it if that fails too).
+   */
+  refill(): void {
+    this.#reapSpent();
+    if (this.#closed || this.#ready) return;
+    try {
+      this.#ready = spawnWithSocket(this.serviceBinary, (fd) => ["swrk", String(fd)]);
+      // Only root may raise a priority back (CAP_SYS_NICE); for others it keeps the agent's.
+      if (Deno.uid() === 0) renice(this.#ready.pid, LOWEST);
+    } catch {
+      this.#ready = null;
+    }
+  }
+
+  /**
+   * The ready worker, now the caller's: libcriu closes its fd after the request, and the
+   * worker exits after answering. Null when none is ready or the ready one has died.
+   */
+  take(): SocketChild | null {
+    const w = this.#ready;
+    this.#ready = null;
+    if (!w) return null;
+    this.#spent.push(w.pid);
+    if (this.#ended(w.pid)) {
+      closeFd(w.fd);
+      return null;
+    }
+    if (Deno.uid() === 0) renice(w.pid, getPriority());
+    return w;
+  }
+
+  /**
+   * Kills the ready worker and reaps what has ended. SIGKILL, not its end of file, on which
+   * CRIU would print an error ("Can't recv request") to the agent's stderr.
+   */
+  close(): void {
+    this.#closed = true;
+    const w = this.#ready;
+    this.#ready = null;
+    if (w) {
+      kill(w.pid, SIGNALS.SIGKILL);
+      closeFd(w.fd);
+      // An idle process dies at once; the bound only keeps a stuck one from hanging the agent.
+      const deadline = performance.now() + 100;
+      while (!this.#ended(w.pid) && performance.now() < deadline) { /* spin */ }
+    }
+    this.#reapSpent();
+  }
+
+  #reapSpent(): void {
+    this.#spent = this.#spent.filter((pid) => !this.#ended(pid));
+  }
+
+  /** Reaps `pid` if it has ended; true also when it is no longer ours to wait for. */
+  #ended(pid: number): boolean {
+    try {
+      return waitpidNoHang(pid) !== null;
+    } catch {
+      return true;
+    }
+  }
+}
