@@ -7,23 +7,11 @@
  * to CRIU reading the request, of a restore call of ~75 ms. A spare worker does that part
  * while nothing waits for it; the call hands it to libcriu as an already connected service
  * fd (CRIU_COMM_FD). A worker serves one request and exits, so a new spare is started after
- * each call. Under root it starts at the lowest CPU priority, so that it does not slow the
- * variant that was just restored, and gets the agent's own when it is taken.
+ * each call. (Started at the lowest CPU priority and raised when taken, the spare made no
+ * difference to rollback times under load: it runs at the agent's.)
  */
-import { getPriority, setPriority } from "node:os";
 import { type SocketChild, spawnWithSocket } from "./spawn.ts";
 import { closeFd, kill, SIGNALS, waitpidNoHang } from "./libc.ts";
-
-const LOWEST = 19;
-
-/** Best effort: a worker at the wrong priority still works. */
-function renice(pid: number, nice: number): void {
-  try {
-    setPriority(pid, nice);
-  } catch {
-    // It may have died (the caller finds out), or the agent lacks CAP_SYS_NICE.
-  }
-}
 
 export class CriuSpare {
   #ready: SocketChild | null = null;
@@ -42,8 +30,6 @@ export class CriuSpare {
     if (this.#closed || this.#ready) return;
     try {
       this.#ready = spawnWithSocket(this.serviceBinary, (fd) => ["swrk", String(fd)]);
-      // Only root may raise a priority back (CAP_SYS_NICE); for others it keeps the agent's.
-      if (Deno.uid() === 0) renice(this.#ready.pid, LOWEST);
     } catch {
       this.#ready = null;
     }
@@ -62,7 +48,6 @@ export class CriuSpare {
       closeFd(w.fd);
       return null;
     }
-    if (Deno.uid() === 0) renice(w.pid, getPriority());
     return w;
   }
 

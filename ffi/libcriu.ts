@@ -3,7 +3,8 @@
  *
  * libcriu does no checkpointing itself. Each call forks a CRIU binary in "swrk" mode (its
  * service binary) and talks protobuf RPC to it over a socketpair, so the library and the binary
- * may come from different CRIU releases. a8 uses the library and the binary that
+ * may come from different CRIU releases. With `spare` the binary is started ahead of the call
+ * instead (ffi/criu_spare.ts) and libcriu is given the connected socket. a8 uses the library and the binary that
  * scripts/criu.sh unpacks from Debian trixie into .tools/criu/ (libcriu only needs glibc 2.14,
  * so it loads into the agent on Debian 12; the binary runs under trixie's own loader through
  * the wrapper .tools/criu/criu). A system libcriu.so.2 is the fallback.

@@ -416,15 +416,16 @@ export class CriuDriver {
         throw new Error(`restore of epoch ${epoch}: no images in ${dir} (kept: ${this.epochs()})`);
       }
       let pid: number;
+      let criuMs: number;
       try {
         const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
         const inheritFds = stdioToInherit();
-        pid = (await this.#lib.restore({
+        ({ pid, ms: criuMs } = await this.#lib.restore({
           ...RESTORE,
           imagesDir: dir,
           inheritFds,
           shellJob: meta.shellJob,
-        })).pid;
+        }));
       } catch (e) {
         const msg = (e as Error).message;
         const hint = /File exists|Can't fork for/.test(msg)
@@ -441,7 +442,12 @@ export class CriuDriver {
       }
       this.#restored.add(pid);
       const ms = performance.now() - t0;
-      this.#log.info("criu restore", { pid, epoch, ms: Math.round(ms) });
+      this.#log.info("criu restore", {
+        pid,
+        epoch,
+        ms: Math.round(ms),
+        criu_ms: Math.round(criuMs),
+      });
       return { pid, ms };
     });
   }
