@@ -54,6 +54,15 @@ bool a8_ckpt_cut_wanted(void);
 /* The call returned -EINTR for that request (not for a signal of the program's). */
 bool a8_ckpt_cut_interrupted(const struct a8_call *c);
 /*
+ * Around a wait the leader makes with the program's signals open (ckpt/cut.c): begin, with
+ * signals still blocked, says whether the request may interrupt it (a wait for events); a
+ * request already there, or one that arrives (a8_ckpt_cut_arrived, from the signal handler)
+ * before the syscall begins, makes the stub return -EINTR without running it.
+ */
+void a8_ckpt_wait_begin(bool quiescent);
+void a8_ckpt_cut_arrived(void);
+void a8_ckpt_wait_end(void);
+/*
  * Take a checkpoint before the call at position seq (leader: announce it first, then wait for
  * every follower's copy). Returns true in a copy that was resumed after a rollback: the caller
  * runs the position again from the start.

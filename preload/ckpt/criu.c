@@ -40,7 +40,7 @@ static void sleep_until_woken(void)
  * The agent asks every leader process of the tree for checkpoint EPOCH (sigqueue). A process
  * waiting for events is interrupted (the wait runs again after the checkpoint); caught just
  * before the wait's syscall, the call returns -EINTR without running, as for the program's
- * own signals.
+ * own signals (ckpt/cut.c).
  */
 static void on_cut(int sig, siginfo_t *si, void *uc)
 {
@@ -48,6 +48,7 @@ static void on_cut(int sig, siginfo_t *si, void *uc)
 	if (si->si_code != SI_QUEUE || si->si_value.sival_int <= 0)
 		return;
 	a8_ckpt_cut_requested((uint32_t)si->si_value.sival_int);
+	a8_ckpt_cut_arrived();
 	if ((char *)A8_UC_PC(uc) >= a8_intr_begin && (char *)A8_UC_PC(uc) <= a8_intr_insn)
 		A8_UC_PC(uc) = (unsigned long)a8_intr_eintr;
 }

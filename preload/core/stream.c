@@ -60,16 +60,14 @@ long a8_exec_call(struct a8_call *c)
 	a8_tx_flush();	/* followers must not wait for a leader that waits */
 	if (!c->uc)
 		return a8_sys_args(nr, c->a);
+	/* A checkpoint of the tree asked for before the wait begins comes first. */
+	a8_ckpt_wait_begin(a8_quiescent(c));
 	/* Open the program's signals while it may block, so a signal interrupts it. */
 	open_mask = a8_sig_program_mask(c) & ~(1UL << (SIGSYS - 1));
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &open_mask, NULL, 8);
-	/* A checkpoint of the tree asked for before the wait began: it comes first. */
-	if (a8_quiescent(c) && a8_ckpt_cut_wanted())
-		r = -EINTR;
-	else
-		r = a8_raw_syscall6_intr(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4],
-					 c->a[5]);
+	r = a8_raw_syscall6_intr(nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5]);
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
+	a8_ckpt_wait_end();
 	return r;
 }
 

@@ -21,6 +21,7 @@
 
 WEAK struct a8_state a8;
 WEAK volatile int a8_sig_queued;
+WEAK volatile int a8_intr_cut;
 
 #define STUB_HANDLER(h) \
 	WEAK void h(struct a8_call *c) { (void)c; }

@@ -23,6 +23,9 @@ a8_intr_begin:
 	adrp x9, a8_sig_queued
 	ldr w9, [x9, :lo12:a8_sig_queued]
 	cbnz w9, a8_intr_eintr
+	adrp x9, a8_intr_cut
+	ldr w9, [x9, :lo12:a8_intr_cut]
+	cbnz w9, a8_intr_eintr
 	mov x8, x0
 	mov x0, x1
 	mov x1, x2

@@ -32,6 +32,8 @@ a8_raw_syscall6_intr:
 a8_intr_begin:
 	cmpl $0, a8_sig_queued(%rip)
 	jne a8_intr_eintr
+	cmpl $0, a8_intr_cut(%rip)
+	jne a8_intr_eintr
 	movq %rdi, %rax
 	movq %rsi, %rdi
 	movq %rdx, %rsi

@@ -12,10 +12,11 @@
 long a8_raw_syscall6(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 void a8_sigreturn_restorer(void);
 /* Like a8_raw_syscall6, but returns -EINTR without running if a signal is queued for the
- * program (a8_sig_queued != 0) or arrives before the call starts. */
+ * program (a8_sig_queued != 0), the agent's checkpoint request came for this wait
+ * (a8_intr_cut != 0, ckpt/cut.c), or a signal arrives before the call starts. */
 long a8_raw_syscall6_intr(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
 extern char a8_intr_begin[], a8_intr_insn[], a8_intr_eintr[];
-extern volatile int a8_sig_queued;
+extern volatile int a8_sig_queued, a8_intr_cut;
 extern char a8_stub_start[], a8_stub_end[];
 
 #define a8_sys0(nr) a8_raw_syscall6((nr), 0, 0, 0, 0, 0, 0)
