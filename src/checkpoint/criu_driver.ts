@@ -19,25 +19,17 @@
  * the restore hands it the agent's again (see `stdioToInherit`).
  * Details and measurements: docs/criu.md.
  */
-import { type CommonOptions, criuBinaries, type InheritFd, Libcriu } from "../../ffi/libcriu.ts";
+import { type CommonOptions, criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
 import {
-  closeFd,
   type ExitStatus,
-  getsockoptInt,
   isChildSubreaper,
-  kill,
-  LibcError,
-  pidfdGetfd,
-  pidfdOpen,
   setChildSubreaper,
-  setLinger,
-  SIGNALS,
-  SOCKET,
   waitpidBlocking,
-  waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { type ProcStat, readStat, rescanProc, scanProc, socketsOf } from "./proc_tree.ts";
+import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
+import { killTree } from "./kill_tree.ts";
+import { readStat } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -136,10 +128,6 @@ const META = "a8-criu.json";
 let subreaperUsers = 0;
 let subreaperWasOn = false;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 function kernelAtLeast([major, minor]: [number, number]): boolean {
   const m = /^(\d+)\.(\d+)/.exec(Deno.osRelease());
   if (!m) return true;
@@ -154,72 +142,6 @@ function toEnd(st: ExitStatus): ProcessEnd {
   return st.signal === null
     ? { code: st.code ?? 0, signal: null }
     : { code: 128 + st.signal, signal: st.signal };
-}
-
-/**
- * The agent's stdio, as CRIU names them in images: a variant that inherited them (the launcher
- * passes stdio through) gets them back on restore. Otherwise CRIU would give it a new pipe in
- * place of a pipe to the outside, which nobody reads (its first write would kill it with
- * SIGPIPE), would refuse a regular file that grew since the dump ("has bad size") unless it
- * was opened O_APPEND, and could not dump a terminal at all (its master side is outside the
- * tree): terminals are declared external at the dump (`stdioTtys`) and inherited at the restore.
- * Files the dumped tree does not use are ignored by CRIU.
- */
-function stdioToInherit(): InheritFd[] {
-  const out: InheritFd[] = [];
-  const keys = new Set<string>();
-  for (const fd of [0, 1, 2]) {
-    const key = stdioKey(fd);
-    if (key === null || keys.has(key)) continue;
-    keys.add(key);
-    out.push({ fd, key });
-  }
-  return out;
-}
-
-/** The terminals among the agent's stdio, as CRIU's external resources. */
-function stdioTtys(): string[] {
-  const ttys = new Set<string>();
-  for (const fd of [0, 1, 2]) {
-    const key = stdioKey(fd);
-    if (key?.startsWith("tty[")) ttys.add(key);
-  }
-  return [...ttys];
-}
-
-/** CRIU's name for the file on the agent's fd `fd`, or null if it needs none. */
-function stdioKey(fd: number): string | null {
-  let target: string;
-  try {
-    target = Deno.readLinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return null; // Closed.
-  }
-  if (/^(pipe|socket):\[\d+\]$/.test(target)) return target;
-  let st: Deno.FileInfo;
-  try {
-    st = Deno.statSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return null;
-  }
-  if (st.isFile) return target.startsWith("/") ? target.slice(1) : null;
-  // Terminals: the pty slaves (major 136-143) and the serial and virtual consoles (4, 5).
-  const rdev = st.rdev ?? 0;
-  const major = ((rdev >> 8) & 0xfff) | Math.floor(rdev / 2 ** 32) & ~0xfff;
-  if (st.isCharDevice && (major === 4 || major === 5 || (major >= 136 && major <= 143))) {
-    return `tty[${rdev.toString(16)}:${(st.dev ?? 0).toString(16)}]`;
-  }
-  return null;
-}
-
-/** The few fields of /proc/<pid>/stat that tell a process tree apart. */
-/** Sends a signal; a process that is already gone is no error (the tree is dying anyway). */
-function signal(pid: number, sig: number): void {
-  try {
-    kill(pid, sig);
-  } catch (e) {
-    if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
-  }
 }
 
 export class CriuDriver {
@@ -453,121 +375,22 @@ export class CriuDriver {
   }
 
   /**
-   * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. The tree
-   * is the root, its descendants (ppid links in /proc), and every process in the root's
-   * session or process group (so orphans that were re-parented to the agent are not missed).
-   * It is first stopped with SIGSTOP until a scan finds no new member, so no process can fork
-   * a new one between the scan and the kill.
-   *
-   * Reaping: the agent reaps its own children among them (orphans re-parented to it, and a
-   * root that this driver restored) with waitpid; a pid with a pending `waitExit` is left to
-   * that wait, which then resolves with SIGKILL. A root that Deno.Command spawned is reaped by
-   * Deno itself (its `status` resolves with SIGKILL); this only waits for its pid to go.
-   * Throws if pids are still taken after `timeoutMs`. `spare`: sockets ("socket:[inode]")
-   * whose connections must not be aborted (another process holds them on).
+   * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free (see
+   * kill_tree.ts). The driver reaps the roots it restored, unless a `waitExit` waits for one.
+   * `spare`: sockets ("socket:[inode]") whose connections must not be aborted (another process
+   * holds them on).
    */
   async killTree(
     rootPid: number,
     timeoutMs = 5000,
     spare: ReadonlySet<string> = new Set(),
   ): Promise<void> {
-    if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
-      throw new RangeError(`bad root pid ${rootPid}`);
-    }
-    const t0 = performance.now();
-    const deadline = t0 + timeoutMs;
-    const self = Deno.pid;
-    const tree = new Map<number, ProcStat>();
-    const root = readStat(rootPid);
-    if (root) tree.set(rootPid, root);
-    const member = (p: ProcStat) =>
-      p.pid !== self &&
-      (tree.has(p.ppid) || p.session === rootPid || p.pgrp === rootPid);
-
-    // 1. Stop: scan, add members, SIGSTOP those not stopped, until a scan in which every
-    // member already showed stopped (or dead) and none was new.
-    // Only new processes can join the tree between scans (a process cannot enter another's
-    // session, a group only within its own session, and an orphan goes to the agent or
-    // init): later scans read only new pids and the members' state.
-    let scans = 0;
-    let procs = new Map<number, ProcStat>();
-    for (;;) {
-      procs = scans++ === 0 ? scanProc() : rescanProc(procs, new Set(tree.keys()));
-      let grew = true;
-      while (grew) {
-        grew = false;
-        for (const p of procs.values()) {
-          if (!tree.has(p.pid) && member(p)) {
-            tree.set(p.pid, p);
-            grew = true;
-          }
-        }
-      }
-      let running = 0;
-      for (const [pid, known] of tree) {
-        const p = procs.get(pid);
-        if (!p || p.start !== known.start || p.state === "Z" || p.state === "X") continue;
-        if (p.state === "T" || p.state === "t") continue;
-        running++;
-        signal(pid, SIGNALS.SIGSTOP);
-      }
-      if (running === 0) break;
-      if (performance.now() > deadline) break; // Kill what we have; the reaping reports.
-      await sleep(1);
-    }
-
-    // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
-    // SIGKILL ends stopped processes too.
-    const stopped = performance.now();
-    const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
-    const aborted = new Set<string>(spare);
-    for (const [pid] of alive) this.#abortOnClose(pid, aborted);
-    for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
-
-    // 3. Reap until every member's pid is gone.
-    const killed = performance.now();
-    const pending = new Map(tree);
-    for (;;) {
-      for (const [pid, known] of pending) {
-        const p = readStat(pid);
-        if (!p || p.start !== known.start) {
-          pending.delete(pid);
-          if (pid === rootPid) this.#restored.delete(pid);
-          continue;
-        }
-        const ours = p.ppid === self && (pid !== rootPid || this.#restored.has(pid));
-        if (p.state !== "Z" || !ours || this.#waits.has(pid)) continue;
-        try {
-          if (waitpidNoHang(pid)) {
-            pending.delete(pid);
-            this.#restored.delete(pid);
-          }
-        } catch (e) {
-          // ECHILD: someone else reaped it between the stat and the wait; it is gone.
-          if (!(e instanceof LibcError && e.errno === 10)) throw e;
-        }
-      }
-      if (pending.size === 0) break;
-      if (performance.now() > deadline) {
-        const left = [...pending.keys()].map((pid) => {
-          const p = readStat(pid);
-          return p ? `${pid} (state ${p.state}, parent ${p.ppid})` : `${pid}`;
-        });
-        throw new Error(
-          `killTree(${rootPid}): after ${timeoutMs} ms these pids are still taken: ` +
-            left.join(", "),
-        );
-      }
-      await sleep(2);
-    }
-    this.#log.info("criu kill tree", {
-      pid: rootPid,
-      processes: tree.size,
-      tcp_sockets: aborted.size - spare.size,
-      ms: Math.round(performance.now() - t0),
-      scans,
-      stop_ms: Math.round(stopped - t0),
-      abort_ms: Math.round(killed - stopped),
+    await killTree(rootPid, {
+      timeoutMs,
+      spare,
+      log: this.#log,
+      mayReap: (pid) => (pid !== rootPid || this.#restored.has(pid)) && !this.#waits.has(pid),
+      gone: (pid) => this.#restored.delete(pid),
     });
   }
 
@@ -600,49 +423,6 @@ export class CriuDriver {
     if (--subreaperUsers === 0 && !subreaperWasOn) setChildSubreaper(false);
     if (this.#busy === 0) this.#lib.close();
     else this.#chain.finally(() => this.#lib.close());
-  }
-
-  /**
-   * Sets SO_LINGER {on, 0 s} on every TCP socket of `pid` (through a duplicate of its fd,
-   * pidfd_getfd), so that when the process dies its connections are aborted: peers get a RST
-   * at once (a reset says "start again"; a FIN could pass for the end of a reply), and the
-   * sockets vanish instead of lingering in FIN_WAIT or TIME_WAIT for up to a minute. A
-   * lingering socket on a listening port stops the restore from binding that port again
-   * ("Address already in use") unless the program had set SO_REUSEADDR. `seen` holds the
-   * socket inodes done already (processes share sockets). Best effort: a failure is logged.
-   */
-  #abortOnClose(pid: number, seen: Set<string>): void {
-    let pidfd: number;
-    try {
-      pidfd = pidfdOpen(pid);
-    } catch (e) {
-      this.#log.debug("cannot open pidfd", { pid, error: (e as Error).message });
-      return;
-    }
-    try {
-      for (const [n, target] of socketsOf(pid)) {
-        if (seen.has(target)) continue;
-        let fd = -1;
-        try {
-          fd = pidfdGetfd(pidfd, n);
-          const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
-          if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
-          if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
-          setLinger(fd, true, 0);
-          seen.add(target);
-        } catch (err) {
-          this.#log.debug("cannot abort a socket", {
-            pid,
-            fd: n,
-            error: (err as Error).message,
-          });
-        } finally {
-          if (fd >= 0) closeFd(fd);
-        }
-      }
-    } finally {
-      closeFd(pidfd);
-    }
   }
 
   #checkEpoch(epoch: number): void {

@@ -1,0 +1,197 @@
+/**
+ * Killing a variant's process tree so that CRIU can restore a checkpoint of it: every pid of the
+ * tree must be free again (CRIU restores each process under its old pid), and no socket of the
+ * killed tree may hold on to a port the restore listens on.
+ *
+ * The tree is the root, its descendants (ppid links in /proc), and every process in the root's
+ * session or process group (so orphans that were re-parented to the agent are not missed). It
+ * is first stopped with SIGSTOP until a scan finds no new member, so no process can fork a new
+ * one between the scan and the kill.
+ */
+import {
+  closeFd,
+  getsockoptInt,
+  kill,
+  LibcError,
+  pidfdGetfd,
+  pidfdOpen,
+  setLinger,
+  SIGNALS,
+  SOCKET,
+  waitpidNoHang,
+} from "../../ffi/libc.ts";
+import type { Logger } from "../log.ts";
+import { type ProcStat, readStat, rescanProc, scanProc, socketsOf } from "./proc_tree.ts";
+
+export interface KillTreeOptions {
+  /** Throw if pids are still taken after this long. */
+  timeoutMs: number;
+  /** Sockets ("socket:[inode]") whose connections must not be aborted (another process holds them on). */
+  spare: ReadonlySet<string>;
+  log: Logger;
+  /**
+   * Whether the agent may reap `pid`, a zombie child of the agent, with waitpid: not one that
+   * Deno spawned (Deno reaps it: its `status` resolves with SIGKILL), nor one another wait
+   * reaps (it then resolves with SIGKILL).
+   */
+  mayReap(pid: number): boolean;
+  /** `pid` of the tree is gone (reaped here or elsewhere). */
+  gone(pid: number): void;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Sends a signal; a process that is already gone is no error (the tree is dying anyway). */
+function signal(pid: number, sig: number): void {
+  try {
+    kill(pid, sig);
+  } catch (e) {
+    if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
+  }
+}
+
+/** SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. */
+export async function killTree(rootPid: number, o: KillTreeOptions): Promise<void> {
+  if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
+    throw new RangeError(`bad root pid ${rootPid}`);
+  }
+  const t0 = performance.now();
+  const deadline = t0 + o.timeoutMs;
+  const self = Deno.pid;
+  const tree = new Map<number, ProcStat>();
+  const root = readStat(rootPid);
+  if (root) tree.set(rootPid, root);
+  const member = (p: ProcStat) =>
+    p.pid !== self &&
+    (tree.has(p.ppid) || p.session === rootPid || p.pgrp === rootPid);
+
+  // 1. Stop: scan, add members, SIGSTOP those not stopped, until a scan in which every
+  // member already showed stopped (or dead) and none was new.
+  // Only new processes can join the tree between scans (a process cannot enter another's
+  // session, a group only within its own session, and an orphan goes to the agent or
+  // init): later scans read only new pids and the members' state.
+  let scans = 0;
+  let procs = new Map<number, ProcStat>();
+  for (;;) {
+    procs = scans++ === 0 ? scanProc() : rescanProc(procs, new Set(tree.keys()));
+    let grew = true;
+    while (grew) {
+      grew = false;
+      for (const p of procs.values()) {
+        if (!tree.has(p.pid) && member(p)) {
+          tree.set(p.pid, p);
+          grew = true;
+        }
+      }
+    }
+    let running = 0;
+    for (const [pid, known] of tree) {
+      const p = procs.get(pid);
+      if (!p || p.start !== known.start || p.state === "Z" || p.state === "X") continue;
+      if (p.state === "T" || p.state === "t") continue;
+      running++;
+      signal(pid, SIGNALS.SIGSTOP);
+    }
+    if (running === 0) break;
+    if (performance.now() > deadline) break; // Kill what we have; the reaping reports.
+    await sleep(1);
+  }
+
+  // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
+  // SIGKILL ends stopped processes too.
+  const stopped = performance.now();
+  const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
+  const aborted = new Set<string>(o.spare);
+  for (const [pid] of alive) abortOnClose(pid, aborted, o.log);
+  for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
+
+  // 3. Reap until every member's pid is gone.
+  const killed = performance.now();
+  const pending = new Map(tree);
+  for (;;) {
+    for (const [pid, known] of pending) {
+      const p = readStat(pid);
+      if (!p || p.start !== known.start) {
+        pending.delete(pid);
+        o.gone(pid);
+        continue;
+      }
+      if (p.state !== "Z" || p.ppid !== self || !o.mayReap(pid)) continue;
+      try {
+        if (waitpidNoHang(pid)) {
+          pending.delete(pid);
+          o.gone(pid);
+        }
+      } catch (e) {
+        // ECHILD: someone else reaped it between the stat and the wait; it is gone.
+        if (!(e instanceof LibcError && e.errno === 10)) throw e;
+      }
+    }
+    if (pending.size === 0) break;
+    if (performance.now() > deadline) {
+      const left = [...pending.keys()].map((pid) => {
+        const p = readStat(pid);
+        return p ? `${pid} (state ${p.state}, parent ${p.ppid})` : `${pid}`;
+      });
+      throw new Error(
+        `killTree(${rootPid}): after ${o.timeoutMs} ms these pids are still taken: ` +
+          left.join(", "),
+      );
+    }
+    await sleep(2);
+  }
+  o.log.info("criu kill tree", {
+    pid: rootPid,
+    processes: tree.size,
+    tcp_sockets: aborted.size - o.spare.size,
+    ms: Math.round(performance.now() - t0),
+    scans,
+    stop_ms: Math.round(stopped - t0),
+    abort_ms: Math.round(killed - stopped),
+  });
+}
+
+/**
+ * Sets SO_LINGER {on, 0 s} on every TCP socket of `pid` (through a duplicate of its fd,
+ * pidfd_getfd), so that when the process dies its connections are aborted: peers get a RST
+ * at once (a reset says "start again"; a FIN could pass for the end of a reply), and the
+ * sockets vanish instead of lingering in FIN_WAIT or TIME_WAIT for up to a minute. A
+ * lingering socket on a listening port stops the restore from binding that port again
+ * ("Address already in use") unless the program had set SO_REUSEADDR. `seen` holds the
+ * socket inodes done already (processes share sockets). Best effort: a failure is logged.
+ */
+function abortOnClose(pid: number, seen: Set<string>, log: Logger): void {
+  let pidfd: number;
+  try {
+    pidfd = pidfdOpen(pid);
+  } catch (e) {
+    log.debug("cannot open pidfd", { pid, error: (e as Error).message });
+    return;
+  }
+  try {
+    for (const [n, target] of socketsOf(pid)) {
+      if (seen.has(target)) continue;
+      let fd = -1;
+      try {
+        fd = pidfdGetfd(pidfd, n);
+        const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
+        if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
+        if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
+        setLinger(fd, true, 0);
+        seen.add(target);
+      } catch (err) {
+        log.debug("cannot abort a socket", {
+          pid,
+          fd: n,
+          error: (err as Error).message,
+        });
+      } finally {
+        if (fd >= 0) closeFd(fd);
+      }
+    }
+  } finally {
+    closeFd(pidfd);
+  }
+}
