@@ -48,7 +48,7 @@ import {
 } from "../tests/e2e/http_servers.ts";
 import { CriuDriver } from "../src/checkpoint/criu_driver.ts";
 import { createLogger } from "../src/log.ts";
-import { projectCriuBinary } from "../ffi/libcriu.ts";
+import { projectCriuBinary } from "../ffi/criu_paths.ts";
 import { renderAvailabilitySvg } from "./availability_svg.ts";
 import {
   type ClientSetup,

@@ -19,7 +19,8 @@
  * the restore hands it the agent's again (see `stdioToInherit`).
  * Details and measurements: docs/criu.md.
  */
-import { type CommonOptions, criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
+import { type CommonOptions, Libcriu } from "../../ffi/libcriu.ts";
+import { criuBinaries } from "../../ffi/criu_paths.ts";
 import {
   type ExitStatus,
   isChildSubreaper,

@@ -9,7 +9,7 @@ import {
   fsTypeOf,
   parseCriuVersion,
 } from "./host_checks.ts";
-import { criuBinaries } from "../../ffi/libcriu.ts";
+import { criuBinaries } from "../../ffi/criu_paths.ts";
 
 /** A criu stand-in: `--version` prints `version`, `check` and `dump` run the given shell code. */
 function fakeCriu(version: string, check: string, dump: string): string {

@@ -5,7 +5,8 @@
  */
 import type { Config } from "../config/types.ts";
 import { a8Home, monitorLibraryPath, probePath } from "../launch/paths.ts";
-import { CRIU_KDAT_DIR, criuBinaries, Libcriu } from "../../ffi/libcriu.ts";
+import { Libcriu } from "../../ffi/libcriu.ts";
+import { CRIU_KDAT_DIR, criuBinaries } from "../../ffi/criu_paths.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

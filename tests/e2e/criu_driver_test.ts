@@ -3,7 +3,7 @@
  * machine's kernel, the way a8's rollback uses it: dump while the tree runs on, kill the tree,
  * restore the dump as the agent's child. These tests fail, never skip, when CRIU is missing.
  */
-import { CRIU_KDAT_DIR } from "../../ffi/libcriu.ts";
+import { CRIU_KDAT_DIR } from "../../ffi/criu_paths.ts";
 import { CriuDriver } from "../../src/checkpoint/criu_driver.ts";
 import { checkCriuCache } from "../../src/cli/host_checks.ts";
 import { createLogger } from "../../src/log.ts";

@@ -4,13 +4,8 @@
  * process's child and carries on from its dumped state. These tests fail, never skip, when CRIU
  * is missing: the criu checkpoint engine depends on it.
  */
-import {
-  criuBinaries,
-  CriuError,
-  type DumpResult,
-  Libcriu,
-  projectCriuBinary,
-} from "../../ffi/libcriu.ts";
+import { CriuError, type DumpResult, Libcriu } from "../../ffi/libcriu.ts";
+import { criuBinaries, projectCriuBinary } from "../../ffi/criu_paths.ts";
 import {
   type ExitStatus,
   isChildSubreaper,
