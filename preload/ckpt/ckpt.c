@@ -271,6 +271,12 @@ void a8_ckpt_child_reaped(void)
 		live_children--;
 }
 
+bool a8_resume_parse(const char *line, struct a8_resume_cmd *cmd)
+{
+	return sscanf(line, "resume %u %llu %u %u", &cmd->mode, &cmd->diverged_at, &cmd->port,
+		      &cmd->quiet) == 4;
+}
+
 /* A line from the agent on our connection, blocking; false at EOF. */
 bool a8_ckpt_read_line(char *buf, size_t cap)
 {

@@ -111,6 +111,18 @@ int a8_criu_init(void);
 void a8_ckpt_cut_requested(uint32_t epoch);
 bool a8_ckpt_read_line(char *buf, size_t cap);
 
+/*
+ * The agent's command to a checkpoint that is to become the live process (fork: a copy; criu:
+ * the restored tree): "resume MODE DIVERGED_AT PORT QUIET" (docs/monitor-abi.md).
+ */
+struct a8_resume_cmd {
+	unsigned mode;			/* the replay's: a retry, or drop the input's connection */
+	unsigned long long diverged_at;	/* the position the divergence was found at */
+	unsigned port;			/* follower: the leader's data listener */
+	unsigned quiet;			/* the run is stopping: no more injected faults */
+};
+bool a8_resume_parse(const char *line, struct a8_resume_cmd *cmd);
+
 /* Fault injection: true when this checked call should diverge on purpose. */
 bool a8_fault_now(const struct a8_call *c);
 /* A rollback answers a divergence at this position: no fault is injected before it again. */

@@ -96,8 +96,7 @@ void a8_criu_skip(uint64_t seq)
 enum a8_taken a8_criu_take(uint64_t seq)
 {
 	char line[128];
-	unsigned mode, port, quiet;
-	unsigned long long diverged_at;
+	struct a8_resume_cmd cmd;
 	int err;
 
 	a8_tx_flush();
@@ -121,23 +120,23 @@ enum a8_taken a8_criu_take(uint64_t seq)
 		return A8_TAKEN;
 	if (!strcmp(line, "skip"))
 		return A8_SKIPPED;
-	if (sscanf(line, "resume %u %llu %u %u", &mode, &diverged_at, &port, &quiet) != 4)
+	if (!a8_resume_parse(line, &cmd))
 		a8_fatal("protocol", "", 0, "unknown command from the agent: '%s'", line);
-	if (quiet)
+	if (cmd.quiet)
 		a8_faults_stop();
 	/* CRIU gave us the kernel's vDSO again: without this, time calls would not trap. */
 	a8_vdso_repatch();
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
-	a8_ckpt_resumed_at(diverged_at);
+	a8_ckpt_resumed_at(cmd.diverged_at);
 	if (a8.role == A8_ROLE_LEADER)
-		a8_replay_prepare(mode, diverged_at);
-	reconnect(port);
+		a8_replay_prepare(cmd.mode, cmd.diverged_at);
+	reconnect(cmd.port);
 	a8_agent_event("resumed", "\"epoch\":%u,\"port\":0,\"mono_us\":%llu", a8.epoch,
 		       (unsigned long long)(a8_ckpt_now_ns() / 1000));
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_start();
 	a8_log(A8_LOG_INFO, 0, "restored by CRIU at epoch %u (position %llu), mode %u", a8.epoch,
-	       (unsigned long long)seq, mode);
+	       (unsigned long long)seq, cmd.mode);
 	return A8_RESUMED;
 }

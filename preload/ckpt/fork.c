@@ -77,19 +77,12 @@ static bool wait_command(void)
 	}
 }
 
-struct resume_cmd {
-	unsigned attempt;
-	unsigned long long diverged_at;
-	unsigned port;
-	unsigned quiet;		/* the run is stopping: no more injected faults */
-};
-
 /*
  * The frozen copy: it lets go of the live process's connections (so that the live one's
  * death is seen), registers with the agent and sleeps until told to resume. The agent closes
  * the connection of a copy it no longer needs: the copy then just ends.
  */
-static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
+static void wait_resume(struct a8_resume_cmd *cmd, uint64_t seq)
 {
 	char line[128];
 
@@ -114,8 +107,7 @@ static void wait_resume(struct resume_cmd *cmd, uint64_t seq)
 	for (;;) {
 		if (!wait_command() || !a8_ckpt_read_line(line, sizeof(line)))
 			a8_sys1(SYS_exit_group, 0);
-		if (sscanf(line, "resume %u %llu %u %u", &cmd->attempt, &cmd->diverged_at,
-			   &cmd->port, &cmd->quiet) == 4)
+		if (a8_resume_parse(line, cmd))
 			return;
 		a8_log(A8_LOG_WARN, 0, "checkpoint copy: unknown command '%s'", line);
 	}
@@ -126,7 +118,7 @@ struct resume_times {
 	uint64_t told, ready, connected, forked;
 };
 
-static void connect_data(const struct resume_cmd *cmd, struct resume_times *t)
+static void connect_data(const struct a8_resume_cmd *cmd, struct resume_times *t)
 {
 	int err;
 
@@ -166,14 +158,14 @@ static long fork_copy(void)
 }
 
 /* A resuming copy puts back the kernel state it shares with the dead process. */
-static void prepare_state(const struct resume_cmd *cmd)
+static void prepare_state(const struct a8_resume_cmd *cmd)
 {
 	a8_ckpt_resumed_at(cmd->diverged_at);
 	if (cmd->quiet)
 		a8_faults_stop();
 	a8_keep_channel_drain();
 	if (a8.role == A8_ROLE_LEADER)
-		a8_replay_prepare(cmd->attempt, cmd->diverged_at);
+		a8_replay_prepare(cmd->mode, cmd->diverged_at);
 	restore_offsets();
 	if (a8.role == A8_ROLE_LEADER)
 		a8_epoll_rebuild();
@@ -187,7 +179,7 @@ static void prepare_state(const struct resume_cmd *cmd)
 static void resume(uint64_t seq)
 {
 	struct resume_times t = { 0 };
-	struct resume_cmd cmd;
+	struct a8_resume_cmd cmd;
 	long pid;
 
 	for (;;) {
@@ -216,8 +208,8 @@ static void resume(uint64_t seq)
 	tell_resumed(&t);
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_start();
-	a8_log(A8_LOG_INFO, 0, "rolled back to epoch %u (position %llu), attempt %u", a8.epoch,
-	       (unsigned long long)seq, cmd.attempt);
+	a8_log(A8_LOG_INFO, 0, "rolled back to epoch %u (position %llu), mode %u", a8.epoch,
+	       (unsigned long long)seq, cmd.mode);
 }
 
 enum a8_taken a8_fork_take(uint64_t seq)
