@@ -43,11 +43,12 @@ export class CriuSpare {
     const w = this.#ready;
     this.#ready = null;
     if (!w) return null;
-    this.#spent.push(w.pid);
     if (this.#ended(w.pid)) {
       closeFd(w.fd);
       return null;
     }
+    // Reaped later by pid: the zombie keeps the pid from being handed out again till then.
+    this.#spent.push(w.pid);
     return w;
   }
 
@@ -62,11 +63,12 @@ export class CriuSpare {
     if (w) {
       kill(w.pid, SIGNALS.SIGKILL);
       closeFd(w.fd);
-      // An idle process dies at once; the bound only keeps a stuck one from hanging the agent.
-      const deadline = performance.now() + 100;
-      while (!this.#ended(w.pid) && performance.now() < deadline) { /* spin */ }
+      this.#spent.push(w.pid);
     }
-    this.#reapSpent();
+    // The killed spare dies at once and a spent worker exits right after its answer; the
+    // bound only keeps a stuck one from holding the agent up (it is then left to init).
+    const deadline = performance.now() + 100;
+    while (this.#spent.length && performance.now() < deadline) this.#reapSpent();
   }
 
   #reapSpent(): void {

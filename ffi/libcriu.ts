@@ -47,6 +47,8 @@ const SYMBOLS = {
   // for restore_child's "sibling" mode through a config file (libcriu sets it only when it
   // starts the worker itself).
   criu_local_set_service_fd: { parameters: ["pointer", "i32"], result: "void", optional: true },
+  // Older libcriu: set_service_fd sets only the fd, this the mode (newer ones lack it).
+  criu_local_set_service_comm: { parameters: ["pointer", "i32"], result: "void", optional: true },
   criu_local_set_config_file: { parameters: ["pointer", "buffer"], result: "i32", optional: true },
   criu_local_restore: { parameters: ["pointer"], result: "i32", nonblocking: true, optional: true },
   criu_local_get_version: { parameters: ["pointer"], result: "i32", nonblocking: true },
@@ -56,6 +58,50 @@ type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 /** libcriu's protobuf runtime; loaded first so that libcriu's DT_NEEDED finds it by soname. */
 const PROTOBUF_C = { protobuf_c_version: { parameters: [], result: "pointer" } } as const;
+
+/** enum criu_service_comm (criu.h): talk to a worker over a connected fd. */
+const CRIU_COMM_FD = 1;
+
+/**
+ * The CRIU config file that asks for a sibling restore ("restore-sibling"): in a directory of
+ * the agent's own (mode 0700), so that nobody else can put other options in its place. CRIU
+ * skips a config file it cannot find, so each use checks it first.
+ */
+class SiblingConf {
+  static readonly TEXT = "restore-sibling\n";
+
+  private constructor(readonly dir: string, readonly path: string) {}
+
+  static make(): SiblingConf | null {
+    try {
+      const dir = Deno.makeTempDirSync({ prefix: "a8-criu-" });
+      const path = `${dir}/restore-sibling.conf`;
+      Deno.writeTextFileSync(path, SiblingConf.TEXT, { mode: 0o600 });
+      return new SiblingConf(dir, path);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The path if the file is still there as written; undefined otherwise. */
+  check(): string | undefined {
+    try {
+      const st = Deno.lstatSync(this.path);
+      if (!st.isFile || st.uid !== Deno.uid()) return undefined;
+      return Deno.readTextFileSync(this.path) === SiblingConf.TEXT ? this.path : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  remove(): void {
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // Gone already (a cleaner of /tmp): nothing to do.
+    }
+  }
+}
 
 /** libcriu return codes (criu.h), negated errno values; Linux's numbers on both ISAs. */
 const RETURN_CODES: Record<number, string> = {
@@ -197,7 +243,7 @@ export class Libcriu {
   /** Dumps and restores that went to a spare worker (the others started their own CRIU). */
   callsOnSpare = 0;
   /** The config file that asks for a sibling restore (see SYMBOLS), made at first use. */
-  #siblingConf: string | null = null;
+  #siblingConf: SiblingConf | null = null;
 
   private constructor(
     lib: Deno.DynamicLibrary<typeof SYMBOLS>,
@@ -240,7 +286,7 @@ export class Libcriu {
 
   close(): void {
     this.#spare?.close();
-    if (this.#siblingConf) Deno.removeSync(this.#siblingConf);
+    this.#siblingConf?.remove();
     this.#lib.close();
     for (const p of this.#preloaded) p.close();
   }
@@ -367,22 +413,28 @@ export class Libcriu {
     const w = this.#spare?.take();
     if (!w) return false;
     this.#lib.symbols.criu_local_set_service_fd!(o, w.fd);
+    this.#lib.symbols.criu_local_set_service_comm?.(o, CRIU_COMM_FD);
     this.callsOnSpare++;
     return true;
   }
 
-  /** Sets up a restore through the spare: restore_child's sibling mode by a config file. */
+  /**
+   * Sets up a restore through the spare: restore_child's sibling mode by a config file. False
+   * (restore_child then starts its own CRIU) when the file cannot be made or is not ours any
+   * more: without it the restored root would be CRIU's child, and the agent's only once CRIU
+   * has exited.
+   */
   #spareCanRestore(o: Deno.PointerObject): boolean {
     const s = this.#lib.symbols;
     if (!this.#spare || s.criu_local_restore === null || s.criu_local_set_config_file === null) {
       return false;
     }
-    if (!this.#siblingConf) {
-      const path = Deno.makeTempFileSync({ prefix: "a8-criu-", suffix: ".conf" });
-      Deno.writeTextFileSync(path, "restore-sibling\n");
-      this.#siblingConf = path;
+    if (this.#siblingConf?.check() === undefined) {
+      this.#siblingConf?.remove();
+      this.#siblingConf = SiblingConf.make();
     }
-    return s.criu_local_set_config_file(o, cString(this.#siblingConf)) === 0;
+    const path = this.#siblingConf?.check();
+    return path !== undefined && s.criu_local_set_config_file(o, cString(path)) === 0;
   }
 
   #apply(op: string, o: Deno.PointerObject, c: CommonOptions, fds: number[]): void {

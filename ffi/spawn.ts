@@ -12,9 +12,9 @@
 const SYMBOLS = {
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
-  // posix_spawn returns an error number instead of setting errno. The calling thread waits
-  // until the child has exec'd (well under a millisecond when idle).
-  posix_spawn: {
+  // posix_spawnp (PATH search, as libcriu's execlp) returns an error number instead of setting
+  // errno. The calling thread waits until the child has exec'd (well under a ms when idle).
+  posix_spawnp: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
   },
@@ -59,6 +59,9 @@ export interface SocketChild {
 function cString(s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`${s}\0`);
 }
+
+/** The strings a posix_spawnp call points to, reachable until it has returned. */
+let pinned: Uint8Array[] = [];
 
 /** A NULL-terminated array of pointers to `strings`, which the caller keeps alive. */
 function pointerArray(strings: Uint8Array<ArrayBuffer>[]): BigUint64Array<ArrayBuffer> {
@@ -112,16 +115,19 @@ export function spawnWithSocket(path: string, args: (fd: number) => string[]): S
     ) fail("posix_spawnattr_set*", 0);
     const argvStrings = [path, ...args(childFd)].map(cString);
     const envStrings = Object.entries(Deno.env.toObject()).map(([k, v]) => cString(`${k}=${v}`));
+    // The arrays hold bare addresses of the strings: nothing else keeps them from the GC.
+    pinned = [...argvStrings, ...envStrings];
     const argv = pointerArray(argvStrings);
     const envp = pointerArray(envStrings);
     const pid = new Int32Array(1);
-    const err = s.posix_spawn(pid, cString(path), actions, attr, argv, envp);
-    if (err !== 0) fail(`posix_spawn(${path})`, err);
+    const err = s.posix_spawnp(pid, cString(path), actions, attr, argv, envp);
+    if (err !== 0) fail(`posix_spawnp(${path})`, err);
     return { pid: pid[0], fd: ours };
   } catch (e) {
     s.close(ours);
     throw e;
   } finally {
+    pinned = [];
     if (actionsReady) s.posix_spawn_file_actions_destroy(actions);
     if (attrReady) s.posix_spawnattr_destroy(attr);
     s.close(theirs);

@@ -79,7 +79,7 @@ Deno.test("spawnWithSocket: a program that cannot run is an error, and leaves no
   assert.throws(
     () => spawnWithSocket("/nonexistent/criu", (fd) => ["swrk", String(fd)]),
     Error,
-    "posix_spawn(/nonexistent/criu) failed",
+    "posix_spawnp(/nonexistent/criu) failed",
   );
   assert.equal([...Deno.readDirSync("/proc/self/fd")].length, before);
 });

@@ -21,7 +21,13 @@ import {
   waitpidNoHang,
 } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { type ProcStat, readStat, rescanProc, scanProc, socketsOf } from "./proc_tree.ts";
+import {
+  type ProcSnapshot,
+  type ProcStat,
+  readStat,
+  snapshotProc,
+  socketsOf,
+} from "./proc_tree.ts";
 
 export interface KillTreeOptions {
   /** Throw if pids are still taken after this long. */
@@ -71,11 +77,13 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   // member already showed stopped (or dead) and none was new.
   // Only new processes can join the tree between scans (a process cannot enter another's
   // session, a group only within its own session, and an orphan goes to the agent or
-  // init): later scans read only new pids and the members' state.
+  // init): later scans read only pids of processes that may be new, and the members' state.
   let scans = 0;
-  let procs = new Map<number, ProcStat>();
+  let snap: ProcSnapshot | undefined;
   for (;;) {
-    procs = scans++ === 0 ? scanProc() : rescanProc(procs, new Set(tree.keys()));
+    scans++;
+    snap = snapshotProc(snap, new Set(tree.keys()));
+    const procs = snap.procs;
     let grew = true;
     while (grew) {
       grew = false;

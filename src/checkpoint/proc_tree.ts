@@ -27,26 +27,56 @@ export function readStat(pid: number): ProcStat | null {
 }
 
 export function scanProc(): Map<number, ProcStat> {
-  return rescanProc(new Map(), new Set());
+  return snapshotProc().procs;
+}
+
+/** A scan of /proc, with the last pid the kernel had handed out when it began. */
+export interface ProcSnapshot {
+  procs: Map<number, ProcStat>;
+  /** /proc/sys/kernel/ns_last_pid before the listing; null if it could not be read. */
+  lastPid: number | null;
+}
+
+function lastPid(): number | null {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/kernel/ns_last_pid"));
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
- * A scan that reads again only the pids in `reread` and those not in `prev` (new processes);
- * the others keep their entry in `prev`. Reading every /proc/<pid>/stat costs ~50 µs a pid
- * (3-8 ms a scan here); a caller that needs only some processes' news passes the rest on.
+ * Whether the kernel may have handed out `pid` after it had handed out `from`, up to `to`:
+ * pids go up from the last one handed out and start again low at pid_max.
  */
-export function rescanProc(
-  prev: ReadonlyMap<number, ProcStat>,
-  reread: ReadonlySet<number>,
-): Map<number, ProcStat> {
-  const all = new Map<number, ProcStat>();
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const pid = +e.name;
-    const st = !reread.has(pid) && prev.get(pid) || readStat(pid);
-    if (st) all.set(pid, st);
+export function handedOutBetween(pid: number, from: number, to: number): boolean {
+  return to >= from ? pid > from && pid <= to : pid > from || pid <= to;
+}
+
+/**
+ * A scan of /proc. With `prev`, it reads again only the pids in `reread` and those that may
+ * belong to a process made since `prev` (absent from it, or handed out since it began: pids are
+ * reused, and pid_max is 32768 here); the others keep their entry in `prev`. Reading every
+ * /proc/<pid>/stat costs ~50 µs a pid (3-8 ms a scan here under load).
+ */
+export function snapshotProc(
+  prev?: ProcSnapshot,
+  reread: ReadonlySet<number> = new Set(),
+): ProcSnapshot {
+  const before = lastPid();
+  const names = [...Deno.readDirSync("/proc")].map((e) => e.name).filter((n) => /^\d+$/.test(n));
+  const after = lastPid();
+  const from = prev?.lastPid ?? null;
+  const stale = (pid: number) =>
+    from === null || after === null || reread.has(pid) || handedOutBetween(pid, from, after);
+  const procs = new Map<number, ProcStat>();
+  for (const name of names) {
+    const pid = +name;
+    const st = (!stale(pid) && prev?.procs.get(pid)) || readStat(pid);
+    if (st) procs.set(pid, st);
   }
-  return all;
+  return { procs, lastPid: before };
 }
 
 /** `root` and its descendants, by parent pid, root first (empty when root is gone). */

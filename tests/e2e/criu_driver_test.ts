@@ -5,6 +5,7 @@
  */
 import { CRIU_KDAT_DIR } from "../../ffi/criu_paths.ts";
 import { CriuDriver } from "../../src/checkpoint/criu_driver.ts";
+import { readStat } from "../../src/checkpoint/proc_tree.ts";
 import { checkCriuCache } from "../../src/cli/host_checks.ts";
 import { createLogger } from "../../src/log.ts";
 import {
@@ -116,6 +117,9 @@ Deno.test("criu driver: a running tree is dumped, killed and restored from its d
 
       const restore1 = await driver.restore(1);
       assert.equal(restore1.pid, root, "the restored root has another pid");
+      // The agent's child as soon as the restore returns (CRIU's sibling mode), not only once
+      // CRIU has exited and the root was re-parented to the subreaper.
+      assert.equal(readStat(root)?.ppid, Deno.pid, "the restored root is not the agent's child");
       const k = atKill.lines.length;
       const r1 = await waitTreeLog(
         log,
@@ -160,6 +164,7 @@ Deno.test("criu driver: a running tree is dumped, killed and restored from its d
       const k2 = (await readTreeLog(log)).lines.length;
       const restore2 = await driver.restore(2);
       assert.equal(restore2.pid, root);
+      assert.equal(readStat(root)?.ppid, Deno.pid, "the restored root is not the agent's child");
       await assertKdatCached(`${dir}/criu/2/restore.log`);
       await waitTreeLog(log, "the tree restored again to count", (l) => {
         const after = l.slice(k2);

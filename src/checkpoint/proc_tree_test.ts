@@ -1,0 +1,61 @@
+/**
+ * proc_tree.ts's incremental scans (killTree's later scans): what is read again, on real
+ * processes. A pid the kernel hands out again after a scan must be read again, or a new child
+ * of the tree could hide behind a dead process's entry and survive the kill.
+ */
+import { assert } from "../../tests/e2e/harness.ts";
+import { handedOutBetween, type ProcStat, snapshotProc } from "./proc_tree.ts";
+
+Deno.test("handedOutBetween: the pids after `from` up to `to`, across the wrap at pid_max", () => {
+  assert.ok(handedOutBetween(101, 100, 105));
+  assert.ok(handedOutBetween(105, 100, 105));
+  assert.ok(!handedOutBetween(100, 100, 105));
+  assert.ok(!handedOutBetween(106, 100, 105));
+  assert.ok(!handedOutBetween(5, 100, 105));
+  // Wrapped: after 32000 came 301 .. 400.
+  assert.ok(handedOutBetween(32767, 32000, 400));
+  assert.ok(handedOutBetween(301, 32000, 400));
+  assert.ok(!handedOutBetween(401, 32000, 400));
+  assert.ok(!handedOutBetween(20000, 32000, 400));
+  assert.ok(!handedOutBetween(200, 200, 200)); // nothing handed out
+});
+
+Deno.test("snapshotProc: entries of pids handed out since the last scan are read again; others are kept", async () => {
+  const first = snapshotProc();
+  assert.ok(first.lastPid !== null, "no /proc/sys/kernel/ns_last_pid");
+  assert.equal(first.procs.get(Deno.pid)?.pid, Deno.pid);
+  // Pretend the next pids belonged to processes that are gone, as after a wrap of pid_max: a
+  // stale entry of a dead process, with another parent, for each of them.
+  const fake = (pid: number): ProcStat => ({
+    pid,
+    state: "S",
+    ppid: 999999,
+    pgrp: 999999,
+    session: 999999,
+    start: 0,
+  });
+  const prev = { procs: new Map(first.procs), lastPid: first.lastPid };
+  for (let pid = first.lastPid! + 1; pid <= first.lastPid! + 64; pid++) {
+    prev.procs.set(pid, fake(pid));
+  }
+  // An entry from before the scan is kept as it was (it is not read again).
+  const old = [...first.procs.keys()].find((pid) => pid < first.lastPid! && pid !== Deno.pid)!;
+  prev.procs.set(old, { ...first.procs.get(old)!, state: "kept" });
+
+  const child = new Deno.Command("sleep", { args: ["5"] }).spawn();
+  try {
+    const next = snapshotProc(prev, new Set([Deno.pid]));
+    const seen = next.procs.get(child.pid);
+    assert.equal(seen?.ppid, Deno.pid, `the new child's entry: ${JSON.stringify(seen)}`);
+    assert.equal(next.procs.get(old)?.state, "kept");
+    assert.notEqual(next.procs.get(Deno.pid)?.state, undefined);
+    for (const [pid, p] of next.procs) {
+      if (pid > first.lastPid! && pid <= first.lastPid! + 64) {
+        assert.notEqual(p.ppid, 999999, `pid ${pid} kept a dead process's entry`);
+      }
+    }
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+});
