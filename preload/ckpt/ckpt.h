@@ -139,6 +139,24 @@ void a8_log_reset(void);
 bool a8_log_active(void);
 bool a8_log_open(void);
 
+/*
+ * The live leader process and its output in flight (retire.c), in the log's header: shared by
+ * the live process and its copies, it outlives a rollback.
+ */
+struct a8_live_mark {
+	uint64_t out_seq;	/* a replicated output whose record is not logged yet, or 0 */
+	int32_t live_pid;	/* the process that writes the log */
+	uint32_t retired;	/* a copy took over: stop once the output is logged */
+};
+struct a8_live_mark *a8_log_mark(void);
+/* Live leader, around a replicated output: from before its syscall to its logged record. */
+void a8_out_begin(uint64_t seq);
+void a8_out_end(void);
+/* This process is the live one now (after a checkpoint, or resumed from one). */
+void a8_live_here(void);
+/* A resuming copy, before it reads the log: let a stopped live process log its output. */
+void a8_live_settle(void);
+
 /* In a resumed leader: true while positions are replayed from the log. */
 bool a8_replaying(void);
 /* The recorded record for position seq; 0, or -ENOENT when replay is over. */

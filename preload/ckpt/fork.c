@@ -164,8 +164,10 @@ static void prepare_state(const struct a8_resume_cmd *cmd)
 	if (cmd->quiet)
 		a8_faults_stop();
 	a8_keep_channel_drain();
-	if (a8.role == A8_ROLE_LEADER)
+	if (a8.role == A8_ROLE_LEADER) {
+		a8_live_settle();
 		a8_replay_prepare(cmd->mode, cmd->diverged_at);
+	}
 	restore_offsets();
 	if (a8.role == A8_ROLE_LEADER)
 		a8_epoll_rebuild();

@@ -39,6 +39,7 @@ struct log_head {
 	uint64_t used;
 	uint32_t overflow;
 	uint32_t pad;
+	struct a8_live_mark mark;
 };
 
 struct log_fd {
@@ -89,6 +90,12 @@ void a8_log_reset(void)
 	shared_log->used = 0;
 	shared_log->overflow = 0;
 	log_active = true;
+	a8_live_here();
+}
+
+struct a8_live_mark *a8_log_mark(void)
+{
+	return shared_log ? &shared_log->mark : NULL;
 }
 
 void a8_replay_ran_init(void)
@@ -368,6 +375,7 @@ static void replay_stop(void)
 
 void a8_replay_start(void)
 {
+	a8_live_here();
 	a8_keep_channel_live();
 	log_active = true;	/* appended to after what is replayed (read_log cut it there) */
 	replay_on = true;

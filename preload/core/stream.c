@@ -431,6 +431,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 void a8_stream_call(struct a8_call *c)
 {
 	bool replicate = c->route == R_LEADER;
+	struct a8_rec_hdr *h;
 	struct a8_step s;
 
 	if (!a8_step_begin(c, &s))
@@ -443,6 +444,8 @@ void a8_stream_call(struct a8_call *c)
 		if (replicate) {
 			clamp_leader_reads(c);
 			a8_note_capacities(c);
+			if ((c->ci->flags | c->xflags) & F_OUTPUT)
+				a8_out_begin(s.seq);
 		}
 		if (!leader_run(c, &s, replicate)) {
 			a8.seq = s.seq - 1;
@@ -452,7 +455,9 @@ void a8_stream_call(struct a8_call *c)
 		note_fds(c, replicate);
 		if (replicate)
 			a8_log_call(c, s.seq, true);
-		a8_step_commit(c, &s, a8_step_record(c, &s, replicate));
+		h = a8_step_record(c, &s, replicate);
+		a8_out_end();	/* its record is in the log (a8_rec_end) */
+		a8_step_commit(c, &s, h);
 		return;
 	}
 	if (replicate) {

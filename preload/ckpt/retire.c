@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A rollback stops the live leader process wherever it is (the agent's SIGSTOP), and the copy
+ * that resumes replays the log the live process wrote. An output the live process had made
+ * (bytes to a pipe, a terminal, a socket) but not logged yet when it stopped would be made
+ * again by the replay, and its reader would get the bytes twice. So the live process marks each
+ * replicated output from before its syscall until its record is in the log, and a copy that
+ * resumes and finds the mark lets the live process finish the call (SIGCONT): it logs the
+ * record, sees that it was retired, and stops itself again. The marks live in the log's header,
+ * memory the live process and its copies share (fork engine).
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "a8/raw.h"
+#include "ckpt.h"
+#include "core/util.h"
+
+/* How long a copy lets the live process finish its output; then it goes on without. */
+#define SETTLE_NS (20ull * 1000 * 1000)
+
+void a8_out_begin(uint64_t seq)
+{
+	struct a8_live_mark *m = a8_log_mark();
+
+	if (m && a8_log_active())
+		__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
+}
+
+void a8_out_end(void)
+{
+	struct a8_live_mark *m = a8_log_mark();
+
+	if (!m || !__atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->retired, __ATOMIC_SEQ_CST))
+		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
+}
+
+void a8_live_here(void)
+{
+	struct a8_live_mark *m = a8_log_mark();
+
+	if (!m)
+		return;
+	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->retired, 0, __ATOMIC_SEQ_CST);
+}
+
+/* The state letter of `pid` if it is our sibling (the agent's child, as every root is), else 0. */
+static char sibling_state(int pid)
+{
+	char path[32], buf[512], *p;
+	long fd, n, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	n = a8_sys3(SYS_read, fd, buf, sizeof(buf) - 1);
+	a8_sys1(SYS_close, fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return 0;
+	ppid = strtol(p + 4, NULL, 10);
+	return ppid == a8_sys0(SYS_getppid) ? p[2] : 0;
+}
+
+void a8_live_settle(void)
+{
+	struct a8_live_mark *m = a8_log_mark();
+	uint64_t seq, t0;
+	int pid;
+
+	if (!m || !(seq = __atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST)))
+		return;
+	pid = __atomic_load_n(&m->live_pid, __ATOMIC_SEQ_CST);
+	/* Only a stopped sibling: a pid of a process that is gone may name another one now. */
+	if (pid <= 0 || pid == a8_sys0(SYS_getpid) || sibling_state(pid) != 'T')
+		return;
+	__atomic_store_n(&m->retired, 1, __ATOMIC_SEQ_CST);
+	a8_sys2(SYS_kill, pid, SIGCONT);
+	t0 = a8_ckpt_now_ns();
+	while (__atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST)) {
+		char st = sibling_state(pid);
+
+		if (st == 0 || st == 'Z' || a8_ckpt_now_ns() - t0 > SETTLE_NS)
+			break;
+		a8_sys0(SYS_sched_yield);
+	}
+	/* Stopped again, by itself or here (a call that blocked, or a process that hangs). */
+	a8_sys2(SYS_kill, pid, SIGSTOP);
+	a8_log(A8_LOG_DEBUG, 0, "the live process %d %s its output at %llu before it stopped", pid,
+	       __atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST) ? "did not finish" : "finished",
+	       (unsigned long long)seq);
+}

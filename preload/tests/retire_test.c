@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A live process stopped in the middle of an output (ckpt/retire.c), with real processes: the
+ * test is the agent, a forked "live" process marks an output and is stopped (SIGSTOP, as a
+ * rollback stops it) before it logged the record; a forked "copy" resumes and must let it log
+ * the record, find it stopped again, and not see it run any further. A live process that is
+ * not in an output is left alone.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ckpt/ckpt.h"
+
+/* What the live process did, in memory the test and both processes share. */
+struct shared {
+	struct a8_live_mark mark;
+	volatile int logged;	/* the record is in the log */
+	volatile int ran_on;	/* the live process went on after its output */
+};
+static struct shared *sh;
+
+/* What retire.c asks of the rest of the monitor. */
+struct a8_live_mark *a8_log_mark(void) { return &sh->mark; }
+bool a8_log_active(void) { return true; }
+uint64_t a8_ckpt_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void live(bool in_output)
+{
+	a8_live_here();
+	if (in_output)
+		a8_out_begin(42);
+	raise(SIGSTOP);		/* the rollback stops it here: output made, record not logged */
+	sh->logged = 1;
+	a8_out_end();
+	sh->ran_on = 1;
+	_exit(0);
+}
+
+static char state_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p ? p[2] : 0;
+}
+
+static pid_t start_live(bool in_output)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0)
+		live(in_output);
+	waitpid(pid, &st, WUNTRACED);	/* stopped: the rollback's SIGSTOP */
+	return pid;
+}
+
+/* The copy: settles, then reports what it found through its exit status. */
+static int copy_settles(pid_t live_pid, bool expect_logged)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		a8_live_settle();
+		if (sh->logged != expect_logged)
+			_exit(1);
+		usleep(20000);	/* a live process let go would run on meanwhile */
+		_exit(sh->ran_on ? 2 : state_of(live_pid) == 'T' ? 0 : 3);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+static void finish(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void test_stopped_in_output(void)
+{
+	pid_t pid;
+
+	sh->logged = sh->ran_on = 0;
+	pid = start_live(true);
+	CHECK_EQ(sh->mark.out_seq, 42);
+	CHECK_EQ(copy_settles(pid, true), 0);
+	CHECK_EQ(sh->mark.out_seq, 0);
+	finish(pid);
+}
+
+static void test_stopped_elsewhere(void)
+{
+	pid_t pid;
+
+	sh->logged = sh->ran_on = 0;
+	pid = start_live(false);
+	CHECK_EQ(copy_settles(pid, false), 0);	/* not woken: nothing to log */
+	finish(pid);
+}
+
+int main(void)
+{
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return 2;
+	alarm(10);
+	test_stopped_in_output();
+	test_stopped_elsewhere();
+	return check_report();
+}
