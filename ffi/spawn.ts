@@ -61,7 +61,7 @@ function cString(s: string): Uint8Array<ArrayBuffer> {
 }
 
 /** The strings a posix_spawnp call points to, reachable until it has returned. */
-let pinned: Uint8Array[] = [];
+const pinned = new Set<Uint8Array[]>();
 
 /** A NULL-terminated array of pointers to `strings`, which the caller keeps alive. */
 function pointerArray(strings: Uint8Array<ArrayBuffer>[]): BigUint64Array<ArrayBuffer> {
@@ -97,6 +97,7 @@ export function spawnWithSocket(path: string, args: (fd: number) => string[]): S
   const attr = new Uint8Array(ATTR_BYTES);
   const none = new Uint8Array(SIGSET_BYTES);
   const all = new Uint8Array(SIGSET_BYTES);
+  let strings: Uint8Array[] = [];
   let actionsReady = false;
   let attrReady = false;
   try {
@@ -116,7 +117,8 @@ export function spawnWithSocket(path: string, args: (fd: number) => string[]): S
     const argvStrings = [path, ...args(childFd)].map(cString);
     const envStrings = Object.entries(Deno.env.toObject()).map(([k, v]) => cString(`${k}=${v}`));
     // The arrays hold bare addresses of the strings: nothing else keeps them from the GC.
-    pinned = [...argvStrings, ...envStrings];
+    strings = [...argvStrings, ...envStrings];
+    pinned.add(strings);
     const argv = pointerArray(argvStrings);
     const envp = pointerArray(envStrings);
     const pid = new Int32Array(1);
@@ -127,7 +129,7 @@ export function spawnWithSocket(path: string, args: (fd: number) => string[]): S
     s.close(ours);
     throw e;
   } finally {
-    pinned = [];
+    pinned.delete(strings);
     if (actionsReady) s.posix_spawn_file_actions_destroy(actions);
     if (attrReady) s.posix_spawnattr_destroy(attr);
     s.close(theirs);
