@@ -448,7 +448,8 @@ async function underFaults(
       assert.equal(v.code, result.leader.code, `every variant ends alike\n${all}`);
     }
     if (result.leader.code === 137 && f.stopMayHang) {
-      console.log(`!!! the program had to be killed at the stop: ${f.stopMayHang}`);
+      // The variants' logs, for whoever looks into it next.
+      console.log(`!!! the program had to be killed at the stop: ${f.stopMayHang}\n${all}`);
     } else {
       assert.notEqual(result.leader.code, 137, `the program had to be killed\n${all}`);
     }
