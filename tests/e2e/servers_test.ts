@@ -325,8 +325,8 @@ const CRIU_TREE_FAULTS: FaultRun = {
   minRight: 0.3,
   stopMayDiverge: "a follower may fault until its agent hears of the stop (one message later)",
   stopMayHang: "after a rollback at the stop, nginx's master and workers sometimes never end " +
-    "(about 1 run in 6, in two sessions; their checkpoint rounds are abandoned with the " +
-    "processes missing; cause not found yet)",
+    "(now and then: 1 run in 6 in one session, 1 in 14 in the next; their checkpoint rounds are " +
+    "abandoned with the processes missing; cause not found yet)",
 };
 /**
  * Under the code policy the follower lags the leader by up to a batch of calls: at 5 % per
