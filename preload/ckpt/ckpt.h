@@ -149,8 +149,11 @@ struct a8_live_mark {
 	uint32_t retired;	/* a copy took over: stop once the output is logged */
 };
 struct a8_live_mark *a8_log_mark(void);
-/* Live leader, around a replicated output: from before its syscall to its logged record. */
-void a8_out_begin(uint64_t seq);
+/*
+ * Live leader, around a replicated output: from before its syscall to its logged record.
+ * begin is false when there is no log to mark (no checkpoint stands): then no end either.
+ */
+bool a8_out_begin(uint64_t seq);
 void a8_out_end(void);
 /* This process is the live one now (after a checkpoint, or resumed from one). */
 void a8_live_here(void);

@@ -23,20 +23,20 @@
 /* How long a copy lets the live process finish its output; then it goes on without. */
 #define SETTLE_NS (20ull * 1000 * 1000)
 
-void a8_out_begin(uint64_t seq)
+bool a8_out_begin(uint64_t seq)
 {
 	struct a8_live_mark *m = a8_log_mark();
 
-	if (m && a8_log_active())
-		__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
+	if (!m || !a8_log_active())
+		return false;
+	__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
+	return true;
 }
 
 void a8_out_end(void)
 {
 	struct a8_live_mark *m = a8_log_mark();
 
-	if (!m || !__atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST))
-		return;
 	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&m->retired, __ATOMIC_SEQ_CST))
 		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);

@@ -431,6 +431,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 void a8_stream_call(struct a8_call *c)
 {
 	bool replicate = c->route == R_LEADER;
+	bool marked = false;	/* an output whose record a rollback must wait for */
 	struct a8_rec_hdr *h;
 	struct a8_step s;
 
@@ -445,7 +446,7 @@ void a8_stream_call(struct a8_call *c)
 			clamp_leader_reads(c);
 			a8_note_capacities(c);
 			if ((c->ci->flags | c->xflags) & F_OUTPUT)
-				a8_out_begin(s.seq);
+				marked = a8_out_begin(s.seq);
 		}
 		if (!leader_run(c, &s, replicate)) {
 			a8.seq = s.seq - 1;
@@ -456,7 +457,8 @@ void a8_stream_call(struct a8_call *c)
 		if (replicate)
 			a8_log_call(c, s.seq, true);
 		h = a8_step_record(c, &s, replicate);
-		a8_out_end();	/* its record is in the log (a8_rec_end) */
+		if (marked)
+			a8_out_end();	/* its record is in the log (a8_rec_end) */
 		a8_step_commit(c, &s, h);
 		return;
 	}
