@@ -84,3 +84,52 @@ export class CriuSpare {
     }
   }
 }
+
+/**
+ * The CRIU config file that asks for a sibling restore ("restore-sibling"), which a restore
+ * through a spare needs (libcriu sets `rst_sibling` only when it starts the worker itself). In
+ * a directory of the agent's own (mode 0700), so that nobody else can put other options in
+ * its place. CRIU skips a config file it cannot find, so each use checks it, and makes it anew
+ * if it is gone (a cleaner of /tmp).
+ */
+export class SiblingConf {
+  static readonly TEXT = "restore-sibling\n";
+  #dir: string | null = null;
+
+  /** The file's path, made if need be; undefined if it cannot be had as written. */
+  path(): string | undefined {
+    if (this.#dir && this.#intact()) return this.#file();
+    this.remove();
+    try {
+      this.#dir = Deno.makeTempDirSync({ prefix: "a8-criu-" });
+      Deno.writeTextFileSync(this.#file(), SiblingConf.TEXT, { mode: 0o600 });
+    } catch {
+      return undefined;
+    }
+    return this.#intact() ? this.#file() : undefined;
+  }
+
+  remove(): void {
+    if (!this.#dir) return;
+    try {
+      Deno.removeSync(this.#dir, { recursive: true });
+    } catch {
+      // Gone already: nothing to do.
+    }
+    this.#dir = null;
+  }
+
+  #file(): string {
+    return `${this.#dir}/restore-sibling.conf`;
+  }
+
+  #intact(): boolean {
+    try {
+      const st = Deno.lstatSync(this.#file());
+      return st.isFile && st.uid === Deno.uid() &&
+        Deno.readTextFileSync(this.#file()) === SiblingConf.TEXT;
+    } catch {
+      return false;
+    }
+  }
+}

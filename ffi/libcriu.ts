@@ -4,17 +4,18 @@
  * libcriu does no checkpointing itself. Each call forks a CRIU binary in "swrk" mode (its
  * service binary) and talks protobuf RPC to it over a socketpair, so the library and the binary
  * may come from different CRIU releases. With `spare` the binary is started ahead of the call
- * instead (ffi/criu_spare.ts) and libcriu is given the connected socket. a8 uses the library and the binary that
- * scripts/criu.sh unpacks from Debian trixie into .tools/criu/ (libcriu only needs glibc 2.14,
- * so it loads into the agent on Debian 12; the binary runs under trixie's own loader through
- * the wrapper .tools/criu/criu). A system libcriu.so.2 is the fallback.
+ * instead (ffi/criu_spare.ts) and libcriu is given the connected socket. a8 uses the library
+ * and the binary that scripts/criu.sh unpacks from Debian trixie into .tools/criu/ (libcriu
+ * only needs glibc 2.14, so it loads into the agent on Debian 12; the binary runs under
+ * trixie's own loader through the wrapper .tools/criu/criu). A system libcriu.so.2 is the
+ * fallback.
  *
  * Every operation builds its own criu_opts (the criu_local_* API), so options never leak from
  * one call into the next. The calls that make CRIU work run on Deno's blocking thread pool
  * (`nonblocking`): a dump takes ~100 ms, and the agent's control plane must keep running.
  */
 import { closeFd, openDirectory } from "./libc.ts";
-import { CriuSpare } from "./criu_spare.ts";
+import { CriuSpare, SiblingConf } from "./criu_spare.ts";
 import { criuBinaries, isFile, type LibcriuCandidate, libcriuCandidates } from "./criu_paths.ts";
 
 const SYMBOLS = {
@@ -61,47 +62,6 @@ const PROTOBUF_C = { protobuf_c_version: { parameters: [], result: "pointer" } }
 
 /** enum criu_service_comm (criu.h): talk to a worker over a connected fd. */
 const CRIU_COMM_FD = 1;
-
-/**
- * The CRIU config file that asks for a sibling restore ("restore-sibling"): in a directory of
- * the agent's own (mode 0700), so that nobody else can put other options in its place. CRIU
- * skips a config file it cannot find, so each use checks it first.
- */
-class SiblingConf {
-  static readonly TEXT = "restore-sibling\n";
-
-  private constructor(readonly dir: string, readonly path: string) {}
-
-  static make(): SiblingConf | null {
-    try {
-      const dir = Deno.makeTempDirSync({ prefix: "a8-criu-" });
-      const path = `${dir}/restore-sibling.conf`;
-      Deno.writeTextFileSync(path, SiblingConf.TEXT, { mode: 0o600 });
-      return new SiblingConf(dir, path);
-    } catch {
-      return null;
-    }
-  }
-
-  /** The path if the file is still there as written; undefined otherwise. */
-  check(): string | undefined {
-    try {
-      const st = Deno.lstatSync(this.path);
-      if (!st.isFile || st.uid !== Deno.uid()) return undefined;
-      return Deno.readTextFileSync(this.path) === SiblingConf.TEXT ? this.path : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  remove(): void {
-    try {
-      Deno.removeSync(this.dir, { recursive: true });
-    } catch {
-      // Gone already (a cleaner of /tmp): nothing to do.
-    }
-  }
-}
 
 /** libcriu return codes (criu.h), negated errno values; Linux's numbers on both ISAs. */
 const RETURN_CODES: Record<number, string> = {
@@ -242,8 +202,8 @@ export class Libcriu {
   #spare: CriuSpare | null = null;
   /** Dumps and restores that went to a spare worker (the others started their own CRIU). */
   callsOnSpare = 0;
-  /** The config file that asks for a sibling restore (see SYMBOLS), made at first use. */
-  #siblingConf: SiblingConf | null = null;
+  /** The config file that asks for a sibling restore (see SYMBOLS). */
+  readonly #siblingConf = new SiblingConf();
 
   private constructor(
     lib: Deno.DynamicLibrary<typeof SYMBOLS>,
@@ -286,7 +246,7 @@ export class Libcriu {
 
   close(): void {
     this.#spare?.close();
-    this.#siblingConf?.remove();
+    this.#siblingConf.remove();
     this.#lib.close();
     for (const p of this.#preloaded) p.close();
   }
@@ -429,11 +389,7 @@ export class Libcriu {
     if (!this.#spare || s.criu_local_restore === null || s.criu_local_set_config_file === null) {
       return false;
     }
-    if (this.#siblingConf?.check() === undefined) {
-      this.#siblingConf?.remove();
-      this.#siblingConf = SiblingConf.make();
-    }
-    const path = this.#siblingConf?.check();
+    const path = this.#siblingConf.path();
     return path !== undefined && s.criu_local_set_config_file(o, cString(path)) === 0;
   }
 

@@ -5,12 +5,9 @@
  */
 import { CriuSpare } from "../ffi/criu_spare.ts";
 import { closeFd, processExists } from "../ffi/libc.ts";
+import { scanProc } from "../src/checkpoint/proc_tree.ts";
 import { assert } from "./e2e/harness.ts";
-
-const io = Deno.dlopen("libc.so.6", {
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-});
+import { recv, send } from "./socket_io.ts";
 
 /** A stand-in for `criu swrk FD`: echoes each message on FD (its second argument). */
 async function fakeWorker(dir: string, body: string): Promise<string> {
@@ -20,21 +17,9 @@ async function fakeWorker(dir: string, body: string): Promise<string> {
   return path;
 }
 
-/** This process's children (zombies too) whose command line names `dir`. */
-function childrenRunning(dir: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = +stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (ppid === Deno.pid && (cmd.includes(dir) || stat.includes("(cat)"))) out.push(+e.name);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
+/** This process's children (zombies too): the workers, as no other test here runs at once. */
+function children(): number[] {
+  return [...scanProc().values()].filter((p) => p.ppid === Deno.pid).map((p) => p.pid);
 }
 
 function gone(pid: number): boolean {
@@ -49,17 +34,15 @@ Deno.test("CriuSpare: a worker started ahead is handed out connected; close leav
     const w = spare.take();
     assert.ok(w, "no worker ready");
     assert.equal(spare.take(), null, "a second take without a refill");
-    const msg = new TextEncoder().encode("req");
-    assert.equal(Number(io.symbols.write(w.fd, msg, 3n)), 3);
-    const buf = new Uint8Array(16);
-    assert.equal(Number(await io.symbols.read(w.fd, buf, 16n)), 3);
+    send(w.fd, "req");
+    assert.equal(await recv(w.fd), "req");
     closeFd(w.fd); // as libcriu does after the request: the worker ends
     spare.refill(); // the next one
-    const next = childrenRunning(dir).filter((pid) => pid !== w.pid);
+    const next = children().filter((pid) => pid !== w.pid);
     assert.equal(next.length, 1, "no next worker started");
     spare.close(); // kills the ready one, reaps both
     assert.ok(gone(w.pid), `the spent worker ${w.pid} was not reaped`);
-    assert.deepEqual(childrenRunning(dir), [], "a worker outlived close()");
+    assert.deepEqual(children(), [], "a worker outlived close()");
     spare.refill();
     assert.equal(spare.take(), null, "a closed spare starts no worker");
   } finally {

@@ -6,11 +6,7 @@
 import { spawnWithSocket } from "../ffi/spawn.ts";
 import { closeFd, waitExit } from "../ffi/libc.ts";
 import { assert } from "./e2e/harness.ts";
-
-const io = Deno.dlopen("libc.so.6", {
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-});
+import { recv, send } from "./socket_io.ts";
 
 const O_CLOEXEC = 0o2000000;
 
@@ -28,17 +24,6 @@ function inheritable(): number[] {
     if ((flags & O_CLOEXEC) === 0) out.push(+e.name);
   }
   return out;
-}
-
-async function recv(fd: number): Promise<string> {
-  const buf = new Uint8Array(256);
-  const n = Number(await io.symbols.read(fd, buf, 256n));
-  return new TextDecoder().decode(buf.subarray(0, Math.max(n, 0)));
-}
-
-function send(fd: number, s: string): void {
-  const b = new TextEncoder().encode(s);
-  assert.equal(Number(io.symbols.write(fd, b, BigInt(b.length))), b.length);
 }
 
 Deno.test("spawnWithSocket: the child talks over the pair, with its own fd, clean signals, none of the agent's fds", async () => {
