@@ -4,7 +4,7 @@
  * messages both ways.
  */
 import { spawnWithSocket } from "../ffi/spawn.ts";
-import { closeFd, waitExit } from "../ffi/libc.ts";
+import { closeFd, kill, SIGNALS, waitExit } from "../ffi/libc.ts";
 import { assert } from "./e2e/harness.ts";
 import { recv, send } from "./socket_io.ts";
 
@@ -26,21 +26,42 @@ function inheritable(): number[] {
   return out;
 }
 
-Deno.test("spawnWithSocket: the child talks over the pair, with its own fd, clean signals, none of the agent's fds", async () => {
-  // The child reports what it was given, then echoes one message and ends at end of file.
-  const script = 'n=$0; ls /proc/$$/fd | sort -n | tr "\\n" " " >&$n; ' +
-    'grep -E "^Sig(Blk|Ign)" /proc/$$/status | tr "\\n" " " >&$n; exec cat <&$n >&$n';
+Deno.test("spawnWithSocket: the child has its own fd and none of the agent's", async () => {
+  // sleep holds exactly what it was given, and does not touch its fds.
   let given = -1;
-  const child = spawnWithSocket("/bin/sh", (fd) => {
+  const child = spawnWithSocket("/bin/sleep", (fd) => {
     given = fd;
-    return ["-c", script, String(fd)];
+    return ["10"];
   });
   try {
     assert.ok(given === 3 || given === 4, `child fd ${given}`);
     // Its fds: the socket, and what this process has open without close-on-exec (stdio, and
     // whatever its own parent passed down): not the agent's end, nor any other of its fds.
-    const fds = (await recv(child.fd)).trim().split(" ").map(Number);
-    assert.deepEqual(fds, [...inheritable(), given].sort((a, b) => a - b));
+    // posix_spawnp returns once the child's exec let go of our memory, a moment before the
+    // exec closes its close-on-exec fds: look until the table settles (bounded).
+    const want = [...inheritable(), given].sort((a, b) => a - b);
+    const fdsOf = () =>
+      [...Deno.readDirSync(`/proc/${child.pid}/fd`)].map((e) => +e.name).sort((a, b) => a - b);
+    let fds = fdsOf();
+    for (let i = 0; i < 100 && JSON.stringify(fds) !== JSON.stringify(want); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      fds = fdsOf();
+    }
+    assert.deepEqual(fds, want);
+  } finally {
+    closeFd(child.fd);
+    kill(child.pid, SIGNALS.SIGKILL);
+  }
+  const end = await waitExit(child.pid, 5000);
+  assert.equal(end?.signal, SIGNALS.SIGKILL);
+});
+
+Deno.test("spawnWithSocket: the child talks over the pair, with clean signals", async () => {
+  // The child reports its signal state, then echoes each message and ends at end of file.
+  const script = 'n=$0; grep -E "^Sig(Blk|Ign)" /proc/$$/status | tr "\\n" " " >&$n; ' +
+    "exec cat <&$n >&$n";
+  const child = spawnWithSocket("/bin/sh", (fd) => ["-c", script, String(fd)]);
+  try {
     // Nothing blocked, and none of signals 1-31 ignored (Deno ignores SIGPIPE); 32 and 33
     // are glibc's own, left alone by posix_spawn.
     const sigs = await recv(child.fd);
