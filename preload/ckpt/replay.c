@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -41,6 +42,10 @@ struct log_head {
 	uint32_t pad;
 	struct a8_live_mark mark;
 };
+/* With the criu engine the agent reads and sets the mark in the file: output_settle.ts. */
+_Static_assert(offsetof(struct log_head, mark) == 16, "output_settle.ts MARK_AT");
+_Static_assert(offsetof(struct a8_live_mark, live_pid) == 8, "output_settle.ts LIVE_PID");
+_Static_assert(offsetof(struct a8_live_mark, retired) == 12, "output_settle.ts RETIRED");
 
 struct log_fd {
 	uint64_t seq;

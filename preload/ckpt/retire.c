@@ -7,7 +7,8 @@
  * replicated output from before its syscall until its record is in the log, and a copy that
  * resumes and finds the mark lets the live process finish the call (SIGCONT): it logs the
  * record, sees that it was retired, and stops itself again. The marks live in the log's header,
- * memory the live process and its copies share (fork engine).
+ * memory the live process and its copies share (fork engine). With the criu engine the log is
+ * a file, and the agent does the copy's part before it kills the tree (output_settle.ts).
  */
 #include <fcntl.h>
 #include <signal.h>

@@ -30,6 +30,7 @@ import {
 import type { Logger } from "../log.ts";
 import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
 import { killTree } from "./kill_tree.ts";
+import { settleOutput } from "./output_settle.ts";
 import { readStat } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
@@ -149,6 +150,7 @@ export class CriuDriver {
   readonly #lib: Libcriu;
   readonly #log: Logger;
   readonly #base: string;
+  readonly #runDir: string;
   readonly #keep: number;
   /** Roots this driver restored: its children, which it reaps (Deno reaps the ones it spawned). */
   readonly #restored = new Set<number>();
@@ -163,6 +165,7 @@ export class CriuDriver {
     this.#lib = lib;
     this.#log = o.log;
     this.#base = `${o.runDir}/criu`;
+    this.#runDir = o.runDir;
     this.#keep = keep;
   }
 
@@ -392,6 +395,7 @@ export class CriuDriver {
       log: this.#log,
       mayReap: (pid) => (pid !== rootPid || this.#restored.has(pid)) && !this.#waits.has(pid),
       gone: (pid) => this.#restored.delete(pid),
+      settle: (pid) => settleOutput(pid, this.#runDir, this.#log),
     });
   }
 

@@ -43,18 +43,28 @@ export interface KillTreeOptions {
   mayReap(pid: number): boolean;
   /** `pid` of the tree is gone (reaped here or elsewhere). */
   gone(pid: number): void;
+  /**
+   * Called with the root once the whole tree is stopped, before the kill: the root may be let
+   * to finish an output it was making (output_settle.ts); it must be left stopped.
+   */
+  settle?(rootPid: number): Promise<unknown>;
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Sends a signal; a process that is already gone is no error (the tree is dying anyway). */
-function signal(pid: number, sig: number): void {
+/**
+ * Sends a signal; a process that is already gone is no error (the tree is dying anyway).
+ * False if it was gone.
+ */
+export function signal(pid: number, sig: number): boolean {
   try {
     kill(pid, sig);
+    return true;
   } catch (e) {
     if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
+    return false;
   }
 }
 
@@ -107,7 +117,10 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
     await sleep(1);
   }
 
-  // 2. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
+  // 2. Only the root replays after a restore: an output it was making must not be made twice.
+  if (o.settle && tree.has(rootPid)) await o.settle(rootPid);
+
+  // 3. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
   // SIGKILL ends stopped processes too.
   const stopped = performance.now();
   const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
@@ -115,7 +128,7 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   for (const [pid] of alive) abortOnClose(pid, aborted, o.log);
   for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
 
-  // 3. Reap until every member's pid is gone.
+  // 4. Reap until every member's pid is gone.
   const killed = performance.now();
   const pending = new Map(tree);
   for (;;) {
