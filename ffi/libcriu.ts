@@ -448,6 +448,12 @@ export function logTail(text: string, lines = 15): string {
   return [...errors.slice(-5), ...(errors.length ? ["..."] : []), ...tail].join("\n");
 }
 
+/** The last `max` error lines of a log tail, on one line (for a log field); "" if none. */
+export function errorLines(tail: string, max = 3): string {
+  const errors = tail.split("\n").filter((l) => /Error/.test(l) && !/RLIMIT_NOFILE/.test(l));
+  return errors.slice(-max).map((l) => l.trim()).join(" | ");
+}
+
 function readOr(path: string, fallback: string): string {
   try {
     return Deno.readTextFileSync(path);

@@ -19,7 +19,7 @@
  * the restore hands it the agent's again (see `stdioToInherit`).
  * Details and measurements: docs/criu.md.
  */
-import { type CommonOptions, Libcriu } from "../../ffi/libcriu.ts";
+import { type CommonOptions, CriuError, errorLines, Libcriu } from "../../ffi/libcriu.ts";
 import { criuBinaries } from "../../ffi/criu_paths.ts";
 import {
   type ExitStatus,
@@ -31,7 +31,8 @@ import type { Logger } from "../log.ts";
 import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
 import { killTree } from "./kill_tree.ts";
 import { settleOutput } from "./output_settle.ts";
-import { readStat } from "./proc_tree.ts";
+import { fitFiles, type NotedFile, noteOpenFiles } from "./dumped_files.ts";
+import { readStat, treeOf } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -120,6 +121,8 @@ const RESTORE: Omit<CommonOptions, "imagesDir"> = {
 interface ImagesMeta {
   root: number;
   shellJob: boolean;
+  /** The regular files whose paths and sizes CRIU checks at the restore (dumped_files.ts). */
+  files?: NotedFile[];
 }
 
 /** The clocks of the dumped tree's time namespace (the host's: id 0); see dump(). */
@@ -263,8 +266,13 @@ export class CriuDriver {
    * directory always holds a whole dump. Then epochs `keepImages` or more below `epoch` go. A
    * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), an older
    * dump of that epoch is removed, and the Error's message has the end of CRIU's log.
+   * `tree`: the tree's pids, if the caller knows them (else /proc is scanned for them).
    */
-  async dump(rootPid: number, epoch: number): Promise<DumpResult> {
+  async dump(
+    rootPid: number,
+    epoch: number,
+    tree: () => readonly number[] = () => treeOf(rootPid),
+  ): Promise<DumpResult> {
     this.#checkEpoch(epoch);
     if (!Number.isInteger(rootPid) || rootPid <= 1) throw new RangeError(`bad root pid ${rootPid}`);
     return await this.#exclusive(async () => {
@@ -279,7 +287,7 @@ export class CriuDriver {
         // A root that is not a session leader (its session belongs to the agent) needs CRIU's
         // shell-job mode, at the dump and at the restore: the restore reads it back.
         const shellJob = (readStat(rootPid)?.session ?? rootPid) !== rootPid;
-        const meta: ImagesMeta = { root: rootPid, shellJob };
+        const meta: ImagesMeta = { root: rootPid, shellJob, files: noteOpenFiles(tree()) };
         await Deno.writeTextFile(`${scratch}/${META}`, JSON.stringify(meta) + "\n");
         const opts = {
           ...DUMP,
@@ -346,12 +354,21 @@ export class CriuDriver {
       try {
         const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
         const inheritFds = stdioToInherit();
-        ({ pid, ms: criuMs } = await this.#lib.restore({
-          ...RESTORE,
-          imagesDir: dir,
-          inheritFds,
-          shellJob: meta.shellJob,
-        }));
+        // The restored processes wait for the agent's word: they write nothing before unfit().
+        const { unfit, fitted } = fitFiles(meta.files ?? []);
+        if (fitted.length) {
+          this.#log.debug("criu restore: files fitted", { files: fitted.join(",") });
+        }
+        try {
+          ({ pid, ms: criuMs } = await this.#lib.restore({
+            ...RESTORE,
+            imagesDir: dir,
+            inheritFds,
+            shellJob: meta.shellJob,
+          }));
+        } finally {
+          unfit();
+        }
       } catch (e) {
         const msg = (e as Error).message;
         const hint = /File exists|Can't fork for/.test(msg)
@@ -361,7 +378,11 @@ export class CriuDriver {
             "connections the program closed itself in the last minute, if it does not set " +
             "SO_REUSEADDR; killTree aborts only the connections open when it runs)"
           : "";
-        this.#log.warn("criu restore failed", { epoch, images: dir });
+        this.#log.warn("criu restore failed", {
+          epoch,
+          images: dir,
+          criu_log: e instanceof CriuError ? errorLines(e.logTail) : undefined,
+        });
         throw new Error(`restore of epoch ${epoch} failed: ${msg}${hint}`, {
           cause: e,
         });

@@ -225,7 +225,8 @@ export class CriuRounds {
     if (round.halted) return;
     let done = false;
     try {
-      const r = await this.#o.driver.dump(root, round.epoch);
+      // The tree as the round last saw it: every process of it stands still.
+      const r = await this.#o.driver.dump(root, round.epoch, () => tree);
       // What the dump holds: a process that stood still and then ended is not in it.
       const dumped = [...round.waiting].filter(([pid]) => tree.includes(pid));
       this.#images.set(round.epoch, new Map(dumped.map(([p, w]) => [p, w.stream])));

@@ -103,6 +103,11 @@ export function treeOf(root: number): number[] {
 
 /** The sockets a process holds: fd number and "socket:[inode]"; none when it is gone. */
 export function socketsOf(pid: number): [number, string][] {
+  return fdTargets(pid).filter(([, target]) => target.startsWith("socket:"));
+}
+
+/** `pid`'s open fds and what each names (/proc/PID/fd links); empty if it is gone. */
+export function fdTargets(pid: number): [number, string][] {
   const out: [number, string][] = [];
   let fds: Deno.DirEntry[];
   try {
@@ -112,8 +117,7 @@ export function socketsOf(pid: number): [number, string][] {
   }
   for (const e of fds) {
     try {
-      const target = Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`);
-      if (target.startsWith("socket:")) out.push([+e.name, target]);
+      out.push([+e.name, Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`)]);
     } catch {
       // Closed meanwhile.
     }

@@ -294,7 +294,8 @@ interface FaultRun {
   /**
    * Why the stop may end the run with a divergence report (criu): a follower faults before its
    * agent hears of the stop (src/run/faults_off.ts), and the rollback that follows cannot
-   * restore a tree whose files the shutdown changed (lighttpd truncates its pid file).
+   * restore a tree whose open files the shutdown removed (a pid file unlinked at the exit;
+   * one it only truncated is fitted back: src/checkpoint/dumped_files.ts).
    */
   stopMayDiverge?: string;
   /**
