@@ -44,6 +44,8 @@ struct log_head {
 };
 /* With the criu engine the agent reads and sets the mark in the file: output_settle.ts. */
 _Static_assert(offsetof(struct log_head, mark) == 16, "output_settle.ts MARK_AT");
+_Static_assert(offsetof(struct a8_live_mark, out_seq) == 0, "output_settle.ts OUT_SEQ");
+_Static_assert(sizeof(struct a8_live_mark) == 16, "output_settle.ts MARK_LEN");
 _Static_assert(offsetof(struct a8_live_mark, live_pid) == 8, "output_settle.ts LIVE_PID");
 _Static_assert(offsetof(struct a8_live_mark, retired) == 12, "output_settle.ts RETIRED");
 
@@ -115,11 +117,18 @@ void a8_replay_ran(uint64_t seq)
 		*ran_upto = seq;
 }
 
-/* A forked child has a stream of its own and no checkpoints: it must not write our log. */
+/*
+ * A forked child has a stream of its own and no checkpoints: it must not write our log. It
+ * lets go of the mapping too: with the criu engine it takes checkpoints of its own later and
+ * maps a log of its own then (a8_log_open), which must not be its parent's file.
+ */
 void a8_log_detach(void)
 {
 	log_active = false;
 	ran_upto = NULL;
+	if (shared_log)
+		a8_sys2(SYS_munmap, shared_log, LOG_SIZE);
+	shared_log = NULL;
 	a8_keep_channel_frozen();	/* a child's end of its parent's channel: let go */
 }
 

@@ -355,7 +355,7 @@ export class CriuDriver {
         const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
         const inheritFds = stdioToInherit();
         // The restored processes wait for the agent's word: they write nothing before unfit().
-        const { unfit, fitted } = fitFiles(meta.files ?? []);
+        const { unfit, fitted } = fitFiles(meta.files ?? [], this.#log);
         if (fitted.length) {
           this.#log.debug("criu restore: files fitted", { files: fitted.join(",") });
         }
@@ -416,7 +416,7 @@ export class CriuDriver {
       log: this.#log,
       mayReap: (pid) => (pid !== rootPid || this.#restored.has(pid)) && !this.#waits.has(pid),
       gone: (pid) => this.#restored.delete(pid),
-      settle: (pid) => settleOutput(pid, this.#runDir, this.#log),
+      settle: async (pid) => (await settleOutput(pid, this.#runDir, this.#log)) !== "none",
     });
   }
 

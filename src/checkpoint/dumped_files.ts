@@ -14,6 +14,7 @@
  * longer dump a tree that holds it open unlinked): that restore fails, and the run stops with
  * the divergence report.
  */
+import type { Logger } from "../log.ts";
 import { fdTargets } from "./proc_tree.ts";
 
 /** A regular file the tree had open at the dump (identified by device and inode). */
@@ -24,10 +25,11 @@ export interface NotedFile {
   size: number;
 }
 
-/** Past this many bytes grown since the dump a file is not fitted (CRIU then refuses). */
+/** At most this many bytes past the dump-time sizes are held, in all (more: CRIU refuses). */
 export const MAX_HELD_BYTES = 64 << 20;
 
 const O_ACCMODE = 0o3;
+const O_RDONLY = 0o0;
 const O_WRONLY = 0o1;
 const O_APPEND = 0o2000;
 
@@ -46,6 +48,11 @@ function sizeChecked(flags: number): boolean {
   return !((flags & O_ACCMODE) === O_WRONLY && (flags & O_APPEND));
 }
 
+/** Opened for writing: the tree itself may have changed the file's size. */
+function writable(flags: number): boolean {
+  return (flags & O_ACCMODE) !== O_RDONLY;
+}
+
 /** The agent's stdio files: the restore hands them over (criu_stdio.ts), CRIU checks nothing. */
 function agentStdio(): Set<string> {
   const keys = new Set<string>();
@@ -60,10 +67,15 @@ function agentStdio(): Set<string> {
   return keys;
 }
 
-/** The regular files whose size CRIU records when it dumps `pids` (one entry per file). */
+/**
+ * The regular files whose size CRIU records when it dumps `pids` and that the tree has open for
+ * writing (one entry per file). A file only read there that changed size was changed from
+ * outside: it is not the agent's to cut, and CRIU refuses the restore.
+ */
 export function noteOpenFiles(pids: readonly number[]): NotedFile[] {
   const inherited = agentStdio();
   const seen = new Map<string, NotedFile>();
+  const written = new Set<string>();
   for (const pid of pids) {
     for (const [fd, target] of fdTargets(pid)) {
       // A deleted file goes into the image whole (CRIU's ghost files): nothing to check.
@@ -76,8 +88,9 @@ export function noteOpenFiles(pids: readonly number[]): NotedFile[] {
       }
       const flags = fdFlags(pid, fd);
       const key = `${st.dev}:${st.ino}`;
-      if (!st.isFile || flags === null || !sizeChecked(flags)) continue;
-      if (seen.has(key) || inherited.has(key)) continue;
+      if (!st.isFile || flags === null || !sizeChecked(flags) || inherited.has(key)) continue;
+      if (writable(flags)) written.add(key);
+      if (seen.has(key)) continue;
       seen.set(key, {
         path: target,
         dev: st.dev,
@@ -86,7 +99,7 @@ export function noteOpenFiles(pids: readonly number[]): NotedFile[] {
       });
     }
   }
-  return [...seen.values()];
+  return [...seen].filter(([key]) => written.has(key)).map(([, f]) => f);
 }
 
 /** Puts every fitted file back as it was. */
@@ -96,74 +109,94 @@ function sameFile(st: Deno.FileInfo, f: NotedFile): boolean {
   return st.isFile && st.dev === f.dev && st.ino === f.ino;
 }
 
-/** The file at its dump-time size; the returned function undoes it. Null: left alone. */
-function resize(f: NotedFile, now: number): (() => void) | null {
-  if (now === f.size || now - f.size > MAX_HELD_BYTES) return null;
-  const file = Deno.openSync(f.path, { read: true, write: true });
+function readTail(file: Deno.FsFile, from: number, len: number): Uint8Array {
+  const tail = new Uint8Array(len);
+  file.seekSync(from, Deno.SeekMode.Start);
+  for (let got = 0; got < len;) {
+    const n = file.readSync(tail.subarray(got));
+    if (!n) return tail.subarray(0, got); // it shrank meanwhile: keep what there was
+    got += n;
+  }
+  return tail;
+}
+
+/**
+ * The file at its dump-time size, the bytes past it read first (at most `budget`); the undo.
+ * Null: unchanged, replaced, or over the budget. The file is checked through the handle
+ * opened, so a file renamed over it meanwhile is not the one cut.
+ */
+function fitOne(f: NotedFile, budget: number): { undo: () => void; held: number } | null {
+  let file: Deno.FsFile;
   try {
-    let tail = new Uint8Array(0);
-    if (now > f.size) {
-      tail = new Uint8Array(now - f.size);
-      file.seekSync(f.size, Deno.SeekMode.Start);
-      for (let got = 0; got < tail.length;) {
-        const n = file.readSync(tail.subarray(got));
-        if (!n) {
-          tail = tail.subarray(0, got); // it shrank meanwhile: keep what there was
-          break;
-        }
-        got += n;
-      }
-    }
-    file.truncateSync(f.size);
-    return () => {
-      if (tail.length) {
-        file.seekSync(f.size, Deno.SeekMode.Start);
-        for (let put = 0; put < tail.length;) put += file.writeSync(tail.subarray(put));
-      } else {
-        file.truncateSync(now);
-      }
+    file = Deno.openSync(f.path, { read: true, write: true });
+  } catch {
+    return null; // gone, or not ours to write: CRIU says what it finds
+  }
+  try {
+    const st = file.statSync();
+    if (!sameFile(st, f) || st.size === f.size || st.size - f.size > budget) {
       file.close();
+      return null;
+    }
+    const now = st.size;
+    const tail = now > f.size ? readTail(file, f.size, now - f.size) : new Uint8Array(0);
+    file.truncateSync(f.size);
+    const undo = () => {
+      try {
+        if (tail.length) {
+          file.seekSync(f.size, Deno.SeekMode.Start);
+          for (let put = 0; put < tail.length;) put += file.writeSync(tail.subarray(put));
+        } else {
+          file.truncateSync(now);
+        }
+      } finally {
+        file.close();
+      }
     };
+    return { undo, held: tail.length };
   } catch (e) {
     file.close();
     throw e;
   }
 }
 
-/** One noted file at its dump-time size; the undo. Null: left alone (gone, or replaced). */
-function fitOne(f: NotedFile): (() => void) | null {
-  let st: Deno.FileInfo;
-  try {
-    st = Deno.statSync(f.path);
-  } catch {
-    return null;
-  }
-  return sameFile(st, f) ? resize(f, st.size) : null;
-}
-
 /**
- * Gives each noted file that changed size its dump-time size (see above). Files that are gone
- * from their path, were replaced, or grew by more than MAX_HELD_BYTES are left alone: CRIU's
- * restore then fails and says which. Call `unfit` once the restore is over, whatever its
- * outcome.
+ * Gives each noted file that changed size its dump-time size (see above), holding at most
+ * MAX_HELD_BYTES in all. Files that are gone from their path, were replaced, cannot be
+ * written, or do not fit the budget are left alone: CRIU's restore then fails and says which.
+ * Call `unfit` once the restore is over, whatever its outcome: it puts every file back, each
+ * on its own (a failure is logged, the other files are still put back).
  */
-export function fitFiles(files: readonly NotedFile[]): { unfit: Unfit; fitted: string[] } {
-  const undo: (() => void)[] = [];
-  const fitted: string[] = [];
+export function fitFiles(
+  files: readonly NotedFile[],
+  log: Logger,
+): { unfit: Unfit; fitted: string[] } {
+  const undo: [string, () => void][] = [];
   const unfit = () => {
-    for (const u of undo.splice(0).reverse()) u();
-  };
-  try {
-    for (const f of files) {
-      const u = fitOne(f);
-      if (u) {
-        undo.push(u);
-        fitted.push(f.path);
+    for (const [path, u] of undo.splice(0).reverse()) {
+      try {
+        u();
+      } catch (e) {
+        log.error("a file cut for the restore could not be put back", {
+          path,
+          error: (e as Error).message,
+        });
       }
     }
-  } catch (e) {
-    unfit();
-    throw e;
+  };
+  let budget = MAX_HELD_BYTES;
+  for (const f of files) {
+    try {
+      const r = fitOne(f, budget);
+      if (!r) continue;
+      undo.push([f.path, r.undo]);
+      budget -= r.held;
+    } catch (e) {
+      log.warn("cannot give a file its size at the dump", {
+        path: f.path,
+        error: (e as Error).message,
+      });
+    }
   }
-  return { unfit, fitted };
+  return { unfit, fitted: undo.map(([path]) => path) };
 }

@@ -45,9 +45,10 @@ export interface KillTreeOptions {
   gone(pid: number): void;
   /**
    * Called with the root once the whole tree is stopped, before the kill: the root may be let
-   * to finish an output it was making (output_settle.ts); it must be left stopped.
+   * to finish an output it was making (output_settle.ts); it must be left stopped. True if it
+   * was woken (the tree is then stopped again, a child it made included).
    */
-  settle?(rootPid: number): Promise<unknown>;
+  settle?(rootPid: number): Promise<boolean>;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -90,35 +91,51 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   // init): later scans read only pids of processes that may be new, and the members' state.
   let scans = 0;
   let snap: ProcSnapshot | undefined;
-  for (;;) {
-    scans++;
-    snap = snapshotProc(snap, new Set(tree.keys()));
-    const procs = snap.procs;
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const p of procs.values()) {
-        if (!tree.has(p.pid) && member(p)) {
-          tree.set(p.pid, p);
-          grew = true;
+  const stopAll = async () => {
+    for (;;) {
+      scans++;
+      snap = snapshotProc(snap, new Set(tree.keys()));
+      const procs = snap.procs;
+      let grew = true;
+      while (grew) {
+        grew = false;
+        for (const p of procs.values()) {
+          if (!tree.has(p.pid) && member(p)) {
+            tree.set(p.pid, p);
+            grew = true;
+          }
         }
       }
+      let running = 0;
+      for (const [pid, known] of tree) {
+        const p = procs.get(pid);
+        if (!p || p.start !== known.start || p.state === "Z" || p.state === "X") continue;
+        if (p.state === "T" || p.state === "t") continue;
+        running++;
+        signal(pid, SIGNALS.SIGSTOP);
+      }
+      if (running === 0) return;
+      if (performance.now() > deadline) return; // Kill what we have; the reaping reports.
+      await sleep(1);
     }
-    let running = 0;
-    for (const [pid, known] of tree) {
-      const p = procs.get(pid);
-      if (!p || p.start !== known.start || p.state === "Z" || p.state === "X") continue;
-      if (p.state === "T" || p.state === "t") continue;
-      running++;
-      signal(pid, SIGNALS.SIGSTOP);
-    }
-    if (running === 0) break;
-    if (performance.now() > deadline) break; // Kill what we have; the reaping reports.
-    await sleep(1);
-  }
+  };
+  await stopAll();
 
   // 2. Only the root replays after a restore: an output it was making must not be made twice.
-  if (o.settle && tree.has(rootPid)) await o.settle(rootPid);
+  // Woken, it may have forked meanwhile: the tree is stopped again. A failed settle costs
+  // that output (its connection is closed after the replay), not the rollback.
+  if (o.settle && tree.has(rootPid)) {
+    let woke = true;
+    try {
+      woke = await o.settle(rootPid);
+    } catch (e) {
+      o.log.warn("cannot let the root finish its output", {
+        pid: rootPid,
+        error: (e as Error).message,
+      });
+    }
+    if (woke) await stopAll();
+  }
 
   // 3. Abort the tree's TCP connections when it dies (see abortOnClose), then kill:
   // SIGKILL ends stopped processes too.

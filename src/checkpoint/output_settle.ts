@@ -49,11 +49,21 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** The mark of `pid`'s log file, or undefined if it has none (or it cannot be read). */
+function openLog(pid: number, runDir: string): Deno.FsFile | undefined {
+  try {
+    return Deno.openSync(`${runDir}/replay-${pid}`, { read: true, write: true });
+  } catch {
+    return undefined; // no log (no checkpoint yet, or not a leader), or none we may write
+  }
+}
+
 /**
  * `pid`, stopped (SIGSTOP) and about to be killed: if its log marks an output in flight, it
  * is woken to finish it (it logs the record and stops itself), for at most `limitMs`; either
  * way it is left stopped. A process without a log file, or whose mark is not its own (a pid
- * that was another process's), is left alone.
+ * that was another process's), is left alone. Never throws: what goes wrong is logged, and
+ * the output is then not finished (the replay closes its connection).
  */
 export async function settleOutput(
   pid: number,
@@ -61,24 +71,22 @@ export async function settleOutput(
   log: Logger,
   limitMs = SETTLE_MS,
 ): Promise<SettleOutcome> {
-  let f: Deno.FsFile;
-  try {
-    f = Deno.openSync(`${runDir}/replay-${pid}`, { read: true, write: true });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return "none";
-    throw e;
-  }
+  const f = openLog(pid, runDir);
+  if (!f) return "none";
   try {
     const m = readMark(f);
     if (!m || m.outSeq === 0n || m.livePid !== pid) return "none";
-    const st = readStat(pid)?.state;
-    if (st !== "T" && st !== "t") return "none"; // not stopped: nothing to let it finish
+    if (!stopped(pid)) return "none"; // not stopped: nothing to let it finish
     markRetired(f);
     const t0 = performance.now();
     let left = signal(pid, SIGNALS.SIGCONT) ? readMark(f)?.outSeq ?? 0n : 0n;
+    let ran = false;
     while (left !== 0n && performance.now() - t0 < limitMs) {
       const s = readStat(pid)?.state;
       if (s === undefined || s === "Z" || s === "X") break;
+      // Stopped again with the mark still set: not by finishing this output.
+      if (ran && (s === "T" || s === "t")) break;
+      ran ||= s !== "T" && s !== "t";
       await sleep(1);
       left = readMark(f)?.outSeq ?? 0n;
     }
@@ -92,7 +100,16 @@ export async function settleOutput(
       ms: Math.round(performance.now() - t0),
     });
     return outcome;
+  } catch (e) {
+    log.warn("cannot let the root finish its output", { pid, error: (e as Error).message });
+    signal(pid, SIGNALS.SIGSTOP);
+    return "gave-up";
   } finally {
     f.close();
   }
+}
+
+function stopped(pid: number): boolean {
+  const st = readStat(pid)?.state;
+  return st === "T" || st === "t";
 }

@@ -80,7 +80,8 @@ Deno.test("a root stopped inside an output is woken to finish it, then left stop
 });
 
 Deno.test("a root that does not finish its output in time is stopped again", async () => {
-  await withChild("true", async (pid, file, dir) => {
+  // Woken, it runs on and never clears the mark: only the agent can stop it again.
+  await withChild("while :; do :; done", async (pid, file, dir) => {
     Deno.writeFileSync(file, header(7, pid));
     const t0 = performance.now();
     const outcome = await settleOutput(pid, dir, memoryLogger(1).logger);
@@ -123,6 +124,7 @@ Deno.test("killTree settles the root once the whole tree is stopped, then kills 
         settled = root;
         const dir = file.slice(0, file.lastIndexOf("/"));
         assert.equal(await settleOutput(root, dir, logger, 5000), "finished");
+        return true;
       },
     });
     await killing;
@@ -130,5 +132,22 @@ Deno.test("killTree settles the root once the whole tree is stopped, then kills 
     assert.ok(stoppedAtSettle);
     assert.ok(gone.has(pid));
     assert.equal(mark(file).outSeq, 0);
+  });
+});
+
+Deno.test("killTree kills the tree even if the settle fails", async () => {
+  await withChild(CLEAR, async (pid) => {
+    const gone = new Set<number>();
+    const { logger, lines } = memoryLogger(1);
+    await killTree(pid, {
+      timeoutMs: 3000,
+      spare: new Set(),
+      log: logger,
+      mayReap: () => false,
+      gone: (p) => gone.add(p),
+      settle: () => Promise.reject(new Error("no log for you")),
+    });
+    assert.ok(gone.has(pid));
+    assert.ok(lines.some((l) => l.includes("no log for you")), lines.join("\n"));
   });
 });
