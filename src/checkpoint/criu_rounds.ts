@@ -14,8 +14,9 @@
  *   has exists on every follower.
  *
  * A round that cannot complete in time (a process blocked in a call that does not return), or
- * whose dump fails, or in which a process cannot take part (a follower of its could not), is
- * given up: the waiting processes are told "skip" and go on without it, keeping the older
+ * whose dump fails, or in which a process cannot take part (a follower of its could not), or
+ * in which a process that does not stand still waits for a child (wait4: a child that stands
+ * still would never end; such a round is not waited out), is given up: the waiting processes are told "skip" and go on without it, keeping the older
  * checkpoint (their replay logs start anew only with "live"); a late one is told at once.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
@@ -24,7 +25,7 @@ import { kill, sigqueue } from "../../ffi/libc.ts";
 import type { CheckpointStats } from "./copies.ts";
 import type { CriuDriver } from "./criu_driver.ts";
 import { nextEvent } from "./engine.ts";
-import { treeOf } from "./proc_tree.ts";
+import { treeOf, waitsForChild } from "./proc_tree.ts";
 
 /** The monitor's wake-up signal (criu.c): SIGSTKFLT. */
 export const WAKE = 16;
@@ -74,6 +75,8 @@ export interface RoundsOptions {
   tree?: (root: number) => number[];
   /** Sends a signal, with a value (sigqueue) or without: libc by default. */
   signal?: (pid: number, sig: number, value?: number) => void;
+  /** Whether a process is blocked waiting for a child: /proc by default. */
+  waitsForChild?: (pid: number) => boolean;
 }
 
 function sendSignal(pid: number, sig: number, value?: number): void {
@@ -86,6 +89,7 @@ export class CriuRounds {
   readonly #o: RoundsOptions;
   readonly #tree: (root: number) => number[];
   readonly #signal: (pid: number, sig: number, value?: number) => void;
+  readonly #waitsForChild: (pid: number) => boolean;
   readonly #images = new Map<number, TreeImage>();
   #round?: Round;
   /** The newest epoch a round was held for (done or abandoned): older ones are stale. */
@@ -98,6 +102,7 @@ export class CriuRounds {
     this.#o = o;
     this.#tree = o.tree ?? treeOf;
     this.#signal = o.signal ?? sendSignal;
+    this.#waitsForChild = o.waitsForChild ?? waitsForChild;
     this.#off = o.events.on((e) => {
       if (e.ev === "criu-due" && o.leader) this.#due(e.epoch);
       else if (e.ev === "criu-dump") this.#waits(e);
@@ -198,9 +203,21 @@ export class CriuRounds {
     for (;;) {
       if (round.halted) return;
       tree = this.#tree(root);
-      if (this.#o.leader) this.#ask(round, tree);
       const missing = tree.filter((pid) => !round.waiting.has(pid));
       if (tree.length && !missing.length) break;
+      // A process waiting for a child cannot stand still until the child ends, and a child
+      // that stands still for this round does not end: the round could only time out, with
+      // the whole tree stalled meanwhile.
+      const parent = missing.find((pid) => this.#waitsForChild(pid));
+      if (parent !== undefined) {
+        this.#o.log.info("checkpoint given up: a process waits for a child", {
+          epoch: round.epoch,
+          pid: parent,
+        });
+        await this.#wake(this.#still(round), "skip");
+        return;
+      }
+      if (this.#o.leader) this.#ask(round, tree);
       if (performance.now() > round.deadline) {
         this.#o.log.warn("checkpoint abandoned: not every process of the tree stopped", {
           epoch: round.epoch,

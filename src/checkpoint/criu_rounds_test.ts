@@ -22,6 +22,8 @@ class FakeTree {
   /** Processes that report skip instead of standing still; that never answer. */
   readonly skipping = new Set<number>();
   readonly silent = new Set<number>();
+  /** Processes blocked waiting for a child (wait4). */
+  readonly parents = new Set<number>();
   dumpFails = false;
 
   constructor(readonly streams: Map<number, string>) {}
@@ -79,6 +81,7 @@ class FakeTree {
       keep: 3,
       tree: () => [...this.streams.keys()],
       signal: this.signal,
+      waitsForChild: (pid) => this.parents.has(pid),
       dumped: (epoch) => this.dumped.push(epoch),
     });
   }
@@ -212,4 +215,30 @@ Deno.test("a process that ended after it stood still is not in the image", async
   assert.deepEqual(t.dumps, [[ROOT, 1]]);
   assert.deepEqual([...r.image(1)!.keys()].sort(), [100, 101]);
   r.close();
+});
+
+Deno.test("a process waiting for a child: the round is given up at once, not waited out", async () => {
+  const t = new FakeTree(nginx());
+  t.parents.add(ROOT);
+  const r = t.rounds(true, 5000);
+  const t0 = performance.now();
+  due(t, 1);
+  await new Promise((res) => setTimeout(res, 30));
+  assert.deepEqual(t.asked, [], "nobody is asked into a round that cannot complete");
+  assert.deepEqual(t.dumps, []);
+  // Follower: a process stood still for the leader's round; its parent waits for a child.
+  const f = new FakeTree(nginx());
+  f.parents.add(ROOT);
+  const fr = f.rounds(false, 5000);
+  f.stands(101, 1);
+  await f.toldCount(1);
+  assert.deepEqual(f.told, [[101, "skip"]]);
+  assert.ok(performance.now() - t0 < 1000, "well before the round's time limit");
+  // Once the child ended, the next request makes a checkpoint.
+  t.parents.clear();
+  due(t, 1);
+  await t.toldCount(3);
+  assert.deepEqual(t.dumps, [[ROOT, 2]]);
+  r.close();
+  fr.close();
 });

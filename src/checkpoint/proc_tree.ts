@@ -124,3 +124,21 @@ export function fdTargets(pid: number): [number, string][] {
   }
   return out;
 }
+
+/** wait4 and waitid, by the agent's ISA (the same as its variant's). */
+const WAIT_FOR_CHILD: Record<string, number[]> = { x86_64: [61, 247], aarch64: [260, 95] };
+
+/**
+ * Whether `pid` is blocked waiting for a child (wait4, waitid; /proc/PID/syscall names the
+ * call a blocked process is in). False when it runs, is gone, or the ISA is unknown.
+ */
+export function waitsForChild(pid: number): boolean {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/syscall`);
+  } catch {
+    return false;
+  }
+  const nr = Number(text.split(" ", 1)[0]);
+  return (WAIT_FOR_CHILD[Deno.build.arch] ?? []).includes(nr);
+}

@@ -4,7 +4,7 @@
  * of the tree could hide behind a dead process's entry and survive the kill.
  */
 import { assert } from "../../tests/e2e/harness.ts";
-import { handedOutBetween, type ProcStat, snapshotProc } from "./proc_tree.ts";
+import { handedOutBetween, type ProcStat, snapshotProc, waitsForChild } from "./proc_tree.ts";
 
 Deno.test("handedOutBetween: the pids after `from` up to `to`, across the wrap at pid_max", () => {
   assert.ok(handedOutBetween(101, 100, 105));
@@ -57,5 +57,24 @@ Deno.test("snapshotProc: entries of pids handed out since the last scan are read
   } finally {
     child.kill("SIGKILL");
     await child.status;
+  }
+});
+
+Deno.test("waitsForChild: bash in wait (wait4) for its child is, a sleeping process is not", async () => {
+  const parent = new Deno.Command("bash", { args: ["-c", "sleep 30 & wait"], stdin: "null" })
+    .spawn();
+  const sleeper = new Deno.Command("sleep", { args: ["30"], stdin: "null" }).spawn();
+  try {
+    let seen = false;
+    for (let i = 0; i < 200 && !seen; i++) {
+      seen = waitsForChild(parent.pid);
+      if (!seen) await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(seen, "the shell never showed as waiting for its child");
+    assert.equal(waitsForChild(sleeper.pid), false);
+    assert.equal(waitsForChild(2 ** 22 + 1), false, "no such process");
+  } finally {
+    for (const c of [parent, sleeper]) c.kill("SIGKILL");
+    await Promise.all([parent.status, sleeper.status]);
   }
 });
