@@ -326,6 +326,7 @@ static enum a8_taken take_criu(uint64_t seq)
 		return o;
 	if (a8.role == A8_ROLE_LEADER)
 		a8_log_reset();
+	a8_redo_reset();
 	if (!root)
 		return A8_TAKEN;
 	/* Only the root's keeper is outside the tree (the agent's child): criu_engine.ts. */

@@ -171,11 +171,23 @@ long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
 /* Replay: the fd made at the current position goes back at its number (false: none kept). */
 bool a8_replay_install(int fd, int cloexec);
-/* Follower: remember the furthest position it ran a call of its own at (replay.c). */
+/* Outputs a rollback must not make again (redo.c). */
+/* Follower: remember the furthest position it ran a call of its own at. */
 void a8_replay_ran_init(void);
 void a8_replay_ran(uint64_t seq);
 /* Follower or replaying leader: a replayed output whose effect already happened, not run again. */
 bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec);
+/*
+ * criu, a process of the tree other than the root: an output to stdio it made before the
+ * rollback at this position, with these bytes (true: *ret is its result, not run again); the
+ * note of one it made (or took); notes start anew at a dump (reset), a restored process takes
+ * them in (collect), a forked child lets go of its parent's (detach).
+ */
+bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *ret);
+void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret);
+void a8_redo_reset(void);
+void a8_redo_collect(void);
+void a8_redo_detach(void);
 /* Before a position: ends replay when the log has no record for it. */
 void a8_replay_check(uint64_t seq);
 /* Called in the frozen copy: take the log and the kept fds, decide where replay stops. */

@@ -129,6 +129,7 @@ enum a8_taken a8_criu_take(uint64_t seq)
 	if (a8.stats)
 		a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
 	a8_ckpt_resumed_at(cmd.diverged_at);
+	a8_redo_collect();
 	if (a8.role == A8_ROLE_LEADER)
 		a8_replay_prepare(cmd.mode, cmd.diverged_at);
 	reconnect(cmd.port);

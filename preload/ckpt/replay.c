@@ -59,14 +59,6 @@ static struct log_head *shared_log;	/* MAP_SHARED: the copies read it */
 static bool log_active;
 
 /*
- * Follower: the furthest position at which this variant ran a call of its own, in memory no
- * rollback puts back. Under the code policy a follower can be rolled back from behind the
- * leader, and a retry replays the leader's whole log: a replayed output past this position is
- * one this variant never made, and it must make it now.
- */
-static uint64_t *ran_upto;
-
-/*
  * Replay state of a resumed leader (private memory). The records are read where they are in
  * the log, below `log_cut` (appended to only after it while the replay runs): a copy of them
  * would cost a resuming copy a page fault per 4 KiB before it can serve.
@@ -105,18 +97,6 @@ struct a8_live_mark *a8_log_mark(void)
 	return shared_log ? &shared_log->mark : NULL;
 }
 
-void a8_replay_ran_init(void)
-{
-	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran_upto)
-		ran_upto = a8_ckpt_shared_map("ran", 4096);
-}
-
-void a8_replay_ran(uint64_t seq)
-{
-	if (ran_upto && seq > *ran_upto)
-		*ran_upto = seq;
-}
-
 /*
  * A forked child has a stream of its own and no checkpoints: it must not write our log. It
  * lets go of the mapping too: with the criu engine it takes checkpoints of its own later and
@@ -125,7 +105,7 @@ void a8_replay_ran(uint64_t seq)
 void a8_log_detach(void)
 {
 	log_active = false;
-	ran_upto = NULL;
+	a8_redo_detach();
 	if (shared_log)
 		a8_sys2(SYS_munmap, shared_log, LOG_SIZE);
 	shared_log = NULL;
@@ -483,29 +463,4 @@ bool a8_replay_install(int fd, int cloexec)
 	if (r == fd)
 		a8_ckpt_shared(fd, a8.seq);
 	return r == fd;
-}
-
-/*
- * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
- * this variant's own before the rollback: its reader has the bytes already, so the call is
- * not run again (it returns what it returned then). A file with an offset is written again
- * at the offset the checkpoint restored: the same bytes at the same place.
- */
-bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec)
-{
-	long fl;
-
-	if (!(rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
-		return false;
-	if (!a8_replaying() && ran_upto && rec->seq > *ran_upto)
-		return false;
-	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
-	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)
-		return false;
-	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
-		return false;
-	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);
-	if (fl < 0)
-		return false;
-	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
 }

@@ -415,7 +415,12 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 {
 	if (replicate)
 		a8_log_call(c, s->seq, false);
+	if (a8_redo_skip(c, s->seq, s->digest, &c->ret)) {
+		a8_redo_note(c, s->seq, s->digest, c->ret);	/* for a rollback to come */
+		return true;
+	}
 	c->ret = a8_exec_call(c);
+	a8_redo_note(c, s->seq, s->digest, c->ret);
 	while (a8_ckpt_cut_interrupted(c)) {
 		if (a8_quiescent(c) && a8_ckpt_leader(c, s->seq))
 			return false;
@@ -467,8 +472,11 @@ void a8_stream_call(struct a8_call *c)
 			a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's fd) */
 	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
+	} else if (a8_redo_skip(c, s.seq, s.digest, &c->ret)) {
+		a8_redo_note(c, s.seq, s.digest, c->ret);	/* for a rollback to come */
 	} else {
 		c->ret = a8_exec_call(c);
+		a8_redo_note(c, s.seq, s.digest, c->ret);
 		a8_replay_ran(s.seq);
 	}
 	a8_step_follow(c, &s, replicate);

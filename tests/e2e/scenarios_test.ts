@@ -60,6 +60,9 @@ const SCENARIOS: Scenario[] = [
   // 120 children in a row, each waited for: a round of dumps cannot complete while the parent
   // waits (criu_rounds.ts); such rounds used to time out after 3 s each (60 s in all).
   { name: "edge_cases", criu: "checkpoints" },
+  // A child prints on while its parent polls: restored by CRIU, the child goes on from the
+  // dump without a replay, and must not print again what it printed since (ckpt/redo.c).
+  { name: "child_stdout", criu: "faults" },
 ];
 
 /** Rollbacks the leader did per scenario in the faults step (checked at the end). */
