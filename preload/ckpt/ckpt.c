@@ -313,6 +313,7 @@ static enum a8_taken take_criu(uint64_t seq)
 		a8_keep_channel_retire();
 		a8_ckpt_forget_shared_fds();
 	}
+	a8_redo_before_dump();
 	o = a8_criu_take(seq);
 	if (o == A8_SKIPPED) {
 		if (root && last_seq)
@@ -326,7 +327,7 @@ static enum a8_taken take_criu(uint64_t seq)
 		return o;
 	if (a8.role == A8_ROLE_LEADER)
 		a8_log_reset();
-	a8_redo_reset();
+	a8_redo_dumped(seq);
 	if (!root)
 		return A8_TAKEN;
 	/* Only the root's keeper is outside the tree (the agent's child): criu_engine.ts. */

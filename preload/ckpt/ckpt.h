@@ -178,14 +178,17 @@ void a8_replay_ran(uint64_t seq);
 /* Follower or replaying leader: a replayed output whose effect already happened, not run again. */
 bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec);
 /*
- * criu, a process of the tree other than the root: an output to stdio it made before the
- * rollback at this position, with these bytes (true: *ret is its result, not run again); the
- * note of one it made (or took); notes start anew at a dump (reset), a restored process takes
- * them in (collect), a forked child lets go of its parent's (detach).
+ * criu, a process of the tree other than the root: a write to the variant's stdio it made
+ * before the rollback at this position, with these bytes (true: *ret is its result, not run
+ * again); the note of one it made. The root notes the variant's stdio at its start
+ * (stdio_init); a process maps its notes before a dump and keeps those of the last dumps
+ * (dumped); a restored process takes them in (collect); a forked child lets go (detach).
  */
 bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *ret);
 void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret);
-void a8_redo_reset(void);
+void a8_redo_stdio_init(void);
+void a8_redo_before_dump(void);
+void a8_redo_dumped(uint64_t seq);
 void a8_redo_collect(void);
 void a8_redo_detach(void);
 /* Before a position: ends replay when the log has no record for it. */

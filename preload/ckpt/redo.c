@@ -18,10 +18,13 @@
  * input it had read is gone) runs.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
+#include "canon/table.h"
 #include "ckpt.h"
 #include "core/util.h"
 #include "exchange/link.h"
@@ -40,16 +43,28 @@ struct out_done {
 	int64_t ret;
 };
 
-/* The notes since the newest dump: a file mapping, as the log is under criu (ckpt.c). */
+/*
+ * The notes, in a file mapping of the run directory (a restore does not put it back). They
+ * are kept from the oldest of the last KEEP_DUMPS dumps on: a follower may be restored to a
+ * dump older than its newest (one its leader gave up on).
+ */
+#define KEEP_DUMPS 4
 struct outs_head {
 	uint64_t n;
-	uint64_t pad;
+	uint64_t dumps[KEEP_DUMPS];	/* positions of the last dumps, newest first */
 };
 #define OUTS_SIZE (1ul << 20)
 #define OUTS_MAX ((OUTS_SIZE - sizeof(struct outs_head)) / sizeof(struct out_done))
 static struct outs_head *outs;
+static bool outs_full_said;
 
-/* A restored process's outputs of before the rollback, by position; the next one to meet. */
+/* The variant's own stdio (the root's fds 0-2 at its start; a fork child inherits it). */
+static struct {
+	uint64_t dev, ino;
+	bool known;
+} stdio_id[3];
+
+/* A restored process's notes from its position on, sorted; the next one to meet. */
 static struct out_done *done;
 static size_t ndone, capdone, next_done;
 
@@ -72,6 +87,18 @@ void a8_redo_detach(void)
 	if (outs)
 		a8_sys2(SYS_munmap, outs, OUTS_SIZE);
 	outs = NULL;
+}
+
+void a8_redo_stdio_init(void)
+{
+	struct stat st;
+	int fd;
+
+	for (fd = 0; fd < 3; fd++) {
+		stdio_id[fd].known = a8_sys2(SYS_fstat, fd, &st) == 0;
+		stdio_id[fd].dev = st.st_dev;
+		stdio_id[fd].ino = st.st_ino;
+	}
 }
 
 /*
@@ -99,67 +126,87 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
 }
 
-/* A process of a criu tree that is not its root: its notes, mapped on first use. */
+static bool tree_child(void)
+{
+	return a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0");
+}
+
+/*
+ * A write to the variant's own stdout or stderr (or stdin's terminal): the file outside the
+ * tree that the restore hands over as it is. Not a pipe of the tree's own on fd 1 (a shell
+ * pipeline): CRIU puts that back with its contents, and the reader needs the bytes again.
+ */
+static bool noted(const struct a8_call *c)
+{
+	struct stat st;
+	long fd = c->a[0];
+
+	if (!tree_child() || (c->ci->cid != A8_CID_write && c->ci->cid != A8_CID_writev) ||
+	    fd < 0 || fd > 2 || !stdio_id[fd].known)
+		return false;
+	return a8_sys2(SYS_fstat, fd, &st) == 0 && st.st_dev == stdio_id[fd].dev &&
+	       st.st_ino == stdio_id[fd].ino;
+}
+
+/* Mapped before this process's first dump, so a restored image has it (a fork child anew). */
 static struct outs_head *outs_map(void)
 {
-	if (!outs && a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0"))
+	if (!outs && tree_child())
 		outs = a8_ckpt_shared_map("outs", OUTS_SIZE);
 	return outs;
 }
 
-/* A stdio output of a process of a criu tree that is not its root. */
-static bool noted(const struct a8_call *c)
+void a8_redo_before_dump(void)
 {
-	return ((c->ci->flags | c->xflags) & F_OUTPUT) && c->ci->args[0].kind == AK_FD &&
-	       c->a[0] >= 0 && c->a[0] <= 2 && outs_map();
+	outs_map();
 }
 
-void a8_redo_reset(void)
+static int by_seq(const void *a, const void *b)
 {
-	if (outs_map())
-		outs->n = 0;
+	const struct out_done *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return x->digest < y->digest ? -1 : x->digest > y->digest;
 }
 
-/* By position, then digest; the same note twice once. */
-static void sort_done(void)
+/* A dump at seq was taken: notes older than the oldest kept dump go. */
+void a8_redo_dumped(uint64_t seq)
 {
-	size_t i, j, n = 0;
+	struct out_done *e;
+	uint64_t i, n = 0, oldest;
 
-	for (i = 1; i < ndone; i++) {
-		struct out_done e = done[i];
-
-		for (j = i; j > 0 && (done[j - 1].seq > e.seq ||
-				      (done[j - 1].seq == e.seq && done[j - 1].digest > e.digest)); j--)
-			done[j] = done[j - 1];
-		done[j] = e;
-	}
-	for (i = 0; i < ndone; i++)
-		if (!n || done[n - 1].seq != done[i].seq || done[n - 1].digest != done[i].digest)
-			done[n++] = done[i];
-	ndone = n;
+	if (!outs_map())
+		return;
+	memmove(&outs->dumps[1], &outs->dumps[0], (KEEP_DUMPS - 1) * sizeof(outs->dumps[0]));
+	outs->dumps[0] = seq;
+	oldest = outs->dumps[KEEP_DUMPS - 1];
+	e = (struct out_done *)(outs + 1);
+	for (i = 0; i < outs->n && i < OUTS_MAX; i++)
+		if (e[i].seq >= oldest)
+			e[n++] = e[i];
+	outs->n = n;
 }
 
-/*
- * The notes of the log join those the restored image holds: the log has what was made since
- * the dump, the image what earlier lives had made past this position (a process restored twice
- * from one dump, or dumped again right after a restore, before it got as far as before).
- */
+/* Restored: the notes from here on, sorted (a process restored twice may have noted out of order). */
 void a8_redo_collect(void)
 {
 	const struct out_done *e;
 	uint64_t i, n;
 
-	next_done = 0;
+	ndone = next_done = 0;
 	if (!outs_map())
 		return;
 	e = (const struct out_done *)(outs + 1);
 	n = outs->n < OUTS_MAX ? outs->n : OUTS_MAX;
 	for (i = 0; i < n; i++) {
+		if (e[i].seq < a8.seq)
+			continue;
 		if (ndone == capdone)
 			done = a8_mem_grow(done, &capdone, ndone, sizeof(*done));
 		done[ndone++] = e[i];
 	}
-	sort_done();
+	qsort(done, ndone, sizeof(*done), by_seq);
 }
 
 bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *ret)
@@ -179,13 +226,19 @@ bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *
 	return false;
 }
 
-/* A full file stops the notes: what comes after may be printed twice by a rollback. */
+/* Only bytes that went out: an error or an interrupted call is made again. */
 void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret)
 {
 	struct out_done *e;
 
-	if (!a8_ckpt_standing() || !noted(c) || outs->n >= OUTS_MAX)
+	if (ret <= 0 || !outs || !noted(c))
 		return;
+	if (outs->n >= OUTS_MAX) {
+		if (!outs_full_said)
+			a8_log(A8_LOG_WARN, 0, "stdio notes full: a rollback may print lines again");
+		outs_full_said = true;
+		return;
+	}
 	e = (struct out_done *)(outs + 1) + outs->n;
 	*e = (struct out_done){ .seq = seq, .digest = digest, .ret = ret };
 	outs->n++;

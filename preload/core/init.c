@@ -156,6 +156,7 @@ static void mark_stdio(void)
 	for (fd = 0; fd < 3; fd++)
 		if (a8_sys2(SYS_fcntl, fd, F_GETFD) >= 0)
 			a8_fd_set(fd, FK_LOCAL);
+	a8_redo_stdio_init();
 }
 
 static int open_placeholder(void)

@@ -415,12 +415,9 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 {
 	if (replicate)
 		a8_log_call(c, s->seq, false);
-	if (a8_redo_skip(c, s->seq, s->digest, &c->ret)) {
-		a8_redo_note(c, s->seq, s->digest, c->ret);	/* for a rollback to come */
-		return true;
-	}
+	if (a8_redo_skip(c, s->seq, s->digest, &c->ret))
+		return true;	/* printed before the rollback */
 	c->ret = a8_exec_call(c);
-	a8_redo_note(c, s->seq, s->digest, c->ret);
 	while (a8_ckpt_cut_interrupted(c)) {
 		if (a8_quiescent(c) && a8_ckpt_leader(c, s->seq))
 			return false;
@@ -430,6 +427,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 	}
 	if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
 		c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1], c->ret);
+	a8_redo_note(c, s->seq, s->digest, c->ret);
 	return true;
 }
 
@@ -472,9 +470,7 @@ void a8_stream_call(struct a8_call *c)
 			a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's fd) */
 	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
-	} else if (a8_redo_skip(c, s.seq, s.digest, &c->ret)) {
-		a8_redo_note(c, s.seq, s.digest, c->ret);	/* for a rollback to come */
-	} else {
+	} else if (!a8_redo_skip(c, s.seq, s.digest, &c->ret)) {	/* not printed already */
 		c->ret = a8_exec_call(c);
 		a8_redo_note(c, s.seq, s.digest, c->ret);
 		a8_replay_ran(s.seq);
