@@ -122,7 +122,7 @@ export function spawnWithSocket(path: string, args: (fd: number) => string[]): S
     const argv = pointerArray(argvStrings);
     const envp = pointerArray(envStrings);
     const pid = new Int32Array(1);
-    const err = s.posix_spawnp(pid, cString(path), actions, attr, argv, envp);
+    const err = s.posix_spawnp(pid, argvStrings[0], actions, attr, argv, envp);
     if (err !== 0) fail(`posix_spawnp(${path})`, err);
     return { pid: pid[0], fd: ours };
   } catch (e) {

@@ -31,7 +31,7 @@ import type { Logger } from "../log.ts";
 import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
 import { killTree } from "./kill_tree.ts";
 import { settleOutput } from "./output_settle.ts";
-import { fitFiles, type NotedFile, noteOpenFiles } from "./dumped_files.ts";
+import { type NotedFile, noteOpenFiles, withFilesFitted } from "./dumped_files.ts";
 import { readStat, treeOf } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
@@ -354,21 +354,13 @@ export class CriuDriver {
       try {
         const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
         const inheritFds = stdioToInherit();
-        // The restored processes wait for the agent's word: they write nothing before unfit().
-        const { unfit, fitted } = fitFiles(meta.files ?? [], this.#log);
-        if (fitted.length) {
-          this.#log.debug("criu restore: files fitted", { files: fitted.join(",") });
-        }
-        try {
-          ({ pid, ms: criuMs } = await this.#lib.restore({
-            ...RESTORE,
-            imagesDir: dir,
-            inheritFds,
-            shellJob: meta.shellJob,
-          }));
-        } finally {
-          unfit();
-        }
+        // The restored processes wait for the agent's word: they write nothing meanwhile.
+        ({ pid, ms: criuMs } = await withFilesFitted(
+          meta.files ?? [],
+          this.#log,
+          () =>
+            this.#lib.restore({ ...RESTORE, imagesDir: dir, inheritFds, shellJob: meta.shellJob }),
+        ));
       } catch (e) {
         const msg = (e as Error).message;
         const hint = /File exists|Can't fork for/.test(msg)

@@ -16,8 +16,9 @@
  * A round that cannot complete in time (a process blocked in a call that does not return), or
  * whose dump fails, or in which a process cannot take part (a follower of its could not), or
  * in which a process that does not stand still waits for a child (wait4: a child that stands
- * still would never end; such a round is not waited out), is given up: the waiting processes are told "skip" and go on without it, keeping the older
- * checkpoint (their replay logs start anew only with "live"); a late one is told at once.
+ * still would never end; such a round is not waited out), is given up: the waiting processes
+ * are told "skip" and go on without it, keeping the older checkpoint (their replay logs start
+ * anew only with "live"); a late one is told at once.
  */
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";

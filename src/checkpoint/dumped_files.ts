@@ -200,3 +200,18 @@ export function fitFiles(
   }
   return { unfit, fitted: undo.map(([path]) => path) };
 }
+
+/** Runs `restore` with the noted files fitted (fitFiles), and puts them back after it. */
+export async function withFilesFitted<T>(
+  files: readonly NotedFile[],
+  log: Logger,
+  restore: () => Promise<T>,
+): Promise<T> {
+  const { unfit, fitted } = fitFiles(files, log);
+  if (fitted.length) log.debug("criu restore: files fitted", { files: fitted.join(",") });
+  try {
+    return await restore();
+  } finally {
+    unfit();
+  }
+}

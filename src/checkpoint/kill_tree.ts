@@ -51,7 +51,7 @@ export interface KillTreeOptions {
   settle?(rootPid: number): Promise<boolean>;
 }
 
-function sleep(ms: number): Promise<void> {
+export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
@@ -94,7 +94,7 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   const stopAll = async () => {
     for (;;) {
       scans++;
-      snap = snapshotProc(snap, new Set(tree.keys()));
+      snap = snapshotProc(snap, tree);
       const procs = snap.procs;
       let grew = true;
       while (grew) {

@@ -10,7 +10,7 @@
  */
 import { SIGNALS } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
-import { signal } from "./kill_tree.ts";
+import { signal, sleep } from "./kill_tree.ts";
 import { readStat } from "./proc_tree.ts";
 
 /** struct a8_live_mark in struct log_head (preload/ckpt/replay.c, ckpt.h): bytes 16..31. */
@@ -45,11 +45,7 @@ function markRetired(f: Deno.FsFile): void {
   f.writeSync(one);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** The mark of `pid`'s log file, or undefined if it has none (or it cannot be read). */
+/** `pid`'s log file, for reading and writing; undefined if it has none (or may not be opened). */
 function openLog(pid: number, runDir: string): Deno.FsFile | undefined {
   try {
     return Deno.openSync(`${runDir}/replay-${pid}`, { read: true, write: true });
@@ -84,9 +80,9 @@ export async function settleOutput(
     while (left !== 0n && performance.now() - t0 < limitMs) {
       const s = readStat(pid)?.state;
       if (s === undefined || s === "Z" || s === "X") break;
-      // Stopped again with the mark still set: not by finishing this output.
-      if (ran && (s === "T" || s === "t")) break;
-      ran ||= s !== "T" && s !== "t";
+      const still = s === "T" || s === "t";
+      if (ran && still) break; // stopped again with the mark set: not by finishing this output
+      ran ||= !still;
       await sleep(1);
       left = readMark(f)?.outSeq ?? 0n;
     }

@@ -62,7 +62,7 @@ export function handedOutBetween(pid: number, from: number, to: number): boolean
  */
 export function snapshotProc(
   prev?: ProcSnapshot,
-  reread: ReadonlySet<number> = new Set(),
+  reread: { has(pid: number): boolean } = new Set(),
 ): ProcSnapshot {
   const before = lastPid();
   const names = [...Deno.readDirSync("/proc")].map((e) => e.name).filter((n) => /^\d+$/.test(n));
