@@ -53,6 +53,25 @@ void a8_ckpt_mark_shared_fds(void)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
+/*
+ * criu, the root leader right after a dump: its TCP connections, which its keeper holds on to
+ * (keeper.c). CRIU brings them back closed; the keeper's live ones take their place.
+ */
+void a8_ckpt_mark_shared_conns(void)
+{
+	int fd;
+
+	a8_ckpt_forget_shared_fds();
+	for (fd = 0; fd < A8_CKPT_FDS; fd++)
+		if (a8_fd_kind(fd) == FK_REPL && a8_tcp_connection(fd))
+			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
+}
+
+bool a8_ckpt_is_shared(int fd)
+{
+	return fd >= 0 && fd < A8_CKPT_FDS && (shared[fd / 8] & (1u << (fd % 8)));
+}
+
 void a8_ckpt_shared(int fd, uint64_t seq)
 {
 	if (fd < 0 || fd >= A8_CKPT_FDS)
@@ -331,8 +350,10 @@ static enum a8_taken take_criu(uint64_t seq)
 	if (!root)
 		return A8_TAKEN;
 	/* Only the root's keeper is outside the tree (the agent's child): criu_engine.ts. */
+	a8_ckpt_mark_shared_conns();
 	err = a8_keep_keeper_start(a8.epoch);
 	if (err) {
+		a8_ckpt_forget_shared_fds();
 		a8_log(A8_LOG_WARN, 0, "checkpoint %u dropped: no keeper for its fds (%d)", a8.epoch,
 		       err);
 		a8_ckpt_drop("no keeper for the fds made since the checkpoint");

@@ -89,6 +89,11 @@ bool a8_ckpt_standing(void);
 /* The fds the newest copy (or the criu root's keeper) holds too: all open ones, or none. */
 void a8_ckpt_mark_shared_fds(void);
 void a8_ckpt_forget_shared_fds(void);
+/* criu root: the TCP connections open at the dump are the ones its keeper holds. */
+void a8_ckpt_mark_shared_conns(void);
+bool a8_ckpt_is_shared(int fd);
+/* A connected (not listening) TCP socket over IPv4 or IPv6. */
+bool a8_tcp_connection(int fd);
 /* fork.c: fork the frozen copy; A8_RESUMED in a copy resumed after a rollback. */
 enum a8_taken a8_fork_take(uint64_t seq);
 /* faults.c */
@@ -167,6 +172,8 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
 /* keep.c. Replay: the real fd a recorded call made at seq with number fd (now the caller's),
  * or -1. Send one to the copy; let go of those made from position from on (0: all). */
 int a8_keep_take(uint64_t seq, int fd);
+/* Any fd kept as made at seq: the held fd (its number for the program in *fd), or -1. */
+int a8_keep_take_any(uint64_t seq, int *fd);
 long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
 /* Replay: the fd made at the current position goes back at its number (false: none kept). */

@@ -191,6 +191,22 @@ static bool regular_file(int fd)
 	return a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+static int sockopt(int fd, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
+}
+
+bool a8_tcp_connection(int fd)
+{
+	int domain = sockopt(fd, SO_DOMAIN);
+
+	return (domain == AF_INET || domain == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
+	       sockopt(fd, SO_ACCEPTCONN) == 0;
+}
+
 /* A regular file on the files channel, if it can go there. */
 static bool send_file(uint64_t seq, int fd)
 {
@@ -249,8 +265,11 @@ static void copy_lets_go(int fd, uint64_t made_at)
 	long fl;
 	size_t i;
 
-	/* A number the program used more than once since the checkpoint: the one made then. */
-	for (i = nkept; made_at && i-- > 0;)
+	/*
+	 * A number the program used more than once since the checkpoint: the one made then. The
+	 * criu keeper holds the dump's connections as made at 0, under the program's numbers.
+	 */
+	for (i = nkept; i-- > 0;)
 		if (kept[i].fd == fd && kept[i].seq == made_at) {
 			a8_sys1(SYS_close, kept[i].held);
 			kept[i] = kept[--nkept];
@@ -438,6 +457,18 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 		return;
 	if (a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8) == 1)
 		a8_sys3(SYS_read, chan_live, &ack, 1);
+}
+
+int a8_keep_take_any(uint64_t seq, int *fd)
+{
+	size_t i;
+
+	for (i = nkept; i-- > 0;)
+		if (kept[i].seq == seq) {
+			*fd = kept[i].fd;
+			return a8_keep_take(seq, *fd);
+		}
+	return -1;
 }
 
 int a8_keep_take(uint64_t seq, int fd)

@@ -4,8 +4,8 @@
  * not those it made since, and those are what a replay needs (a file a server keeps open in its
  * cache, a connection accepted since). So right after each dump the leader forks a keeper: a
  * process of the agent's, out of the tree's session (a rollback kills the tree, not the
- * keeper), that holds none of the program's fds but serves the same channel as a frozen copy
- * (keep.c). A restored leader connects to it by the path keep-<pid> in the run directory, says
+ * keeper), that holds, of the program's fds, only the dump's TCP connections (CRIU restores
+ * them closed), and serves the same channel as a frozen copy (keep.c). A restored leader connects to it by the path keep-<pid> in the run directory, says
  * where its replay stops and takes the fds made before that; the keeper goes on serving it (a
  * retry restores the same dump and needs them again) until the next checkpoint retires it.
  */
@@ -23,6 +23,9 @@
 #include "core/fdtab.h"
 #include "core/util.h"
 #include "keep_chan.h"
+
+/* The dump's connections a keeper holds at most (more are restored closed, as before). */
+#define KEEPER_CONNS 1024
 
 static int keeper_addr(struct sockaddr_un *sun, long pid)
 {
@@ -43,7 +46,8 @@ static int keeper_listen(long pid)
 	if (err)
 		return err;
 	a8_sys1(SYS_unlink, sun.sun_path);	/* an older keeper's */
-	fd = a8_sys3(SYS_socket, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	/* Out of the program's range, where a message about a program fd could name it. */
+	fd = a8_fd_socket(AF_UNIX, SOCK_SEQPACKET);
 	if (fd < 0)
 		return (int)fd;
 	err = (int)a8_sys3(SYS_bind, fd, &sun, sizeof(sun));
@@ -105,20 +109,67 @@ static void keeper_take(int conn, uint32_t epoch)
 	a8_keep_serve_on(conn);
 }
 
+/*
+ * The dump's TCP connections (marked shared by the leader before the fork): held under their
+ * program numbers, made at 0. CRIU restores them closed; a restored leader takes these live
+ * ones instead, so that its clients see a delay, not a reset. A listening socket is not held:
+ * the restore could not bind its port again.
+ */
+static size_t keeper_hold_conns(int *held, size_t cap)
+{
+	size_t n = 0;
+	int fd;
+
+	for (fd = 0; fd < A8_CKPT_FDS && n < cap; fd++) {
+		int h;
+
+		if (!a8_ckpt_is_shared(fd))
+			continue;
+		h = a8_fd_hide(fd);
+		if (h < 0)
+			continue;
+		a8_kept_add(0, fd, h);
+		held[n++] = h;
+	}
+	return n;
+}
+
+/* Close every fd but the n in keep (which it sorts). */
+static int close_all_but(int *keep, size_t n)
+{
+	unsigned lo = 0;
+	size_t i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > lo &&
+		    a8_sys3(SYS_close_range, lo, (unsigned)keep[i] - 1, 0) < 0)
+			return -1;
+		lo = (unsigned)keep[i] + 1;
+	}
+	return a8_sys3(SYS_close_range, lo, ~0u, 0) < 0 ? -1 : 0;
+}
+
 /* The keeper's life: serve the live leader, and each restored one, until retired. */
 static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 {
 	char ready = 1;
-	int lfd, chan;
+	int lfd, chan, keep[1 + KEEPER_CONNS];
 
 	a8_keep_channel_frozen();
 	/* Out of the tree's session and group: a rollback kills those, and restores the pids. */
 	if (a8_sys0(SYS_setsid) < 0)
 		a8_sys1(SYS_exit_group, 0);
-	/* None of the program's fds: a listening socket held here would stop the restore. */
+	/* Of the program's fds, only the connections: a listening socket would stop the restore. */
 	chan = a8_keep_channel_fd();
-	if ((chan > 0 && a8_sys3(SYS_close_range, 0, chan - 1, 0) < 0) ||
-	    a8_sys3(SYS_close_range, chan + 1, ~0u, 0) < 0)
+	keep[0] = chan;
+	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))
 		a8_sys1(SYS_exit_group, 0);
 	a8.agent_fd = -1;
 	lfd = keeper_listen(leader);

@@ -11,7 +11,8 @@
  * Sockets: a dump takes live TCP connections (`tcp_established`; CRIU's default network lock
  * needs iptables-restore, absent here, so the lock is nftables, built into criu), and a restore
  * brings them back closed (`tcp_close`): a rollback must not resume a conversation the other
- * side has moved on from, so clients reconnect; listening sockets come back listening.
+ * side has moved on from (the criu engine puts the live ones back, criu_engine.ts); listening
+ * sockets come back listening.
  * `killTree` aborts the killed tree's connections (peers get a RST, and no lingering socket
  * keeps the restore from binding its ports again).
  *

@@ -6,9 +6,10 @@
  * coordinator says), every other stream replays all its log; each leader process listens for
  * its followers on a port of its own, each follower process connects to its stream's port.
  *
- * CRIU has the fds of the dump only. After each dump the root leader's monitor forks a keeper
- * (criu-keeper) that holds the fds the process makes from then on; the restored root takes
- * them back from it for its replay (preload/ckpt/keeper.c). The agent reaps it, spares its
+ * CRIU has the fds of the dump only, and brings its TCP connections back closed. After each
+ * dump the root leader's monitor forks a keeper (criu-keeper) that holds the live connections
+ * of the dump and the fds the process makes from then on; the restored root takes them back
+ * from it for its replay (preload/ckpt/keeper.c), so its clients see a delay, not a reset. The agent reaps it, spares its
  * connections when it kills the tree, and lets it go when a newer one registers or the run
  * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
  * tree): what they made since the dump comes back as a placeholder, their connections closed.

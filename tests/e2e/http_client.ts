@@ -408,6 +408,8 @@ export interface BenignCounts {
   truncated: number;
   /** Retries made, over all requests. */
   retried: number;
+  /** keepAlive: connections made (one per worker while none is closed). */
+  connects: number;
   timeouts: number;
   /** Of the ok requests, from the first try to the answer (retries included), in order. */
   latenciesMs: number[];
@@ -424,6 +426,7 @@ function emptyCounts(): BenignCounts {
     closed: 0,
     truncated: 0,
     retried: 0,
+    connects: 0,
     timeouts: 0,
     latenciesMs: [],
     samples: [],
@@ -447,10 +450,14 @@ async function tryOnce(
   path: string,
   timeoutMs: number,
   keep: { conn: HttpConn | null },
+  c: BenignCounts,
 ): Promise<RequestResult> {
   if (!o.keepAlive) return await request(o.addr, o.port, path, { timeoutMs });
   let conn: HttpConn | RequestResult | null = keep.conn;
-  if (!conn || conn.closed) conn = await connectWithin(o.addr, o.port, timeoutMs);
+  if (!conn || conn.closed) {
+    conn = await connectWithin(o.addr, o.port, timeoutMs);
+    if (conn instanceof HttpConn) c.connects++;
+  }
   if (!(conn instanceof HttpConn)) return conn;
   keep.conn = conn;
   return await request(o.addr, o.port, path, { timeoutMs, keepAliveConn: conn });
@@ -468,7 +475,7 @@ async function benignOne(
   for (let attempt = 0;; attempt++) {
     let r: RequestResult;
     try {
-      r = await tryOnce(o, e.path, timeoutMs, keep);
+      r = await tryOnce(o, e.path, timeoutMs, keep, c);
     } catch (err) {
       if (!(err instanceof MalformedResponse)) throw err;
       // The server answered, but not in HTTP.
