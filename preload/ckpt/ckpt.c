@@ -86,6 +86,7 @@ void a8_ckpt_shared(int fd, uint64_t seq)
  */
 void a8_ckpt_before_close(long fd)
 {
+	a8_pipe_forget((int)fd);
 	if (!last_seq || fd < 0 || fd >= A8_CKPT_FDS || !(shared[fd / 8] & (1u << (fd % 8))))
 		return;
 	shared[fd / 8] &= (uint8_t)~(1u << (fd % 8));

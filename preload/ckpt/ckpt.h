@@ -192,6 +192,16 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
  * (dumped); a restored process takes them in (collect); a forked child lets go (detach).
  */
 bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *ret);
+/* fd is the variant's own stdin, stdout or stderr (the root's at its start). */
+bool a8_redo_own_stdio(int fd);
+/*
+ * pipes.c, the criu root's pipes from other processes of its tree after a rollback: what a
+ * replayed read of one took comes down the pipe again, and is dropped then (a8_pipe_trim:
+ * true when nothing is left and the read must run again).
+ */
+void a8_pipe_replayed(const struct a8_call *c, long ret);
+bool a8_pipe_trim(struct a8_call *c);
+void a8_pipe_forget(int fd);
 void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret);
 void a8_redo_stdio_init(void);
 void a8_redo_before_dump(void);

@@ -7,8 +7,10 @@
  * the tree, leaving it running, and sends the signal: the monitor reconnects and asks what
  * happened. "live": the dump is done, go on; "skip": the agent gave up on this checkpoint (not
  * every process of the tree could stand still, or a dump failed), go on without it. "resume MODE
- * SEQ PORT QUIET": this is a restored tree after a rollback; its TCP connections came back closed (the data plane is made anew, the
- * clients' connections are gone: they see a closed connection) and the leader replays its log,
+ * SEQ PORT QUIET": this is a restored tree after a rollback; its TCP connections came back
+ * closed (the data plane is made anew; the root leader takes its clients' live connections
+ * from its keeper, keeper.c, the other processes' clients see a closed connection) and the
+ * leader replays its log,
  * a file mapping whose contents CRIU does not roll back.
  */
 #include <errno.h>

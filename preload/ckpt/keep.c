@@ -203,8 +203,13 @@ bool a8_tcp_connection(int fd)
 {
 	int domain = sockopt(fd, SO_DOMAIN);
 
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+
+	/* Connected: a socket between bind and listen would be held, and the restore not bind. */
 	return (domain == AF_INET || domain == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
-	       sockopt(fd, SO_ACCEPTCONN) == 0;
+	       sockopt(fd, SO_ACCEPTCONN) == 0 &&
+	       a8_sys3(SYS_getpeername, fd, &peer, &len) == 0;
 }
 
 /* A regular file on the files channel, if it can go there. */
@@ -275,7 +280,8 @@ static void copy_lets_go(int fd, uint64_t made_at)
 			kept[i] = kept[--nkept];
 			return;
 		}
-	if (made_at)
+	/* The criu keeper holds no program fd under its number: nothing else to let go. */
+	if (made_at || a8_ckpt.engine == A8_CKPT_CRIU)
 		return;
 	if (a8_sys2(SYS_fstat, fd, &st) < 0 || !(S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode)))
 		return;

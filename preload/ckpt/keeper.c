@@ -190,7 +190,8 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 		if (r < 0 || p[0].revents)
 			a8_sys1(SYS_exit_group, 0);
 		if (p[1].revents) {
-			long conn = a8_sys4(SYS_accept4, lfd, NULL, NULL, SOCK_CLOEXEC);
+			long conn = a8_fd_hide((int)a8_sys4(SYS_accept4, lfd, NULL, NULL,
+							   SOCK_CLOEXEC));
 
 			if (conn >= 0)
 				keeper_take((int)conn, epoch);

@@ -138,14 +138,22 @@ static bool tree_child(void)
  */
 static bool noted(const struct a8_call *c)
 {
-	struct stat st;
-	long fd = c->a[0];
+	return tree_child() && (c->ci->cid == A8_CID_write || c->ci->cid == A8_CID_writev) &&
+	       c->a[0] >= 0 && c->a[0] <= 2 && a8_redo_own_stdio((int)c->a[0]);
+}
 
-	if (!tree_child() || (c->ci->cid != A8_CID_write && c->ci->cid != A8_CID_writev) ||
-	    fd < 0 || fd > 2 || !stdio_id[fd].known)
+bool a8_redo_own_stdio(int fd)
+{
+	struct stat st;
+	int i;
+
+	if (a8_sys2(SYS_fstat, fd, &st) < 0)
 		return false;
-	return a8_sys2(SYS_fstat, fd, &st) == 0 && st.st_dev == stdio_id[fd].dev &&
-	       st.st_ino == stdio_id[fd].ino;
+	for (i = 0; i < 3; i++)
+		if (stdio_id[i].known && st.st_dev == stdio_id[i].dev &&
+		    st.st_ino == stdio_id[i].ino)
+			return true;
+	return false;
 }
 
 /* Mapped before this process's first dump, so a restored image has it (a fork child anew). */

@@ -335,6 +335,8 @@ static void install_dump_conns(void)
 			/* The keeper holds it too: it lets go when the program closes it. */
 			a8_ckpt_shared(fd, 0);
 			n++;
+		} else {
+			a8_sys2(SYS_shutdown, held, SHUT_RDWR);	/* nobody serves it now */
 		}
 		a8_sys1(SYS_close, held);
 	}

@@ -189,7 +189,7 @@ export class CriuEngine implements Engine {
     lap("halt");
     // killTree kills it: a SIGKILL first would close its connections before they are aborted.
     root.retire(false);
-    // The keeper holds connections accepted since the dump: they live on, not aborted.
+    // The keeper holds the dump's connections and those accepted since: they live on.
     await this.#driver.killTree(old, undefined, this.#keeperSockets());
     lap("kill");
     let pid: number;

@@ -222,3 +222,32 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
     assert.ok(counts.connects - workers <= rollbacks / 3, `${rollbacks} rollbacks\n${why}`);
   });
 });
+
+/**
+ * A child prints into a pipe its parent reads (tests/scenarios/child_pipe.c). CRIU restores
+ * the pipe as it was at the dump and the child, which is not replayed, writes again what it
+ * wrote since; the parent, replayed, read those lines from its log already and must not read
+ * them twice (preload/ckpt/pipes.c). Before: 150 lines were read as 160-190.
+ */
+Deno.test("survival (criu): a pipe from a child is not read twice after a rollback", async () => {
+  await buildScenarios();
+  await withRunDir("a8-e2e-survival-pipe-", async (dir) => {
+    const native = await runNative([scenario("child_pipe")], { timeoutMs: ms(20000) });
+    assert.equal(native.code, 0, text(native.stderr));
+    const r = await runA8({
+      variants: 2,
+      dir,
+      program: [scenario("child_pipe")],
+      timeoutMs: ms(60000),
+      extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = 5000\nevery_ms = 100\n` +
+        `retries = 3\n\n[faults]\ndivergence_probability = 0.01\nseed = 1\n`,
+    });
+    const why = describe(r.variants);
+    for (const v of r.variants) {
+      assert.equal(v.code, 0, why);
+      assert.equal(text(v.stdout), text(native.stdout), why);
+    }
+    const s = await readSummary(r.leader);
+    assert.ok((s.rollbacks as number) >= 1, `no rollback\n${why}`);
+  });
+});
