@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pipes from another process of a criu tree to the root, after a rollback (ckpt.h). CRIU
- * restores such a pipe with what it held at the dump, and the other process, which is not
- * replayed, goes on from the dump: it writes again what it wrote since. The root replays its
- * reads since the dump from the log; the same bytes then come down the pipe again, and it
- * must not read them a second time. They are a debt, dropped from its next reads of that pipe
- * once the replay is over. The other process redoes what it did from the same state, so the
- * bytes are the same ones (one that reads the clock or a socket may write others: as many are
- * dropped). Only `read` of an anonymous pipe that is not the variant's own stdio (which stays
- * outside the tree, handed over as it is). Not done yet: the other way, a pipe the root
- * writes and another process reads (the replay does not write again what the reader, back at
- * the dump, needs again).
+ * Pipes between the root and another process of a criu tree, after a rollback (ckpt.h).
+ * CRIU restores such a pipe with what it held at the dump, and the other process, which is
+ * not replayed, goes on from the dump: it writes again what it wrote since, and reads again
+ * what the root wrote since. The root replays its calls since the dump from the log, so:
+ *   - the bytes its replay read come down the pipe again: they are a debt, dropped from its
+ *     next reads of that pipe once the replay is over;
+ *   - the bytes its replay wrote, the other process needs again (it waits for them): the
+ *     replay writes them again.
+ * The other process redoes what it did from the same state, so the bytes are the same ones
+ * (one that reads the clock or a socket may write others: as many are dropped). Only read and
+ * write of an anonymous pipe that is not the variant's own stdio (which stays outside the
+ * tree, handed over as it is).
  */
 #include <errno.h>
 #include <string.h>
@@ -69,6 +70,27 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 	}
 	debt[i].fd = (int)c->a[0];
 	debt[i].bytes += (uint64_t)ret;
+}
+
+void a8_pipe_replay_write(const struct a8_call *c, long logged)
+{
+	const char *p = (const char *)c->a[1];
+	long r = 0;
+
+	if (logged <= 0 || !tree_pipe(c, A8_CID_write))
+		return;
+	while (logged > 0) {
+		r = a8_sys3(SYS_write, c->a[0], p, logged);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		p += r;
+		logged -= r;
+	}
+	if (logged > 0)
+		a8_log(A8_LOG_WARN, 0, "fd %ld: %ld bytes the replay wrote are lost (%ld)", c->a[0],
+		       logged, r);
 }
 
 bool a8_pipe_trim(struct a8_call *c)

@@ -474,6 +474,8 @@ void a8_stream_call(struct a8_call *c)
 	if (replicate) {
 		if ((c->ci->flags | c->xflags) & F_CLOSEFD)
 			a8_sys1(SYS_close, c->a[0]);	/* the placeholder (a replaying leader's fd) */
+		else if (a8_replaying())
+			a8_pipe_replay_write(c, s.rec->ret);
 	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
 	} else if (!a8_redo_skip(c, s.seq, s.digest, &c->ret)) {	/* not printed already */

@@ -63,6 +63,10 @@ const SCENARIOS: Scenario[] = [
   // A child prints on while its parent polls: restored by CRIU, the child goes on from the
   // dump without a replay, and must not print again what it printed since (ckpt/redo.c).
   { name: "child_stdout", criu: "faults" },
+  // The child also waits for its parent's answers on a second pipe: restored by CRIU, it
+  // writes and reads again what it did since the dump; the replayed parent must not read its
+  // lines twice, and must write its answers again (ckpt/pipes.c).
+  { name: "child_pipe", criu: "faults" },
 ];
 
 /** Rollbacks the leader did per scenario in the faults step (checked at the end). */

@@ -224,12 +224,14 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
 });
 
 /**
- * A child prints into a pipe its parent reads (tests/scenarios/child_pipe.c). CRIU restores
- * the pipe as it was at the dump and the child, which is not replayed, writes again what it
- * wrote since; the parent, replayed, read those lines from its log already and must not read
- * them twice (preload/ckpt/pipes.c). Before: 150 lines were read as 160-190.
+ * A child prints into a pipe its parent reads, and waits for the parent's answers on another
+ * (tests/scenarios/child_pipe.c). CRIU restores the pipes as they were at the dump and the
+ * child, which is not replayed, writes and reads again what it did since; the parent,
+ * replayed, read those lines from its log already and must not read them twice, and must
+ * write its answers again (preload/ckpt/pipes.c). Before: 150 lines were read as 160-190, and
+ * with the answers the run stalled at the first rollback after one.
  */
-Deno.test("survival (criu): a pipe from a child is not read twice after a rollback", async () => {
+Deno.test("survival (criu): pipes between parent and child after a rollback", async () => {
   await buildScenarios();
   await withRunDir("a8-e2e-survival-pipe-", async (dir) => {
     const native = await runNative([scenario("child_pipe")], { timeoutMs: ms(20000) });
@@ -238,7 +240,7 @@ Deno.test("survival (criu): a pipe from a child is not read twice after a rollba
       variants: 2,
       dir,
       program: [scenario("child_pipe")],
-      timeoutMs: ms(60000),
+      timeoutMs: ms(30000),
       extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = 5000\nevery_ms = 100\n` +
         `retries = 3\n\n[faults]\ndivergence_probability = 0.01\nseed = 1\n`,
     });
