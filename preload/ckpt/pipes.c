@@ -9,19 +9,25 @@
  *   - the bytes its replay wrote, the other process needs again (it waits for them): the
  *     replay writes them again.
  * The other process redoes what it did from the same state, so the bytes are the same ones
- * (one that reads the clock or a socket may write others: as many are dropped). Only read and
- * write of an anonymous pipe that is not the variant's own stdio (which stays outside the
- * tree, handed over as it is).
+ * (one that reads the clock or a socket may write others: as many are dropped). Pipes here
+ * are anonymous pipes and unix stream socketpairs (nginx's channels between its master and
+ * workers), not the variant's own stdio (which stays outside the tree, handed over as it is).
+ * Writes: write, writev, sendto, sendmsg. Reads: only read is caught up on (a readv or
+ * recvmsg of such a pipe after a rollback may still read bytes twice).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/un.h>
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
 #include "canon/table.h"
 #include "ckpt.h"
+#include "core/stream.h"
 #include "core/util.h"
 
 #define DEBTS 16
@@ -31,16 +37,54 @@ static struct { int fd; uint64_t bytes; } debt[DEBTS];
 /* A named FIFO's writer may be outside the tree: it writes nothing again. */
 #define PIPEFS_MAGIC 0x50495045
 
-static bool tree_pipe(const struct a8_call *c, unsigned cid)
+static bool anon_pipe(int fd)
 {
 	struct statfs fs;
 	struct stat st;
 
-	if (a8_ckpt.engine != A8_CKPT_CRIU || c->ci->cid != cid || strcmp(a8.stream, "0"))
+	return a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+	       a8_sys2(SYS_fstatfs, fd, &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
+}
+
+static int sockopt(int fd, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
+}
+
+/* An address with no name: a socketpair's ends (a named socket's peer may be outside). */
+static bool unnamed(int fd, long nr)
+{
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+
+	return a8_sys3(nr, fd, &a, &len) == 0 && len <= offsetof(struct sockaddr_un, sun_path);
+}
+
+/* One end of a unix stream socketpair (nginx's channels between its master and workers). */
+static bool stream_pair(int fd)
+{
+	return sockopt(fd, SO_DOMAIN) == AF_UNIX && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
+	       unnamed(fd, SYS_getsockname) && unnamed(fd, SYS_getpeername);
+}
+
+/* Calls whose bytes another process of the tree reads again after a rollback. */
+static bool writes(unsigned cid)
+{
+	return cid == A8_CID_write || cid == A8_CID_writev || cid == A8_CID_sendto ||
+	       cid == A8_CID_sendmsg;
+}
+
+/* The criu root's call c is on a pipe or socketpair of its tree. */
+static bool tree_pipe(const struct a8_call *c)
+{
+	int fd = (int)c->a[0];
+
+	if (a8_ckpt.engine != A8_CKPT_CRIU || strcmp(a8.stream, "0"))
 		return false;
-	return a8_sys2(SYS_fstat, c->a[0], &st) == 0 && S_ISFIFO(st.st_mode) &&
-	       a8_sys2(SYS_fstatfs, c->a[0], &fs) == 0 && fs.f_type == PIPEFS_MAGIC &&
-	       !a8_redo_own_stdio((int)c->a[0]);
+	return (anon_pipe(fd) || stream_pair(fd)) && !a8_redo_own_stdio(fd);
 }
 
 static int debt_slot(int fd, bool make)
@@ -60,7 +104,7 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 {
 	int i;
 
-	if (ret <= 0 || !tree_pipe(c, A8_CID_read))
+	if (ret <= 0 || c->ci->cid != A8_CID_read || !tree_pipe(c))
 		return;
 	i = debt_slot((int)c->a[0], true);
 	if (i < 0) {
@@ -72,25 +116,16 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 	debt[i].bytes += (uint64_t)ret;
 }
 
-void a8_pipe_replay_write(const struct a8_call *c, long logged)
+void a8_pipe_replay_write(struct a8_call *c, long logged)
 {
-	const char *p = (const char *)c->a[1];
-	long r = 0;
+	long r;
 
-	if (logged <= 0 || !tree_pipe(c, A8_CID_write))
+	if (logged <= 0 || !writes(c->ci->cid) || !tree_pipe(c))
 		return;
-	while (logged > 0) {
-		r = a8_sys3(SYS_write, c->a[0], p, logged);
-		if (r == -EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		p += r;
-		logged -= r;
-	}
-	if (logged > 0)
-		a8_log(A8_LOG_WARN, 0, "fd %ld: %ld bytes the replay wrote are lost (%ld)", c->a[0],
-		       logged, r);
+	r = a8_exec_call(c);
+	if (r != logged)
+		a8_log(A8_LOG_WARN, c->nr, "fd %ld: the replay wrote %ld bytes again of %ld", c->a[0],
+		       r, logged);
 }
 
 bool a8_pipe_trim(struct a8_call *c)

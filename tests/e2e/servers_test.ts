@@ -327,7 +327,8 @@ const CRIU_TREE_FAULTS: FaultRun = {
   stopMayDiverge: "a follower may fault until its agent hears of the stop (one message later)",
   stopMayHang: "after a rollback at the stop, nginx's master and workers sometimes never end " +
     "(now and then: 1 run in 6 in one session, 1 in 14 in the next; their checkpoint rounds are " +
-    "abandoned with the processes missing; cause not found yet)",
+    "abandoned with the processes missing; a likely cause, the master's stop message to its " +
+    "workers on their socketpair not written again by its replay, is fixed: ckpt/pipes.c)",
 };
 /**
  * Under the code policy the follower lags the leader by up to a batch of calls: at 5 % per
