@@ -33,7 +33,7 @@ import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
 import { killTree } from "./kill_tree.ts";
 import { settleOutput } from "./output_settle.ts";
 import { type NotedFile, noteOpenFiles, withFilesFitted } from "./dumped_files.ts";
-import { readStat, treeOf } from "./proc_tree.ts";
+import { readStat, treeOf, waitPidFree } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
   /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
@@ -354,14 +354,14 @@ export class CriuDriver {
       let criuMs: number;
       try {
         const meta = JSON.parse(await Deno.readTextFile(`${dir}/${META}`)) as ImagesMeta;
-        const inheritFds = stdioToInherit();
+        const o = { ...RESTORE, imagesDir: dir, inheritFds: stdioToInherit() };
         // The restored processes wait for the agent's word: they write nothing meanwhile.
-        ({ pid, ms: criuMs } = await withFilesFitted(
-          meta.files ?? [],
-          this.#log,
-          () =>
-            this.#lib.restore({ ...RESTORE, imagesDir: dir, inheritFds, shellJob: meta.shellJob }),
-        ));
+        const restore = () => this.#lib.restore({ ...o, shellJob: meta.shellJob });
+        const once = () => withFilesFitted(meta.files ?? [], this.#log, restore);
+        ({ pid, ms: criuMs } = await once().catch(async (e) => {
+          if (!(await this.#pidFreedSoon(e, epoch))) throw e;
+          return await once();
+        }));
       } catch (e) {
         const msg = (e as Error).message;
         const hint = /File exists|Can't fork for/.test(msg)
@@ -390,6 +390,20 @@ export class CriuDriver {
       });
       return { pid, ms };
     });
+  }
+
+  /**
+   * A restore that failed because a pid of the dump was taken: killTree freed the tree's own,
+   * so another process has it, one started since the dump (a process of the tree that ended
+   * then left its pid free: a CRIU worker or a keeper of the other variant may get it). One
+   * that ends within 200 ms gets the restore tried once more.
+   */
+  async #pidFreedSoon(e: unknown, epoch: number): Promise<boolean> {
+    const m = e instanceof CriuError ? /Can't fork for (\d+): File exists/.exec(e.logTail) : null;
+    if (!m) return false;
+    const taken = await waitPidFree(Number(m[1]), 200);
+    this.#log.warn("a pid of the dump was taken at the restore", { epoch, ...taken });
+    return taken.retry;
   }
 
   /**

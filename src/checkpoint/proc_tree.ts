@@ -142,3 +142,18 @@ export function waitsForChild(pid: number): boolean {
   const nr = Number(text.split(" ", 1)[0]);
   return (WAIT_FOR_CHILD[Deno.build.arch] ?? []).includes(nr);
 }
+
+/** Waits up to `ms` for `pid` to be free; who held it (its command name), and if it is free. */
+export async function waitPidFree(
+  pid: number,
+  ms: number,
+): Promise<{ pid: number; holder: string; retry: boolean }> {
+  let holder = "?";
+  try {
+    holder = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch { /* gone already */ }
+  for (let waited = 0; waited < ms && readStat(pid); waited += 10) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return { pid, holder, retry: readStat(pid) === null };
+}

@@ -514,3 +514,43 @@ for (const terminal of [false, true]) {
     });
   });
 }
+
+/** Spawns `argv` under pid `want` (ns_last_pid one below, root only): null if another fork won. */
+function spawnAtPid(want: number, argv: string[]): Deno.ChildProcess | null {
+  Deno.writeTextFileSync("/proc/sys/kernel/ns_last_pid", `${want - 1}`);
+  const p = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "null" })
+    .spawn();
+  if (p.pid === want) return p;
+  p.kill("SIGKILL");
+  return null;
+}
+
+Deno.test("criu driver: a restore whose pid a short-lived process holds is tried again", async () => {
+  await withRunDir("a8-criu-driver-pid-taken-", async (dir) => {
+    const driver = await openDriver(dir);
+    let root = 0;
+    try {
+      const log = `${dir}/tree.log`;
+      const proc = spawnTree(log, `${dir}/stop`);
+      root = proc.pid;
+      await waitTreeLog(log, "the tree to count", (l) => last(l, "root") >= 3);
+      await driver.dump(root, 1);
+      await driver.killTree(root);
+      await proc.status;
+      // Another process takes the root's pid for 100 ms: the first restore fails on it.
+      let holder: Deno.ChildProcess | null = null;
+      for (let i = 0; i < 20 && !holder; i++) holder = spawnAtPid(root, ["sleep", "0.1"]);
+      assert.ok(holder, `could not start a process at pid ${root} (other processes forking)`);
+      assert.ok(readStat(root), `pid ${root} is free again already: the test proves nothing`);
+      const r = await driver.restore(1);
+      assert.equal(r.pid, root);
+      await holder.status;
+      await waitTreeLog(log, "the restored tree to count", (l) => last(l, "root") >= 6);
+      await driver.killTree(root);
+      driver.close();
+    } catch (e) {
+      await cleanup(driver, root);
+      throw e;
+    }
+  });
+});
