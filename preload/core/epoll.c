@@ -65,10 +65,16 @@ void a8_epoll_note(int epfd, int op, int fd, uint32_t events, uint64_t data)
 /* The kernel drops a closed fd from every interest set (one reference is the usual case). */
 void a8_epoll_forget_fd(int fd)
 {
+	a8_epoll_forget_range(fd, fd);
+}
+
+void a8_epoll_forget_range(long first, long last)
+{
 	size_t i;
 
 	for (i = nregs; i-- > 0;)
-		if (regs[i].fd == fd || regs[i].epfd == fd)
+		if ((regs[i].fd >= first && regs[i].fd <= last) ||
+		    (regs[i].epfd >= first && regs[i].epfd <= last))
 			regs[i] = regs[--nregs];
 }
 

@@ -13,6 +13,8 @@
 
 void a8_epoll_note(int epfd, int op, int fd, uint32_t events, uint64_t data);
 void a8_epoll_forget_fd(int fd);
+/* fds first..last were closed (close_range): as a8_epoll_forget_fd for each. */
+void a8_epoll_forget_range(long first, long last);
 /* Leader after a rollback: each instance gets the interest set it had at the checkpoint. */
 void a8_epoll_rebuild(void);
 /* Leader: drop events whose cookie no registration has (returns how many are left). */

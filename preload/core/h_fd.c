@@ -185,7 +185,8 @@ void a8_h_sendfile(struct a8_call *c)
 
 void a8_h_close_range(struct a8_call *c)
 {
-	unsigned long first = (unsigned long)c->a[0], last = (unsigned long)c->a[1];
+	unsigned long first = (unsigned long)c->a[0], last = (unsigned long)c->a[1], fd;
+	bool closing;
 
 	/* The monitor's fds sit above the program's range and stay open. */
 	if (last >= (unsigned long)a8_fd_reserved_base())
@@ -195,9 +196,16 @@ void a8_h_close_range(struct a8_call *c)
 		c->ret = 0;
 		return;
 	}
+	closing = !(c->a[2] & 4 /* CLOSE_RANGE_CLOEXEC */);
+	/* A checkpoint copy (or keeper) holding one of them lets go first, as for close. */
+	for (fd = first; closing && fd <= last && fd < A8_CKPT_FDS; fd++)
+		if (a8_fd_kind((long)fd) != FK_NONE)
+			a8_ckpt_before_close((long)fd);
 	a8_stream_call(c);
-	if (c->ret == 0 && !(c->a[2] & 4 /* CLOSE_RANGE_CLOEXEC */))
+	if (c->ret == 0 && closing) {
 		a8_fd_forget_range((long)first, (long)last);
+		a8_epoll_forget_range((long)first, (long)last);
+	}
 }
 
 void a8_h_unsupported(struct a8_call *c)
@@ -205,13 +213,33 @@ void a8_h_unsupported(struct a8_call *c)
 	a8_fatal("unknown-call", c->ci->name, c->nr, "%s is not supported yet", c->ci->name);
 }
 
+static bool same_file(long a, long b)
+{
+	struct stat sa, sb;
+
+	return a8_sys2(SYS_fstat, a, &sa) == 0 && a8_sys2(SYS_fstat, b, &sb) == 0 &&
+	       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* dup2(fd, fd) returns fd where dup3 refuses: keep the native call's meaning. */
 void a8_h_dup3(struct a8_call *c)
 {
+	bool replaced;
+
 	if (!c->alias || c->a[0] != c->a[1]) {
 		c->route = a8_resolve_route_fd(c->a[0]);
+		/*
+		 * A follower's replicated fds are placeholders, all one file: it keeps the entry
+		 * (the leader, which forgets it, sends no events for it).
+		 */
+		replaced = a8_fd_kind(c->a[1]) != FK_NONE &&
+			   (a8.role == A8_ROLE_LEADER || a8_replaying()) &&
+			   !same_file(c->a[0], c->a[1]);
 		a8_ckpt_before_close(c->a[1]);	/* dup onto an open fd closes it */
 		a8_stream_call(c);
+		/* The file that was there is closed: the kernel drops its registrations. */
+		if (replaced && c->ret == c->a[1] && !c->restart)
+			a8_epoll_forget_fd((int)c->a[1]);
 		return;
 	}
 	c->ret = a8_sys2(SYS_fcntl, c->a[0], F_GETFD) < 0 ? -EBADF : c->a[0];
