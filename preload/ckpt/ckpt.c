@@ -67,6 +67,11 @@ void a8_ckpt_mark_shared_conns(void)
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
+bool a8_ckpt_made_since(int fd)
+{
+	return a8_ckpt_is_shared(fd) && made_at[fd];
+}
+
 bool a8_ckpt_is_shared(int fd)
 {
 	return fd >= 0 && fd < A8_CKPT_FDS && (shared[fd / 8] & (1u << (fd % 8)));
@@ -282,6 +287,7 @@ void a8_ckpt_in_child(void)
 {
 	live_children = 0;
 	last_seq = 0;
+	a8_pipe_reset();
 	a8_log_detach();
 }
 

@@ -201,9 +201,12 @@ bool a8_redo_own_stdio(int fd);
  * is written again (its reader went back to the dump).
  */
 void a8_pipe_replayed(const struct a8_call *c, long ret);
-void a8_pipe_replay_write(struct a8_call *c, long logged);
+void a8_pipe_replay_write(const struct a8_call *c, long logged);
 bool a8_pipe_trim(struct a8_call *c);
 void a8_pipe_forget(int fd);
+void a8_pipe_reset(void);
+/* fd was put back at a replay from the copy or keeper (made since the checkpoint). */
+bool a8_ckpt_made_since(int fd);
 void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret);
 void a8_redo_stdio_init(void);
 void a8_redo_before_dump(void);

@@ -7,31 +7,37 @@
  *   - the bytes its replay read come down the pipe again: they are a debt, dropped from its
  *     next reads of that pipe once the replay is over;
  *   - the bytes its replay wrote, the other process needs again (it waits for them): the
- *     replay writes them again.
+ *     replay writes them again, as many as were written then.
  * The other process redoes what it did from the same state, so the bytes are the same ones
  * (one that reads the clock or a socket may write others: as many are dropped). Pipes here
  * are anonymous pipes and unix stream socketpairs (nginx's channels between its master and
- * workers), not the variant's own stdio (which stays outside the tree, handed over as it is).
- * Writes: write, writev, sendto, sendmsg. Reads: only read is caught up on (a readv or
- * recvmsg of such a pipe after a rollback may still read bytes twice).
+ * workers) that the root had at the dump (one made since is the live one, put back from the
+ * keeper as the kill left it), not the variant's own stdio (which stays outside the tree,
+ * handed over as it is). Writes: write, writev, sendto, sendmsg. Reads: only read is caught up
+ * on (a readv, recv or recvmsg of such a pipe after a rollback may still read bytes twice).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
 #include "canon/table.h"
 #include "ckpt.h"
-#include "core/stream.h"
 #include "core/util.h"
 
 #define DEBTS 16
 
+/*
+ * Bytes owed on a pipe, by fd number: a close, dup onto it or close_range forgets it (not its
+ * inode: a restore makes the pipe anew, and one debt may span rollbacks).
+ */
 static struct { int fd; uint64_t bytes; } debt[DEBTS];
 
 /* A named FIFO's writer may be outside the tree: it writes nothing again. */
@@ -77,14 +83,18 @@ static bool writes(unsigned cid)
 	       cid == A8_CID_sendmsg;
 }
 
-/* The criu root's call c is on a pipe or socketpair of its tree. */
+static bool criu_root(void)
+{
+	return a8_ckpt.engine == A8_CKPT_CRIU && !strcmp(a8.stream, "0");
+}
+
+/* The criu root's call c is on a pipe or socketpair of its tree that the dump has. */
 static bool tree_pipe(const struct a8_call *c)
 {
 	int fd = (int)c->a[0];
 
-	if (a8_ckpt.engine != A8_CKPT_CRIU || strcmp(a8.stream, "0"))
-		return false;
-	return (anon_pipe(fd) || stream_pair(fd)) && !a8_redo_own_stdio(fd);
+	return criu_root() && !a8_ckpt_made_since(fd) && (anon_pipe(fd) || stream_pair(fd)) &&
+	       !a8_redo_own_stdio(fd);
 }
 
 static int debt_slot(int fd, bool make)
@@ -116,16 +126,93 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 	debt[i].bytes += (uint64_t)ret;
 }
 
-void a8_pipe_replay_write(struct a8_call *c, long logged)
+/* The bytes a write-like call hands over: its scatter list (one piece for write and sendto). */
+static int write_pieces(const struct a8_call *c, struct iovec *one, const struct iovec **iov)
 {
+	const struct msghdr *m = (const struct msghdr *)c->a[1];
+
+	if (c->ci->cid == A8_CID_writev) {
+		*iov = (const struct iovec *)c->a[1];
+		return (int)c->a[2];
+	}
+	if (c->ci->cid == A8_CID_sendmsg) {
+		*iov = m->msg_iov;
+		return (int)m->msg_iovlen;
+	}
+	one->iov_base = (void *)c->a[1];
+	one->iov_len = (size_t)c->a[2];
+	*iov = one;
+	return 1;
+}
+
+/* Wait until fd takes bytes; false when it has not for the monitor's time-out. */
+static bool writable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	long ms = a8.timeout_ms > 0 ? a8.timeout_ms : 5000;
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 	long r;
+
+	do
+		r = a8_sys5(SYS_ppoll, &p, 1, &ts, NULL, 8);
+	while (r == -EINTR);
+	return r == 1 && !(p.revents & (POLLERR | POLLNVAL));
+}
+
+/*
+ * Write n bytes from p without blocking the replay for ever: a pipe takes PIPE_BUF bytes at
+ * once whenever it polls writable, a socket what fits (MSG_DONTWAIT).
+ */
+static long write_again(int fd, bool sock, const char *p, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = n - done;
+		long r;
+
+		if (!writable(fd))
+			return -ETIMEDOUT;
+		if (!sock && k > 4096)
+			k = 4096;
+		r = sock ? a8_sys6(SYS_sendto, fd, p + done, k, MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0) :
+			   a8_sys3(SYS_write, fd, p + done, k);
+		if (r == -EAGAIN || r == -EINTR)
+			continue;
+		if (r < 0)
+			return r;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+void a8_pipe_replay_write(const struct a8_call *c, long logged)
+{
+	const struct msghdr *m = (const struct msghdr *)c->a[1];
+	const struct iovec *iov;
+	struct iovec one;
+	int fd = (int)c->a[0], n, i;
+	bool sock;
+	long err = 0, left = logged;
 
 	if (logged <= 0 || !writes(c->ci->cid) || !tree_pipe(c))
 		return;
-	r = a8_exec_call(c);
-	if (r != logged)
-		a8_log(A8_LOG_WARN, c->nr, "fd %ld: the replay wrote %ld bytes again of %ld", c->a[0],
-		       r, logged);
+	/* Passed fds (nginx's channel to a new worker) are not sent again: the bytes alone lie. */
+	if (c->ci->cid == A8_CID_sendmsg && m->msg_controllen) {
+		a8_log(A8_LOG_WARN, c->nr, "fd %d: a message with fds is not sent again", fd);
+		return;
+	}
+	sock = !anon_pipe(fd);
+	n = write_pieces(c, &one, &iov);
+	for (i = 0; i < n && left > 0 && !err; i++) {
+		size_t k = iov[i].iov_len < (size_t)left ? iov[i].iov_len : (size_t)left;
+
+		err = write_again(fd, sock, iov[i].iov_base, k);
+		left -= (long)k;
+	}
+	if (err)
+		a8_log(A8_LOG_WARN, c->nr, "fd %d: bytes the replay wrote again are lost (%ld)", fd,
+		       err);
 }
 
 bool a8_pipe_trim(struct a8_call *c)
@@ -133,7 +220,7 @@ bool a8_pipe_trim(struct a8_call *c)
 	uint64_t drop;
 	int i;
 
-	if (c->ci->cid != A8_CID_read || c->ret <= 0)
+	if (c->ci->cid != A8_CID_read || c->ret <= 0 || !criu_root())
 		return false;
 	i = debt_slot((int)c->a[0], false);
 	if (i < 0)
@@ -154,4 +241,10 @@ void a8_pipe_forget(int fd)
 
 	if (i >= 0)
 		debt[i].bytes = 0;
+}
+
+/* A forked child: what the root owes is the root's. */
+void a8_pipe_reset(void)
+{
+	memset(debt, 0, sizeof(debt));
 }

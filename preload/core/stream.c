@@ -414,7 +414,7 @@ static void note_fds(struct a8_call *c, bool replicated)
 static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicate)
 {
 	/* A read again after a rollback's bytes has given the program nothing yet: quiescent. */
-	bool again = false;
+	bool rerun = false;
 
 	if (replicate)
 		a8_log_call(c, s->seq, false);
@@ -423,13 +423,13 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 	do {
 		c->ret = a8_exec_call(c);
 		while (a8_ckpt_cut_interrupted(c)) {
-			if ((again || a8_quiescent(c)) && a8_ckpt_leader(c, s->seq))
+			if ((rerun || a8_quiescent(c)) && a8_ckpt_leader(c, s->seq))
 				return false;
 			if (replicate)
 				a8_log_call(c, s->seq, false);
 			c->ret = a8_exec_call(c);
 		}
-		again = true;
+		rerun = true;
 	} while (a8_pipe_trim(c));	/* bytes a rollback's replay read already */
 	if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
 		c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1], c->ret);
