@@ -207,7 +207,12 @@ void a8_pipe_forget(int fd);
 void a8_pipe_reset(void);
 /* fd was put back at a replay from the copy or keeper (made since the checkpoint). */
 bool a8_ckpt_made_since(int fd);
-void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret);
+/*
+ * A tree child's write to the variant's stdio is marked from before its syscall (begin: true
+ * when marked) to its note, which ends the mark.
+ */
+bool a8_redo_begin(const struct a8_call *c, uint64_t seq);
+void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret, bool marked);
 void a8_redo_stdio_init(void);
 void a8_redo_before_dump(void);
 void a8_redo_dumped(uint64_t seq);

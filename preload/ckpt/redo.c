@@ -18,6 +18,8 @@
  * input it had read is gone) runs.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,8 +53,15 @@ struct out_done {
 #define KEEP_DUMPS 4
 struct outs_head {
 	uint64_t n;
+	uint64_t unused;
+	/*
+	 * A write between its syscall and its note, where the log's header has it (retire.c):
+	 * the agent lets a process it stopped there finish the note (output_settle.ts).
+	 */
+	struct a8_live_mark mark;
 	uint64_t dumps[KEEP_DUMPS];	/* positions of the last dumps, newest first */
 };
+_Static_assert(offsetof(struct outs_head, mark) == 16, "output_settle.ts reads the mark at 16");
 #define OUTS_SIZE (1ul << 20)
 #define OUTS_MAX ((OUTS_SIZE - sizeof(struct outs_head)) / sizeof(struct out_done))
 static struct outs_head *outs;
@@ -205,6 +214,8 @@ void a8_redo_collect(void)
 	ndone = next_done = 0;
 	if (!outs_map())
 		return;
+	__atomic_store_n(&outs->mark.out_seq, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&outs->mark.retired, 0, __ATOMIC_SEQ_CST);
 	e = (const struct out_done *)(outs + 1);
 	n = outs->n < OUTS_MAX ? outs->n : OUTS_MAX;
 	for (i = 0; i < n; i++) {
@@ -234,20 +245,44 @@ bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *
 	return false;
 }
 
+bool a8_redo_begin(const struct a8_call *c, uint64_t seq)
+{
+	if (!outs || !noted(c))
+		return false;
+	__atomic_store_n(&outs->mark.live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&outs->mark.out_seq, seq, __ATOMIC_SEQ_CST);
+	return true;
+}
+
+/* The note is written (or not needed): a process the agent let finish it stops again. */
+static void redo_end(void)
+{
+	__atomic_store_n(&outs->mark.out_seq, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&outs->mark.retired, __ATOMIC_SEQ_CST))
+		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
+}
+
 /* Only bytes that went out: an error or an interrupted call is made again. */
-void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret)
+void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret, bool marked)
 {
 	struct out_done *e;
 
-	if (ret <= 0 || !outs || !noted(c))
+	if (ret <= 0 || !outs || !noted(c)) {
+		if (marked)
+			redo_end();
 		return;
+	}
 	if (outs->n >= OUTS_MAX) {
 		if (!outs_full_said)
 			a8_log(A8_LOG_WARN, 0, "stdio notes full: a rollback may print lines again");
 		outs_full_said = true;
+		if (marked)
+			redo_end();
 		return;
 	}
 	e = (struct out_done *)(outs + 1) + outs->n;
 	*e = (struct out_done){ .seq = seq, .digest = digest, .ret = ret };
-	outs->n++;
+	__atomic_store_n(&outs->n, outs->n + 1, __ATOMIC_SEQ_CST);
+	if (marked)
+		redo_end();
 }

@@ -414,12 +414,13 @@ static void note_fds(struct a8_call *c, bool replicated)
 static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicate)
 {
 	/* A read again after a rollback's bytes has given the program nothing yet: quiescent. */
-	bool rerun = false;
+	bool rerun = false, noting;
 
 	if (replicate)
 		a8_log_call(c, s->seq, false);
 	if (a8_redo_skip(c, s->seq, s->digest, &c->ret))
 		return true;	/* printed before the rollback */
+	noting = a8_redo_begin(c, s->seq);
 	do {
 		c->ret = a8_exec_call(c);
 		while (a8_ckpt_cut_interrupted(c)) {
@@ -433,7 +434,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 	} while (a8_pipe_trim(c));	/* bytes a rollback's replay read already */
 	if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
 		c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1], c->ret);
-	a8_redo_note(c, s->seq, s->digest, c->ret);
+	a8_redo_note(c, s->seq, s->digest, c->ret, noting);
 	return true;
 }
 
@@ -479,8 +480,10 @@ void a8_stream_call(struct a8_call *c)
 	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
 	} else if (!a8_redo_skip(c, s.seq, s.digest, &c->ret)) {	/* not printed already */
+		bool noting = a8_redo_begin(c, s.seq);
+
 		c->ret = a8_exec_call(c);
-		a8_redo_note(c, s.seq, s.digest, c->ret);
+		a8_redo_note(c, s.seq, s.digest, c->ret, noting);
 		a8_replay_ran(s.seq);
 	}
 	a8_step_follow(c, &s, replicate);

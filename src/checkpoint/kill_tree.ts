@@ -44,11 +44,11 @@ export interface KillTreeOptions {
   /** `pid` of the tree is gone (reaped here or elsewhere). */
   gone(pid: number): void;
   /**
-   * Called with the root once the whole tree is stopped, before the kill: the root may be let
-   * to finish an output it was making (output_settle.ts); it must be left stopped. True if it
-   * was woken (the tree is then stopped again, a child it made included).
+   * Called with each process once the whole tree is stopped, before the kill: it may be let
+   * finish an output it was making (output_settle.ts); it must be left stopped. True if it was
+   * woken (the tree is then stopped again, a child it made included).
    */
-  settle?(rootPid: number): Promise<boolean>;
+  settle?(pid: number): Promise<boolean>;
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -121,18 +121,22 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   };
   await stopAll();
 
-  // 2. Only the root replays after a restore: an output it was making must not be made twice.
-  // Woken, it may have forked meanwhile: the tree is stopped again. A failed settle costs
-  // that output (its connection is closed after the replay), not the rollback.
-  if (o.settle && tree.has(rootPid)) {
-    let woke = true;
-    try {
-      woke = await o.settle(rootPid);
-    } catch (e) {
-      o.log.warn("cannot let the root finish its output", {
-        pid: rootPid,
-        error: (e as Error).message,
-      });
+  // 2. An output a process was making must not be made twice after the restore (the root
+  // replays its log, the others note their stdio writes). Woken, a process may have forked
+  // meanwhile: the tree is stopped again. A failed settle costs that output (its connection
+  // is closed after the replay, or a line is printed twice), not the rollback.
+  if (o.settle) {
+    let woke = false;
+    for (const pid of [...tree.keys()]) {
+      try {
+        woke = (await o.settle(pid)) || woke;
+      } catch (e) {
+        woke = true;
+        o.log.warn("cannot let a process finish its output", {
+          pid,
+          error: (e as Error).message,
+        });
+      }
     }
     if (woke) await stopAll();
   }

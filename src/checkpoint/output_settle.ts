@@ -6,7 +6,9 @@
  * (preload/ckpt/retire.c). The fork engine's resumed copy lets the live process finish it; with
  * the criu engine the log is a file in the run directory (`replay-<pid>`, see
  * preload/ckpt/ckpt.c a8_ckpt_shared_map) and the agent does the same here, between stopping
- * the tree and killing it.
+ * the tree and killing it. The other processes of a criu tree are not replayed, but they note
+ * their writes to the variant's stdio (`outs-<pid>`, preload/ckpt/redo.c), and a write made
+ * but not noted yet would be printed again: the notes carry the same mark, settled alike.
  */
 import { SIGNALS } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
@@ -45,21 +47,36 @@ function markRetired(f: Deno.FsFile): void {
   f.writeSync(one);
 }
 
-/** `pid`'s log file, for reading and writing; undefined if it has none (or may not be opened). */
-function openLog(pid: number, runDir: string): Deno.FsFile | undefined {
-  try {
-    return Deno.openSync(`${runDir}/replay-${pid}`, { read: true, write: true });
-  } catch {
-    return undefined; // no log (no checkpoint yet, or not a leader), or none we may write
+/**
+ * `pid`'s file with a mark set for `pid`, open for reading and writing, and the mark: the
+ * root's replay log, or another process's notes of its stdio writes (preload/ckpt/redo.c),
+ * which carry the same mark at the same place. Undefined if neither marks an output.
+ */
+function openMarked(
+  pid: number,
+  runDir: string,
+): { f: Deno.FsFile; outSeq: bigint } | undefined {
+  for (const name of [`replay-${pid}`, `outs-${pid}`]) {
+    let f: Deno.FsFile;
+    try {
+      f = Deno.openSync(`${runDir}/${name}`, { read: true, write: true });
+    } catch {
+      continue; // no such file (no checkpoint yet, not a leader, the root), or not ours
+    }
+    const m = readMark(f);
+    if (m && m.outSeq !== 0n && m.livePid === pid) return { f, outSeq: m.outSeq };
+    f.close();
   }
+  return undefined;
 }
 
 /**
- * `pid`, stopped (SIGSTOP) and about to be killed: if its log marks an output in flight, it
- * is woken to finish it (it logs the record and stops itself), for at most `limitMs`; either
- * way it is left stopped. A process without a log file, or whose mark is not its own (a pid
- * that was another process's), is left alone. Never throws: what goes wrong is logged, and
- * the output is then not finished (the replay closes its connection).
+ * `pid`, stopped (SIGSTOP) and about to be killed: if its log or notes mark an output in
+ * flight, it is woken to finish it (it logs the record or notes the write and stops itself),
+ * for at most `limitMs`; either way it is left stopped. A process without such a file, or
+ * whose mark is not its own (a pid that was another process's), is left alone. Never throws:
+ * what goes wrong is logged, and the output is then not finished (the replay closes its
+ * connection, or a line is printed again).
  */
 export async function settleOutput(
   pid: number,
@@ -67,11 +84,10 @@ export async function settleOutput(
   log: Logger,
   limitMs = SETTLE_MS,
 ): Promise<SettleOutcome> {
-  const f = openLog(pid, runDir);
-  if (!f) return "none";
+  const marked = openMarked(pid, runDir);
+  if (!marked) return "none";
+  const f = marked.f;
   try {
-    const m = readMark(f);
-    if (!m || m.outSeq === 0n || m.livePid !== pid) return "none";
     if (!stopped(pid)) return "none"; // not stopped: nothing to let it finish
     markRetired(f);
     const t0 = performance.now();
@@ -91,13 +107,13 @@ export async function settleOutput(
     const outcome = left === 0n ? "finished" : "gave-up";
     log.debug("output in flight at the rollback", {
       pid,
-      seq: Number(m.outSeq),
+      seq: Number(marked.outSeq),
       outcome,
       ms: Math.round(performance.now() - t0),
     });
     return outcome;
   } catch (e) {
-    log.warn("cannot let the root finish its output", { pid, error: (e as Error).message });
+    log.warn("cannot let a process finish its output", { pid, error: (e as Error).message });
     signal(pid, SIGNALS.SIGSTOP);
     return "gave-up";
   } finally {

@@ -151,3 +151,56 @@ Deno.test("killTree kills the tree even if the settle fails", async () => {
     assert.ok(lines.some((l) => l.includes("no log for you")), lines.join("\n"));
   });
 });
+
+/** What a tree child's monitor does once its stdio write is noted (redo.c): the mark cleared. */
+const CLEAR_OUTS = CLEAR.replace("/replay-", "/outs-");
+
+Deno.test("a tree child stopped inside a stdio write is woken to note it, then left stopped", async () => {
+  await withChild(CLEAR_OUTS, async (pid, _replay, dir) => {
+    const outs = `${dir}/outs-${pid}`;
+    Deno.writeFileSync(outs, header(11, pid));
+    const outcome = await settleOutput(pid, dir, memoryLogger(1).logger, 5000);
+    assert.equal(outcome, "finished");
+    assert.deepEqual(mark(outs), { outSeq: 0, retired: 1 });
+    await waitState(pid, "Tt");
+  });
+});
+
+Deno.test("killTree settles every process of the tree, not only the root", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a8-settle-tree-" });
+  // The root waits for its child, which stands in for a tree child's monitor.
+  const child = `kill -STOP $$; ${CLEAR_OUTS}; kill -STOP $$; exec sleep 30`;
+  const root = new Deno.Command("sh", {
+    args: ["-c", `sh -c '${child.replaceAll("'", "'\\''")}' & wait`],
+    env: { F: `${dir}/out` },
+    stdin: "null",
+  }).spawn();
+  try {
+    let kid = 0;
+    for (let i = 0; i < 200 && !kid; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const c = Deno.readTextFileSync(`/proc/${root.pid}/task/${root.pid}/children`).trim();
+      if (c && "Tt".includes(readStat(+c)?.state ?? "?")) kid = +c;
+    }
+    assert.ok(kid, "the child never stopped itself");
+    Deno.writeFileSync(`${dir}/outs-${kid}`, header(3, kid));
+    const { logger } = memoryLogger(1);
+    const settled: number[] = [];
+    await killTree(root.pid, {
+      timeoutMs: 3000,
+      spare: new Set(),
+      log: logger,
+      mayReap: () => false,
+      gone: () => {},
+      settle: async (p) => {
+        settled.push(p);
+        return (await settleOutput(p, dir, logger, 5000)) !== "none";
+      },
+    });
+    assert.deepEqual(settled.sort(), [root.pid, kid].sort());
+    assert.equal(mark(`${dir}/outs-${kid}`).outSeq, 0, "the child did not note its write");
+  } finally {
+    await root.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
