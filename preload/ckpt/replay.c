@@ -324,13 +324,15 @@ static void replay_nothing(void)
  */
 static void install_dump_conns(void)
 {
+	/* A full log lost calls on them: no such connection can be trusted (read_log). */
+	bool lost = shared_log->overflow;
 	unsigned n = 0;
 	int fd, held;
 
 	while ((held = a8_keep_take_any(0, &fd)) >= 0) {
 		long fl = a8_sys2(SYS_fcntl, fd, F_GETFD);
 
-		if (fl >= 0 &&
+		if (!lost && fl >= 0 &&
 		    a8_sys3(SYS_dup3, held, fd, (fl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd) {
 			/* The keeper holds it too: it lets go when the program closes it. */
 			a8_ckpt_shared(fd, 0);
