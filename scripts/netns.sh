@@ -44,6 +44,8 @@ up() {
     nsip "$br" link set "v$i" up
     nsip "$h" addr replace "10.88.0.$i/24" dev eth0
     nsip "$h" link set eth0 up
+    # As the README recommends for the criu engine (a8 doctor: tcp_migrate_req); per namespace.
+    ip netns exec "$h" sh -c 'echo 1 > /proc/sys/net/ipv4/tcp_migrate_req' 2>/dev/null || true
   done
   # Wait until every host answers on the bridge (the bridge may need a moment to forward).
   # No ping on a minimal system: a TCP connect to a closed port that is refused at once

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "a8/raw.h"
@@ -54,8 +55,29 @@ void a8_ckpt_mark_shared_fds(void)
 }
 
 /*
- * criu, the root leader right after a dump: its TCP connections, which its keeper holds on to
- * (keeper.c). CRIU brings them back closed; the keeper's live ones take their place.
+ * criu root without children: its listening sockets are its own, and its keeper may hold them
+ * through a rollback, so that a client connecting meanwhile waits in their queue instead of
+ * being refused. The restore binds their ports again beside the live ones: SO_REUSEPORT, set
+ * before the dump so that the image has it (a program that reads the option sees it set).
+ */
+static bool own_listeners(void)
+{
+	return !live_children;
+}
+
+static void listeners_reusable(void)
+{
+	int fd, one = 1;
+
+	for (fd = 0; own_listeners() && fd < A8_CKPT_FDS; fd++)
+		if (a8_fd_kind(fd) == FK_REPL && a8_tcp_listener(fd))
+			a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+}
+
+/*
+ * criu, the root leader right after a dump: its TCP connections (and its own listening
+ * sockets), which its keeper holds on to (keeper.c). CRIU brings the connections back closed;
+ * the keeper's live ones take their place.
  */
 void a8_ckpt_mark_shared_conns(void)
 {
@@ -63,7 +85,8 @@ void a8_ckpt_mark_shared_conns(void)
 
 	a8_ckpt_forget_shared_fds();
 	for (fd = 0; fd < A8_CKPT_FDS; fd++)
-		if (a8_fd_kind(fd) == FK_REPL && a8_tcp_connection(fd))
+		if (a8_fd_kind(fd) == FK_REPL &&
+		    (a8_tcp_connection(fd) || (own_listeners() && a8_tcp_listener(fd))))
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 
@@ -338,6 +361,7 @@ static enum a8_taken take_criu(uint64_t seq)
 	if (root) {
 		a8_keep_channel_retire();
 		a8_ckpt_forget_shared_fds();
+		listeners_reusable();
 	}
 	a8_redo_before_dump();
 	o = a8_criu_take(seq);

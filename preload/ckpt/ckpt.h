@@ -92,8 +92,9 @@ void a8_ckpt_forget_shared_fds(void);
 /* criu root: the TCP connections open at the dump are the ones its keeper holds. */
 void a8_ckpt_mark_shared_conns(void);
 bool a8_ckpt_is_shared(int fd);
-/* A connected (not listening) TCP socket over IPv4 or IPv6. */
+/* A connected (not listening) TCP socket over IPv4 or IPv6; a listening one. */
 bool a8_tcp_connection(int fd);
+bool a8_tcp_listener(int fd);
 /* fork.c: fork the frozen copy; A8_RESUMED in a copy resumed after a rollback. */
 enum a8_taken a8_fork_take(uint64_t seq);
 /* faults.c */

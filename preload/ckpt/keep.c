@@ -199,17 +199,26 @@ static int sockopt(int fd, int name)
 	return a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
 }
 
-bool a8_tcp_connection(int fd)
+static bool tcp_socket(int fd)
 {
 	int domain = sockopt(fd, SO_DOMAIN);
 
+	return (domain == AF_INET || domain == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM;
+}
+
+bool a8_tcp_connection(int fd)
+{
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
 
 	/* Connected: a socket between bind and listen would be held, and the restore not bind. */
-	return (domain == AF_INET || domain == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
-	       sockopt(fd, SO_ACCEPTCONN) == 0 &&
+	return tcp_socket(fd) && sockopt(fd, SO_ACCEPTCONN) == 0 &&
 	       a8_sys3(SYS_getpeername, fd, &peer, &len) == 0;
+}
+
+bool a8_tcp_listener(int fd)
+{
+	return tcp_socket(fd) && sockopt(fd, SO_ACCEPTCONN) == 1;
 }
 
 /* A regular file on the files channel, if it can go there. */

@@ -110,10 +110,11 @@ static void keeper_take(int conn, uint32_t epoch)
 }
 
 /*
- * The dump's TCP connections (marked shared by the leader before the fork): held under their
- * program numbers, made at 0. CRIU restores them closed; a restored leader takes these live
- * ones instead, so that its clients see a delay, not a reset. A listening socket is not held:
- * the restore could not bind its port again.
+ * The dump's TCP connections and, of a root without children, its listening sockets (marked
+ * shared by the leader before the fork): held under their program numbers, made at 0. CRIU
+ * restores the connections closed; a restored leader takes these live ones instead, so that
+ * its clients see a delay, not a reset. A listener held here keeps its port's clients queued
+ * while the tree is restored (the restore binds the port beside it: SO_REUSEPORT, ckpt.c).
  */
 static size_t keeper_hold_conns(int *held, size_t cap)
 {
@@ -166,7 +167,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	/* Out of the tree's session and group: a rollback kills those, and restores the pids. */
 	if (a8_sys0(SYS_setsid) < 0)
 		a8_sys1(SYS_exit_group, 0);
-	/* Of the program's fds, only the connections: a listening socket would stop the restore. */
+	/* Of the program's fds, only the TCP sockets the leader marked. */
 	chan = a8_keep_channel_fd();
 	keep[0] = chan;
 	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))

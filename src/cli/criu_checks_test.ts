@@ -5,6 +5,7 @@ import {
   checkCriuBinary,
   checkCriuCache,
   checkLibcriu,
+  checkTcpMigrate,
   criuFailureReason,
   fsTypeOf,
   parseCriuVersion,
@@ -163,5 +164,21 @@ Deno.test("CRIU's probe cache: a root-only directory on a tmpfs, or a warning sa
     assert.match(cached.detail, /kernel probes cached/);
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("tcp_migrate_req: ok when 1, a warning with the sysctl to set when 0 or missing", async () => {
+  const f = await Deno.makeTempFile({ prefix: "a8-migrate-" });
+  try {
+    await Deno.writeTextFile(f, "1\n");
+    assert.equal(checkTcpMigrate(f).status, "ok");
+    await Deno.writeTextFile(f, "0\n");
+    const off = checkTcpMigrate(f);
+    assert.equal(off.status, "warn");
+    assert.match(off.fix, /sysctl -w net.ipv4.tcp_migrate_req=1/);
+    await Deno.remove(f);
+    assert.match(checkTcpMigrate(f).detail, /missing/);
+  } finally {
+    await Deno.remove(f).catch(() => {});
   }
 });

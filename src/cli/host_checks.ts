@@ -367,6 +367,25 @@ export interface HostOptions {
   quick?: boolean;
 }
 
+/**
+ * net.ipv4.tcp_migrate_req (Linux 5.14): under the criu engine the root's keeper holds its
+ * listening sockets through a rollback, and the restore binds a second one beside them
+ * (SO_REUSEPORT) until the restored root puts the live one back. With it set, the connections
+ * that reached the second one move to the live one when it closes; without, they are reset.
+ */
+export function checkTcpMigrate(path = "/proc/sys/net/ipv4/tcp_migrate_req"): Check {
+  const name = "tcp_migrate_req";
+  const effect = "under criu, a connection made in the last ms of a restore is reset";
+  let v: string;
+  try {
+    v = Deno.readTextFileSync(path).trim();
+  } catch {
+    return warn(name, `${path} is missing (Linux before 5.14)`, effect);
+  }
+  if (v === "1") return ok(name, "1: a restore's connections move to the live listening socket");
+  return warn(name, `${v}: ${effect}`, "sysctl -w net.ipv4.tcp_migrate_req=1");
+}
+
 export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
   const isa = Deno.build.arch;
   const [lib, sud, seccomp, kmod] = await Promise.all([
@@ -378,7 +397,7 @@ export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
   const checks = [checkKernel(), checkIsa(isa), lib, sud, seccomp, kmod];
   if (!opts.quick) {
     const [criu, libcriu] = await Promise.all([checkCriu(), checkLibcriu()]);
-    checks.push(...criu, libcriu, checkCriuCache());
+    checks.push(...criu, libcriu, checkCriuCache(), checkTcpMigrate());
   }
   const interposers: Interposer[] = [];
   if (sud.status === "ok") interposers.push("sud");
