@@ -55,21 +55,18 @@ void a8_ckpt_mark_shared_fds(void)
 }
 
 /*
- * criu root without children: its listening sockets are its own, and its keeper may hold them
- * through a rollback, so that a client connecting meanwhile waits in their queue instead of
- * being refused. The restore binds their ports again beside the live ones: SO_REUSEPORT, set
- * before the dump so that the image has it (a program that reads the option sees it set).
+ * criu root without children: its listening sockets may be its own, and then its keeper holds
+ * them through a rollback, so that a client connecting meanwhile waits in their queue instead
+ * of being refused. The restore binds their ports again beside the live ones: SO_REUSEPORT,
+ * set before the dump so that the image has it (a program that reads the option sees it set).
+ * Whether they are its own the agent says after the dump: the tree it dumped was this process
+ * alone (a grandchild, or a child whose wait we saw, may hold them too).
  */
-static bool own_listeners(void)
-{
-	return !live_children;
-}
-
 static void listeners_reusable(void)
 {
 	int fd, one = 1;
 
-	for (fd = 0; own_listeners() && fd < A8_CKPT_FDS; fd++)
+	for (fd = 0; !live_children && fd < A8_CKPT_FDS; fd++)
 		if (a8_fd_kind(fd) == FK_REPL && a8_tcp_listener(fd))
 			a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 }
@@ -86,7 +83,7 @@ void a8_ckpt_mark_shared_conns(void)
 	a8_ckpt_forget_shared_fds();
 	for (fd = 0; fd < A8_CKPT_FDS; fd++)
 		if (a8_fd_kind(fd) == FK_REPL &&
-		    (a8_tcp_connection(fd) || (own_listeners() && a8_tcp_listener(fd))))
+		    (a8_tcp_connection(fd) || (a8_criu_dumped_alone() && a8_tcp_listener(fd))))
 			shared[fd / 8] |= (uint8_t)(1u << (fd % 8));
 }
 

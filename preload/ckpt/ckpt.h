@@ -110,6 +110,8 @@ void a8_faults_stop(void);
 enum a8_taken a8_criu_take(uint64_t seq);
 /* criu.c: tell the agent this process will not stand still for the round (a follower could not). */
 void a8_criu_skip(uint64_t seq);
+/* criu.c: the last dump held this process alone: its listening sockets are its own. */
+bool a8_criu_dumped_alone(void);
 /* criu.c: take A8_SIG_CUT, the agent's request for a checkpoint of the tree. */
 int a8_criu_init(void);
 /* The agent's request: sigqueue(A8_SIG_CUT, epoch) to every leader process of the tree. */

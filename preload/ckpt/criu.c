@@ -89,6 +89,14 @@ static void reconnect(unsigned port)
 			 err);
 }
 
+/* The last dump held this process alone (the agent says "live solo"). */
+static bool dumped_alone;
+
+bool a8_criu_dumped_alone(void)
+{
+	return dumped_alone;
+}
+
 void a8_criu_skip(uint64_t seq)
 {
 	a8_agent_event("criu-dump", "\"epoch\":%u,\"seq\":%llu,\"skip\":1", a8.epoch,
@@ -118,7 +126,8 @@ enum a8_taken a8_criu_take(uint64_t seq)
 	err = a8_interpose_rearm_child();
 	if (err)
 		a8_fatal("internal", "", 0, "cannot arm the interposer again (%d)", err);
-	if (!strcmp(line, "live"))
+	dumped_alone = !strcmp(line, "live solo");
+	if (dumped_alone || !strcmp(line, "live"))
 		return A8_TAKEN;
 	if (!strcmp(line, "skip"))
 		return A8_SKIPPED;

@@ -332,12 +332,15 @@ static void install_dump_conns(void)
 	while ((held = a8_keep_take_any(0, &fd)) >= 0) {
 		long fl = a8_sys2(SYS_fcntl, fd, F_GETFD);
 
-		if (!lost && fl >= 0 &&
+		/* A listening socket serves everyone: never shut down (is_connection). */
+		bool listener = a8_tcp_listener(held);
+
+		if ((!lost || listener) && fl >= 0 &&
 		    a8_sys3(SYS_dup3, held, fd, (fl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd) {
 			/* The keeper holds it too: it lets go when the program closes it. */
 			a8_ckpt_shared(fd, 0);
 			n++;
-		} else {
+		} else if (!listener) {
 			a8_sys2(SYS_shutdown, held, SHUT_RDWR);	/* nobody serves it now */
 		}
 		a8_sys1(SYS_close, held);

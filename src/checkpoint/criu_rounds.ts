@@ -264,7 +264,9 @@ export class CriuRounds {
         error: (err as Error).message.split("\n")[0],
       });
     }
-    if (!round.halted) await this.#wake(this.#still(round), done ? "live" : "skip");
+    // "solo": the root was dumped alone, so its listening sockets are its own (keeper.c).
+    const live = tree.length === 1 ? "live solo" : "live";
+    if (!round.halted) await this.#wake(this.#still(round), done ? live : "skip");
   }
 
   /** The processes of the round that stand still, waiting for a word. */

@@ -127,7 +127,9 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   // is closed after the replay, or a line is printed twice), not the rollback.
   if (o.settle) {
     let woke = false;
-    for (const pid of [...tree.keys()]) {
+    for (const [pid, known] of [...tree]) {
+      // A member that ended may have left its mark; its pid may be another process's now.
+      if (readStat(pid)?.start !== known.start) continue;
       try {
         woke = (await o.settle(pid)) || woke;
       } catch (e) {
