@@ -385,17 +385,29 @@ static bool is_connection(int fd)
 	return !listening;
 }
 
+/*
+ * A TCP connection is aborted: its peer gets a RST, which says "start again" (a FIN could pass
+ * for the end of a cut reply), whoever else holds the socket (connect to AF_UNSPEC disconnects
+ * it). Another kind, or a failure, is shut down.
+ */
+static void cut_connection(int fd)
+{
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+	if (!a8_tcp_connection(fd) || a8_sys3(SYS_connect, fd, &unspec, sizeof(unspec)) < 0)
+		a8_sys2(SYS_shutdown, fd, SHUT_RDWR);
+}
+
 static void replay_stop(void)
 {
 	size_t i;
-
 
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
 	for (i = 0; i < nshut; i++)
 		if (is_connection(shut[i])) {
-			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d shut down", shut[i]);
-			a8_sys2(SYS_shutdown, shut[i], SHUT_RDWR);
+			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d cut", shut[i]);
+			cut_connection(shut[i]);
 		}
 	nshut = 0;
 	/* The copy of this epoch holds its own references; ours were installed or are stale. */
