@@ -375,7 +375,8 @@ export interface HostOptions {
  */
 export function checkTcpMigrate(path = "/proc/sys/net/ipv4/tcp_migrate_req"): Check {
   const name = "tcp_migrate_req";
-  const effect = "under criu, a connection made in the last ms of a restore is reset";
+  const effect = "under criu, a connection that reaches a restore's listening socket before the " +
+    "live one is put back is reset";
   let v: string;
   try {
     v = Deno.readTextFileSync(path).trim();
