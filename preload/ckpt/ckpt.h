@@ -92,9 +92,13 @@ void a8_ckpt_forget_shared_fds(void);
 /* criu root: the TCP connections open at the dump are the ones its keeper holds. */
 void a8_ckpt_mark_shared_conns(void);
 bool a8_ckpt_is_shared(int fd);
-/* A connected (not listening) TCP socket over IPv4 or IPv6; a listening one. */
+/*
+ * sock_kind.c: a connected (not listening) TCP socket over IPv4 or IPv6; a listening one; one
+ * end of a unix stream socketpair (nginx's channels between its master and workers).
+ */
 bool a8_tcp_connection(int fd);
 bool a8_tcp_listener(int fd);
+bool a8_unix_stream_pair(int fd);
 /* fork.c: fork the frozen copy; A8_RESUMED in a copy resumed after a rollback. */
 enum a8_taken a8_fork_take(uint64_t seq);
 /* faults.c */
@@ -175,12 +179,12 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
 /* keep.c. Replay: the real fd a recorded call made at seq with number fd (now the caller's),
  * or -1. Send one to the copy; let go of those made from position from on (0: all). */
 int a8_keep_take(uint64_t seq, int fd);
-/* Any fd kept as made at seq: the held fd (its number for the program in *fd), or -1. */
-int a8_keep_take_any(uint64_t seq, int *fd);
 long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
 /* Replay: the fd made at the current position goes back at its number (false: none kept). */
 bool a8_replay_install(int fd, int cloexec);
+/* keeper.c: a restored criu root puts its keeper's sockets of the dump back (lost: shut down). */
+void a8_keep_install_dump_conns(bool lost);
 /* Outputs a rollback must not make again (redo.c). */
 /* Follower: remember the furthest position it ran a call of its own at. */
 void a8_replay_ran_init(void);
@@ -215,7 +219,7 @@ bool a8_ckpt_made_since(int fd);
  * when marked) to its note, which ends the mark.
  */
 bool a8_redo_begin(const struct a8_call *c, uint64_t seq);
-void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret, bool marked);
+void a8_redo_note(uint64_t seq, uint64_t digest, long ret, bool marked);
 void a8_redo_stdio_init(void);
 void a8_redo_before_dump(void);
 void a8_redo_dumped(uint64_t seq);

@@ -191,36 +191,6 @@ static bool regular_file(int fd)
 	return a8_sys2(SYS_fstat, fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int sockopt(int fd, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	return a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
-}
-
-static bool tcp_socket(int fd)
-{
-	int domain = sockopt(fd, SO_DOMAIN);
-
-	return (domain == AF_INET || domain == AF_INET6) && sockopt(fd, SO_TYPE) == SOCK_STREAM;
-}
-
-bool a8_tcp_connection(int fd)
-{
-	struct sockaddr_storage peer;
-	socklen_t len = sizeof(peer);
-
-	/* Connected: a socket between bind and listen would be held, and the restore not bind. */
-	return tcp_socket(fd) && sockopt(fd, SO_ACCEPTCONN) == 0 &&
-	       a8_sys3(SYS_getpeername, fd, &peer, &len) == 0;
-}
-
-bool a8_tcp_listener(int fd)
-{
-	return tcp_socket(fd) && sockopt(fd, SO_ACCEPTCONN) == 1;
-}
-
 /* A regular file on the files channel, if it can go there. */
 static bool send_file(uint64_t seq, int fd)
 {
@@ -474,6 +444,15 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 		a8_sys3(SYS_read, chan_live, &ack, 1);
 }
 
+/* The fd kept at i leaves the list: its held fd. */
+static int take_at(size_t i)
+{
+	int held = kept[i].held;
+
+	kept[i] = kept[--nkept];
+	return held;
+}
+
 int a8_keep_take_any(uint64_t seq, int *fd)
 {
 	size_t i;
@@ -481,7 +460,7 @@ int a8_keep_take_any(uint64_t seq, int *fd)
 	for (i = nkept; i-- > 0;)
 		if (kept[i].seq == seq) {
 			*fd = kept[i].fd;
-			return a8_keep_take(seq, *fd);
+			return take_at(i);
 		}
 	return -1;
 }
@@ -491,12 +470,8 @@ int a8_keep_take(uint64_t seq, int fd)
 	size_t i;
 
 	for (i = nkept; i-- > 0;)
-		if (kept[i].seq == seq && kept[i].fd == fd) {
-			int held = kept[i].held;
-
-			kept[i] = kept[--nkept];
-			return held;
-		}
+		if (kept[i].seq == seq && kept[i].fd == fd)
+			return take_at(i);
 	return -1;
 }
 

@@ -32,6 +32,8 @@ long a8_chan_send_fd(int chan, uint64_t seq, int fd, int held, int flags);
 long a8_chan_recv(int chan, struct chan_msg *m, int *held, int flags);
 void a8_kept_add(uint64_t seq, int fd, int held);
 long a8_keep_send_kept(int conn);
+/* Any fd kept as made at seq: the held fd (its number for the program in *fd), or -1. */
+int a8_keep_take_any(uint64_t seq, int *fd);
 int a8_keep_live_fd(void);
 void a8_keep_serve_on(int chan);
 void a8_keep_live_on(int chan);

@@ -4,12 +4,14 @@
  * not those it made since, and those are what a replay needs (a file a server keeps open in its
  * cache, a connection accepted since). So right after each dump the leader forks a keeper: a
  * process of the agent's, out of the tree's session (a rollback kills the tree, not the
- * keeper), that holds, of the program's fds, only the dump's TCP connections (CRIU restores
- * them closed), and serves the same channel as a frozen copy (keep.c). A restored leader connects to it by the path keep-<pid> in the run directory, says
- * where its replay stops and takes the fds made before that; the keeper goes on serving it (a
+ * keeper), that holds, of the program's fds, only the dump's TCP sockets (CRIU restores its
+ * connections closed), and serves the same channel as a frozen copy (keep.c). A restored leader
+ * connects to it by the path keep-<pid> in the run directory, says where its replay stops and
+ * takes the fds made before that, and the dump's sockets; the keeper goes on serving it (a
  * retry restores the same dump and needs them again) until the next checkpoint retires it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -20,6 +22,7 @@
 
 #include "a8/raw.h"
 #include "ckpt.h"
+#include "core/epoll.h"
 #include "core/fdtab.h"
 #include "core/util.h"
 #include "keep_chan.h"
@@ -286,4 +289,36 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 	a8_keep_live_on((int)fd);
 	a8_log(A8_LOG_DEBUG, 0, "the keeper of checkpoint %u gave back %zu fds", epoch, got);
 	return 0;
+}
+
+/*
+ * criu root, restored: CRIU made the dump's TCP connections anew, closed; the keeper's live
+ * ones (fetched as made at 0) go in their place, as a frozen copy's would (a client sees a
+ * delay, not a reset), and so do its listening sockets. The epoll instances lost those
+ * registrations with the closed files: they get the checkpoint's set. lost: the replay log
+ * overflowed, so calls on the connections are missing and they are shut down instead.
+ */
+void a8_keep_install_dump_conns(bool lost)
+{
+	unsigned n = 0;
+	int fd, held;
+
+	while ((held = a8_keep_take_any(0, &fd)) >= 0) {
+		long fl = a8_sys2(SYS_fcntl, fd, F_GETFD);
+		/* A listening socket serves everyone: never shut down (replay.c is_connection). */
+		bool listener = a8_tcp_listener(held);
+
+		if ((!lost || listener) && fl >= 0 &&
+		    a8_sys3(SYS_dup3, held, fd, (fl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd) {
+			/* The keeper holds it too: it lets go when the program closes it. */
+			a8_ckpt_shared(fd, 0);
+			n++;
+		} else if (!listener) {
+			a8_sys2(SYS_shutdown, held, SHUT_RDWR);	/* nobody serves it now */
+		}
+		a8_sys1(SYS_close, held);
+	}
+	if (n)
+		a8_epoll_rebuild();
+	a8_log(A8_LOG_DEBUG, 0, "%u sockets of checkpoint %u are live again", n, a8.epoch);
 }

@@ -18,13 +18,11 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
@@ -52,30 +50,6 @@ static bool anon_pipe(int fd)
 	       a8_sys2(SYS_fstatfs, fd, &fs) == 0 && fs.f_type == PIPEFS_MAGIC;
 }
 
-static int sockopt(int fd, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	return a8_sys5(SYS_getsockopt, fd, SOL_SOCKET, name, &v, &len) < 0 ? -1 : v;
-}
-
-/* An address with no name: a socketpair's ends (a named socket's peer may be outside). */
-static bool unnamed(int fd, long nr)
-{
-	struct sockaddr_un a;
-	socklen_t len = sizeof(a);
-
-	return a8_sys3(nr, fd, &a, &len) == 0 && len <= offsetof(struct sockaddr_un, sun_path);
-}
-
-/* One end of a unix stream socketpair (nginx's channels between its master and workers). */
-static bool stream_pair(int fd)
-{
-	return sockopt(fd, SO_DOMAIN) == AF_UNIX && sockopt(fd, SO_TYPE) == SOCK_STREAM &&
-	       unnamed(fd, SYS_getsockname) && unnamed(fd, SYS_getpeername);
-}
-
 /* Calls whose bytes another process of the tree reads again after a rollback. */
 static bool writes(unsigned cid)
 {
@@ -93,7 +67,7 @@ static bool tree_pipe(const struct a8_call *c)
 {
 	int fd = (int)c->a[0];
 
-	return criu_root() && !a8_ckpt_made_since(fd) && (anon_pipe(fd) || stream_pair(fd)) &&
+	return criu_root() && !a8_ckpt_made_since(fd) && (anon_pipe(fd) || a8_unix_stream_pair(fd)) &&
 	       !a8_redo_own_stdio(fd);
 }
 

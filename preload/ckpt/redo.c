@@ -205,7 +205,10 @@ void a8_redo_dumped(uint64_t seq)
 	outs->n = n;
 }
 
-/* Restored: the notes from here on, sorted (a process restored twice may have noted out of order). */
+/*
+ * Restored: the notes from here on, sorted (a process restored twice may have noted out of
+ * order); the mark of an output in flight is the dead process's, settled by the agent.
+ */
 void a8_redo_collect(void)
 {
 	const struct out_done *e;
@@ -263,26 +266,20 @@ static void redo_end(void)
 }
 
 /* Only bytes that went out: an error or an interrupted call is made again. */
-void a8_redo_note(const struct a8_call *c, uint64_t seq, uint64_t digest, long ret, bool marked)
+void a8_redo_note(uint64_t seq, uint64_t digest, long ret, bool marked)
 {
 	struct out_done *e;
 
-	if (ret <= 0 || !outs || !noted(c)) {
-		if (marked)
-			redo_end();
+	if (!marked)	/* a8_redo_begin found nothing to note */
 		return;
-	}
-	if (outs->n >= OUTS_MAX) {
-		if (!outs_full_said)
-			a8_log(A8_LOG_WARN, 0, "stdio notes full: a rollback may print lines again");
+	if (ret > 0 && outs->n >= OUTS_MAX && !outs_full_said) {
+		a8_log(A8_LOG_WARN, 0, "stdio notes full: a rollback may print lines again");
 		outs_full_said = true;
-		if (marked)
-			redo_end();
-		return;
 	}
-	e = (struct out_done *)(outs + 1) + outs->n;
-	*e = (struct out_done){ .seq = seq, .digest = digest, .ret = ret };
-	__atomic_store_n(&outs->n, outs->n + 1, __ATOMIC_SEQ_CST);
-	if (marked)
-		redo_end();
+	if (ret > 0 && outs->n < OUTS_MAX) {
+		e = (struct out_done *)(outs + 1) + outs->n;
+		*e = (struct out_done){ .seq = seq, .digest = digest, .ret = ret };
+		__atomic_store_n(&outs->n, outs->n + 1, __ATOMIC_SEQ_CST);
+	}
+	redo_end();
 }

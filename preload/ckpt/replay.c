@@ -28,7 +28,6 @@
 #include "a8/raw.h"
 #include "canon/kinds.h"
 #include "ckpt.h"
-#include "core/epoll.h"
 #include "core/fdtab.h"
 #include "core/util.h"
 #include "exchange/link.h"
@@ -317,39 +316,6 @@ static void replay_nothing(void)
 	a8_keep_drop_from(0);
 }
 
-/*
- * criu root: CRIU restored the dump's TCP connections closed; the keeper's live ones go in
- * their place, as a frozen copy's would (a client sees a delay, not a reset). The epoll
- * instances lost those registrations with the closed files: they get the checkpoint's set.
- */
-static void install_dump_conns(void)
-{
-	/* A full log lost calls on them: no such connection can be trusted (read_log). */
-	bool lost = shared_log->overflow;
-	unsigned n = 0;
-	int fd, held;
-
-	while ((held = a8_keep_take_any(0, &fd)) >= 0) {
-		long fl = a8_sys2(SYS_fcntl, fd, F_GETFD);
-
-		/* A listening socket serves everyone: never shut down (is_connection). */
-		bool listener = a8_tcp_listener(held);
-
-		if ((!lost || listener) && fl >= 0 &&
-		    a8_sys3(SYS_dup3, held, fd, (fl & FD_CLOEXEC) ? O_CLOEXEC : 0) == fd) {
-			/* The keeper holds it too: it lets go when the program closes it. */
-			a8_ckpt_shared(fd, 0);
-			n++;
-		} else if (!listener) {
-			a8_sys2(SYS_shutdown, held, SHUT_RDWR);	/* nobody serves it now */
-		}
-		a8_sys1(SYS_close, held);
-	}
-	if (n)
-		a8_epoll_rebuild();
-	a8_log(A8_LOG_DEBUG, 0, "%u connections of checkpoint %u are live again", n, a8.epoch);
-}
-
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
 	int err;
@@ -369,7 +335,8 @@ void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 	if (err)
 		a8_fatal("peer-lost", "", 0,
 			 "the fds made since checkpoint %u are lost: no keeper (%d)", a8.epoch, err);
-	install_dump_conns();
+	/* A full log lost calls on them: no such connection can be trusted (read_log). */
+	a8_keep_install_dump_conns(shared_log->overflow);
 }
 
 /* A client connection (a listening socket serves everyone: it is never shut down). */

@@ -434,7 +434,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 	} while (a8_pipe_trim(c));	/* bytes a rollback's replay read already */
 	if (c->ret > 0 && c->ci->args[1].kind == AK_EPOLL_OUT && a8_ckpt_enabled())
 		c->ret = a8_epoll_drop_unknown((int)c->a[0], (struct epoll_event *)c->a[1], c->ret);
-	a8_redo_note(c, s->seq, s->digest, c->ret, noting);
+	a8_redo_note(s->seq, s->digest, c->ret, noting);
 	return true;
 }
 
@@ -483,7 +483,7 @@ void a8_stream_call(struct a8_call *c)
 		bool noting = a8_redo_begin(c, s.seq);
 
 		c->ret = a8_exec_call(c);
-		a8_redo_note(c, s.seq, s.digest, c->ret, noting);
+		a8_redo_note(s.seq, s.digest, c->ret, noting);
 		a8_replay_ran(s.seq);
 	}
 	a8_step_follow(c, &s, replicate);

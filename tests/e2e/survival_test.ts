@@ -133,6 +133,37 @@ async function survive(
 }
 
 /**
+ * Runs `native` natively, then `program` under 2 variants with the criu engine and 1 % injected
+ * divergences: every variant ends with status 0 and prints what the native run printed. The
+ * leader's summary and the variants' account for further assertions.
+ */
+async function likeNativeUnderCriu(dir: string, o: {
+  native: string[];
+  program: string[];
+  every: { calls: number; ms: number };
+  seed: number;
+  timeoutMs: number;
+}): Promise<{ s: Record<string, unknown>; why: string }> {
+  const native = await runNative(o.native, { timeoutMs: ms(20000) });
+  assert.equal(native.code, 0, text(native.stderr));
+  const r = await runA8({
+    variants: 2,
+    dir,
+    program: o.program,
+    timeoutMs: ms(o.timeoutMs),
+    extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = ${o.every.calls}\n` +
+      `every_ms = ${o.every.ms}\nretries = 3\n\n` +
+      `[faults]\ndivergence_probability = 0.01\nseed = ${o.seed}\n`,
+  });
+  const why = describe(r.variants);
+  for (const v of r.variants) {
+    assert.equal(v.code, 0, why);
+    assert.equal(text(v.stdout), text(native.stdout), why);
+  }
+  return { s: await readSummary(r.leader), why };
+}
+
+/**
  * CRIU gives back the process as it was at the dump, not the kernel state the monitor set up
  * around it since: the restored vDSO is the kernel's (the monitor's patch that makes time calls
  * trap is gone), the fds made since the dump are not in the image, and shared memory comes back
@@ -145,25 +176,14 @@ Deno.test("survival (criu): after a restore the clock still traps, files opened 
   await withRunDir("a8-e2e-survival-restore-", async (dir) => {
     await Deno.mkdir(`${dir}/native`);
     await Deno.mkdir(`${dir}/work`);
-    const native = await runNative([scenario("rollback"), `${dir}/native`], {
-      timeoutMs: ms(20000),
-    });
-    assert.equal(native.code, 0, text(native.stderr));
     // One checkpoint, at the first wait: every rollback replays from there.
-    const r = await runA8({
-      variants: 2,
-      dir,
+    const { s, why } = await likeNativeUnderCriu(dir, {
+      native: [scenario("rollback"), `${dir}/native`],
       program: [scenario("rollback"), `${dir}/work`],
-      timeoutMs: ms(60000),
-      extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = 100000\nevery_ms = 100000\n` +
-        `retries = 3\n\n[faults]\ndivergence_probability = 0.01\nseed = 3\n`,
+      every: { calls: 100000, ms: 100000 },
+      seed: 3,
+      timeoutMs: 60000,
     });
-    const why = describe(r.variants);
-    for (const v of r.variants) {
-      assert.equal(v.code, 0, why);
-      assert.equal(text(v.stdout), text(native.stdout), why);
-    }
-    const s = await readSummary(r.leader);
     assert.equal(s.outcome, "ok", why);
     const seqs = (s.rollback_log as { seq: number }[]).map((x) => x.seq);
     assert.ok(seqs.length >= 3, `rollbacks at ${seqs}\n${why}`);
@@ -234,22 +254,13 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
 Deno.test("survival (criu): pipes between parent and child after a rollback", async () => {
   await buildScenarios();
   await withRunDir("a8-e2e-survival-pipe-", async (dir) => {
-    const native = await runNative([scenario("child_pipe")], { timeoutMs: ms(20000) });
-    assert.equal(native.code, 0, text(native.stderr));
-    const r = await runA8({
-      variants: 2,
-      dir,
+    const { s, why } = await likeNativeUnderCriu(dir, {
+      native: [scenario("child_pipe")],
       program: [scenario("child_pipe")],
-      timeoutMs: ms(30000),
-      extraTables: `[checkpoint]\nengine = "criu"\nevery_calls = 5000\nevery_ms = 100\n` +
-        `retries = 3\n\n[faults]\ndivergence_probability = 0.01\nseed = 1\n`,
+      every: { calls: 5000, ms: 100 },
+      seed: 1,
+      timeoutMs: 30000,
     });
-    const why = describe(r.variants);
-    for (const v of r.variants) {
-      assert.equal(v.code, 0, why);
-      assert.equal(text(v.stdout), text(native.stdout), why);
-    }
-    const s = await readSummary(r.leader);
     assert.ok((s.rollbacks as number) >= 1, `no rollback\n${why}`);
   });
 });
