@@ -403,7 +403,7 @@ export class CriuDriver {
     if (!m) return false;
     const taken = await waitPidFree(Number(m[1]), 200);
     this.#log.warn("a pid of the dump was taken at the restore", { epoch, ...taken });
-    return taken.retry;
+    return taken.free;
   }
 
   /**

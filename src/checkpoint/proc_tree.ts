@@ -143,11 +143,11 @@ export function waitsForChild(pid: number): boolean {
   return (WAIT_FOR_CHILD[Deno.build.arch] ?? []).includes(nr);
 }
 
-/** Waits up to `ms` for `pid` to be free; who held it (its command name), and if it is free. */
+/** Waits up to `ms` for `pid` to be free: who held it (its command name), and if it is free now. */
 export async function waitPidFree(
   pid: number,
   ms: number,
-): Promise<{ pid: number; holder: string; retry: boolean }> {
+): Promise<{ pid: number; holder: string; free: boolean }> {
   let holder = "?";
   try {
     holder = Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
@@ -155,5 +155,5 @@ export async function waitPidFree(
   for (let waited = 0; waited < ms && readStat(pid); waited += 10) {
     await new Promise((r) => setTimeout(r, 10));
   }
-  return { pid, holder, retry: readStat(pid) === null };
+  return { pid, holder, free: readStat(pid) === null };
 }
