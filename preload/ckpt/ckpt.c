@@ -55,18 +55,19 @@ void a8_ckpt_mark_shared_fds(void)
 }
 
 /*
- * criu root without children: its listening sockets may be its own, and then its keeper holds
- * them through a rollback, so that a client connecting meanwhile waits in their queue instead
- * of being refused. The restore binds their ports again beside the live ones: SO_REUSEPORT,
- * set before the dump so that the image has it (a program that reads the option sees it set).
- * Whether they are its own the agent says after the dump: the tree it dumped was this process
- * alone (a grandchild, or a child whose wait we saw, may hold them too).
+ * criu root: its listening sockets outlive a rollback, so that a client connecting meanwhile
+ * waits in their queue instead of being refused. The restore binds their ports again beside
+ * the live ones: SO_REUSEPORT, set before the dump so that the image has it (a program that
+ * reads the option sees it set). When they are its own (the agent says so after the dump: the
+ * tree it dumped was this process alone), its keeper holds them and the restored root takes
+ * them back; otherwise the processes that share them are restored with the image's, and the
+ * agent holds the live ones until those listen (src/checkpoint/criu_engine.ts).
  */
 static void listeners_reusable(void)
 {
 	int fd, one = 1;
 
-	for (fd = 0; !live_children && fd < A8_CKPT_FDS; fd++)
+	for (fd = 0; fd < A8_CKPT_FDS; fd++)
 		if (a8_fd_kind(fd) == FK_REPL && a8_tcp_listener(fd))
 			a8_sys5(SYS_setsockopt, fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 }

@@ -367,9 +367,10 @@ export class CriuDriver {
         const hint = /File exists|Can't fork for/.test(msg)
           ? "\n(a pid of the dumped tree is in use: killTree the current tree first)"
           : /Address already in use/.test(msg)
-          ? "\n(a port the dump listens on is taken: by another program, or by sockets of " +
-            "connections the program closed itself in the last minute, if it does not set " +
-            "SO_REUSEADDR; killTree aborts only the connections open when it runs)"
+          ? "\n(a port the dump listens on is taken: by another program, by a live listening " +
+            "socket held through the rollback whose port the image has without SO_REUSEPORT, " +
+            "or by sockets of connections the program closed itself in the last minute, if it " +
+            "does not set SO_REUSEADDR; killTree aborts only the connections open when it runs)"
           : "";
         this.#log.warn("criu restore failed", {
           epoch,
@@ -410,16 +411,19 @@ export class CriuDriver {
    * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free (see
    * kill_tree.ts). The driver reaps the roots it restored, unless a `waitExit` waits for one.
    * `spare`: sockets ("socket:[inode]") whose connections must not be aborted (another process
-   * holds them on).
+   * holds them on). `hold`: listening sockets to keep open past the kill; the fds holding them
+   * are returned (KillTreeOptions.hold).
    */
-  async killTree(
+  killTree(
     rootPid: number,
     timeoutMs = 5000,
     spare: ReadonlySet<string> = new Set(),
-  ): Promise<void> {
-    await killTree(rootPid, {
+    hold: ReadonlySet<string> = new Set(),
+  ): Promise<number[]> {
+    return killTree(rootPid, {
       timeoutMs,
       spare,
+      hold,
       log: this.#log,
       mayReap: (pid) => (pid !== rootPid || this.#restored.has(pid)) && !this.#waits.has(pid),
       gone: (pid) => this.#restored.delete(pid),

@@ -14,7 +14,7 @@
  * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
  * tree): what they made since the dump comes back as a placeholder, their connections closed.
  */
-import { monitorTimeToPerf } from "../../ffi/libc.ts";
+import { closeFd, monitorTimeToPerf } from "../../ffi/libc.ts";
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
 import type { Logger } from "../log.ts";
 import type { Ports } from "../peer/messages.ts";
@@ -25,6 +25,7 @@ import { type Engine, nextEvent, resumeCommand, type Target } from "./engine.ts"
 import type { LiveRoot } from "./live_root.ts";
 import { endOf } from "./reaper.ts";
 import { socketsOf } from "./proc_tree.ts";
+import { reusableListeners } from "./kill_tree.ts";
 
 /**
  * Images the leader keeps (a rollback takes its newest). A follower keeps every image from
@@ -71,6 +72,8 @@ export class CriuEngine implements Engine {
   servedAt: number | undefined;
   /** The root leader's keeper of the fds made since the newest dump. */
   #keeper?: number;
+  /** Leader: the root's listening sockets ("socket:[inode]") at each kept dump (#noteSockets). */
+  readonly #dumpSockets = new Map<number, ReadonlySet<string>>();
   readonly #off: () => void;
 
   constructor(
@@ -92,7 +95,10 @@ export class CriuEngine implements Engine {
       root: async () => (await this.#attached.promise).pid,
       timeoutMs: Math.min(connectMs, ROUND_MS),
       keep: CRIU_KEEP_IMAGES,
-      dumped: (epoch) => news.tell(epoch),
+      dumped: (epoch) => {
+        this.#noteSockets(epoch);
+        news.tell(epoch);
+      },
     });
     const offNews = news.listen((epoch) => {
       this.#rounds.confirmed(epoch);
@@ -135,6 +141,25 @@ export class CriuEngine implements Engine {
     // No keeper (any more): none; the restored leader will say so.
     if (this.#keeper === undefined) return new Set();
     return new Set(socketsOf(this.#keeper).map(([, target]) => target));
+  }
+
+  /**
+   * Leader, right after the dump of `epoch` (the tree still stands still): the root's listening
+   * sockets with SO_REUSEPORT, which the image has so (the root sets it before each dump,
+   * preload/ckpt/ckpt.c). A rollback to the epoch holds them open while the tree is restored
+   * (killTree's `hold`): clients connecting meanwhile wait in their queue instead of being
+   * refused, and once the restored tree listens, closing them hands that queue over to it (with
+   * net.ipv4.tcp_migrate_req = 1; without it those clients are reset, as they would have been
+   * refused). No other listener is held: its port may be in the image without SO_REUSEPORT (a
+   * socket made, or made to listen, since the dump), and the restore could not bind it.
+   */
+  #noteSockets(epoch: number): void {
+    const root = this.#root?.pid;
+    if (root === undefined) return;
+    this.#dumpSockets.set(epoch, reusableListeners(root));
+    for (const ep of this.#dumpSockets.keys()) {
+      if (ep <= epoch - CRIU_KEEP_IMAGES) this.#dumpSockets.delete(ep);
+    }
   }
 
   attach(root: LiveRoot): void {
@@ -189,16 +214,26 @@ export class CriuEngine implements Engine {
     lap("halt");
     // killTree kills it: a SIGKILL first would close its connections before they are aborted.
     root.retire(false);
-    // The keeper holds the dump's connections and those accepted since: they live on.
-    await this.#driver.killTree(old, undefined, this.#keeperSockets());
+    // The keeper holds the dump's connections and those accepted since: they live on. So do
+    // the dump's listening sockets, until the restored tree listens (#noteSockets).
+    const held = await this.#driver.killTree(
+      old,
+      undefined,
+      this.#keeperSockets(),
+      this.#dumpSockets.get(t.epoch),
+    );
     lap("kill");
     let pid: number;
     try {
       pid = (await this.#driver.restore(t.epoch)).pid;
     } catch (err) {
       return `restore of checkpoint ${t.epoch} failed: ${(err as Error).message.split("\n")[0]}`;
+    } finally {
+      for (const fd of held) closeFd(fd);
     }
     lap("restore");
+    // A retry restores this epoch again: the restored tree's listeners are the image's.
+    if (this.#dumpSockets.has(t.epoch)) this.#dumpSockets.set(t.epoch, reusableListeners(pid));
     root.replace(pid, this.#driver.waitExit(pid).then((x) => x.code));
     // Events from here on are the restored tree's: it may ask for a checkpoint at once.
     this.#rounds.resume();

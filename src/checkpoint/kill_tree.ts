@@ -34,6 +34,12 @@ export interface KillTreeOptions {
   timeoutMs: number;
   /** Sockets ("socket:[inode]") whose connections must not be aborted (another process holds them on). */
   spare: ReadonlySet<string>;
+  /**
+   * Sockets ("socket:[inode]") to hold open past the kill if they are listening with
+   * SO_REUSEPORT set: their port keeps queueing clients while the tree is restored (the
+   * restore binds it again beside them). killTree returns the fds it holds them by.
+   */
+  hold?: ReadonlySet<string>;
   log: Logger;
   /**
    * Whether the agent may reap `pid`, a zombie child of the agent, with waitpid: not one that
@@ -69,8 +75,11 @@ export function signal(pid: number, sig: number): boolean {
   }
 }
 
-/** SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. */
-export async function killTree(rootPid: number, o: KillTreeOptions): Promise<void> {
+/**
+ * SIGKILLs the tree rooted at `rootPid` and waits until all of its pids are free. Returns the
+ * fds of the `hold` sockets it holds, for the caller to close.
+ */
+export async function killTree(rootPid: number, o: KillTreeOptions): Promise<number[]> {
   if (!Number.isInteger(rootPid) || rootPid <= 1 || rootPid === Deno.pid) {
     throw new RangeError(`bad root pid ${rootPid}`);
   }
@@ -148,11 +157,40 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
   const stopped = performance.now();
   const alive = [...tree].filter(([pid, known]) => readStat(pid)?.start === known.start);
   const aborted = new Set<string>(o.spare);
-  for (const [pid] of alive) abortOnClose(pid, aborted, o.log);
-  for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
+  const held: Held = { wanted: o.hold ?? new Set(), fds: [] };
+  let killed = stopped;
+  try {
+    for (const [pid] of alive) abortOnClose(pid, aborted, held, o.log);
+    for (const [pid] of alive) signal(pid, SIGNALS.SIGKILL);
+    // 4. Reap until every member's pid is gone.
+    killed = performance.now();
+    await reapAll(rootPid, tree, deadline, o);
+  } catch (e) {
+    // Nobody would close them: the port would queue clients that nobody accepts.
+    for (const fd of held.fds) closeFd(fd);
+    throw e;
+  }
+  o.log.info("criu kill tree", {
+    pid: rootPid,
+    processes: tree.size,
+    tcp_sockets: aborted.size - o.spare.size - held.fds.length,
+    listeners_held: held.fds.length,
+    ms: Math.round(performance.now() - t0),
+    scans,
+    stop_ms: Math.round(stopped - t0),
+    abort_ms: Math.round(killed - stopped),
+  });
+  return held.fds;
+}
 
-  // 4. Reap until every member's pid is gone.
-  const killed = performance.now();
+/** Waits until every process of `tree` is gone, reaping those the agent may reap. */
+async function reapAll(
+  rootPid: number,
+  tree: ReadonlyMap<number, ProcStat>,
+  deadline: number,
+  o: KillTreeOptions,
+): Promise<void> {
+  const self = Deno.pid;
   const pending = new Map(tree);
   for (;;) {
     for (const [pid, known] of pending) {
@@ -186,15 +224,52 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
     }
     await sleep(2);
   }
-  o.log.info("criu kill tree", {
-    pid: rootPid,
-    processes: tree.size,
-    tcp_sockets: aborted.size - o.spare.size,
-    ms: Math.round(performance.now() - t0),
-    scans,
-    stop_ms: Math.round(stopped - t0),
-    abort_ms: Math.round(killed - stopped),
-  });
+}
+
+/** The listening sockets killTree was asked to hold, and the fds it holds them by. */
+interface Held {
+  wanted: ReadonlySet<string>;
+  fds: number[];
+}
+
+/**
+ * Whether `fd` (a duplicate of a tree's socket) listens with SO_REUSEPORT: only then can the
+ * restore bind its port while it stays open.
+ */
+function listensReusable(fd: number): boolean {
+  return getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_ACCEPTCONN) === 1 &&
+    getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_REUSEPORT) === 1;
+}
+
+/**
+ * The sockets ("socket:[inode]") `pid` listens on with SO_REUSEPORT set, looked at through
+ * duplicates of its fds (pidfd_getfd). Taken right after a dump, while the tree stands still,
+ * they are the ones the image has with SO_REUSEPORT: a rollback to it may `hold` them.
+ */
+export function reusableListeners(pid: number): Set<string> {
+  const found = new Set<string>();
+  let pidfd: number;
+  try {
+    pidfd = pidfdOpen(pid);
+  } catch {
+    return found;
+  }
+  try {
+    for (const [n, target] of socketsOf(pid)) {
+      let fd = -1;
+      try {
+        fd = pidfdGetfd(pidfd, n);
+        if (listensReusable(fd)) found.add(target);
+      } catch {
+        // Closed meanwhile, or not a socket that has the options: not one to hold.
+      } finally {
+        if (fd >= 0) closeFd(fd);
+      }
+    }
+  } finally {
+    closeFd(pidfd);
+  }
+  return found;
 }
 
 /**
@@ -204,9 +279,10 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<voi
  * sockets vanish instead of lingering in FIN_WAIT or TIME_WAIT for up to a minute. A
  * lingering socket on a listening port stops the restore from binding that port again
  * ("Address already in use") unless the program had set SO_REUSEADDR. `seen` holds the
- * socket inodes done already (processes share sockets). Best effort: a failure is logged.
+ * socket inodes done already (processes share sockets). A listening socket `held` wants is
+ * held open instead. Best effort: a failure is logged.
  */
-function abortOnClose(pid: number, seen: Set<string>, log: Logger): void {
+function abortOnClose(pid: number, seen: Set<string>, held: Held, log: Logger): void {
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);
@@ -223,8 +299,13 @@ function abortOnClose(pid: number, seen: Set<string>, log: Logger): void {
         const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
         if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
         if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
-        setLinger(fd, true, 0);
         seen.add(target);
+        if (held.wanted.has(target) && listensReusable(fd)) {
+          held.fds.push(fd);
+          fd = -1;
+          continue;
+        }
+        setLinger(fd, true, 0);
       } catch (err) {
         log.debug("cannot abort a socket", {
           pid,

@@ -48,6 +48,8 @@ export interface RollbackContext {
 
 export class Rollbacks {
   readonly done: RollbackRecord[] = [];
+  /** Why the divergence that ends the run could not be rolled back (for the summary). */
+  refused?: string;
   readonly #c: RollbackContext;
   /**
    * Rollbacks to the newest epoch so far, by divergent position ("stream/seq"): a tree's
@@ -96,7 +98,10 @@ export class Rollbacks {
   async handle(d: Divergence): Promise<Verdict> {
     this.#t0 = performance.now();
     const v = this.#c.leader ? await this.#lead(d) : await this.#follow();
-    if (!v.ok) return v;
+    if (!v.ok) {
+      this.refused = v.reason;
+      return v;
+    }
     const rec = this.done.at(-1)!;
     this.#c.log.warn("rolled back", {
       epoch: rec.epoch,

@@ -72,12 +72,13 @@ async function leaderRollsBack(stop: StopState, d: Divergence = DIVERGENCE) {
   });
   const verdict = await r.handle(d);
   r.close();
-  return { verdict, sent, targets };
+  return { verdict, sent, targets, refused: r.refused };
 }
 
 Deno.test("a rollback while the run stops turns injected faults off", async () => {
   const running = await leaderRollsBack("running");
   assert.deepEqual(running.verdict, { ok: true });
+  assert.equal(running.refused, undefined);
   assert.equal(running.targets[0].quiet, undefined);
   assert.equal((running.sent[0] as { quiet?: boolean }).quiet, undefined);
 
@@ -124,6 +125,8 @@ Deno.test("nothing is rolled back once the program is being killed", async () =>
   const killing = await leaderRollsBack("killing");
   assert.equal(killing.verdict.ok, false);
   assert.match((killing.verdict as { reason: string }).reason, /being killed/);
+  // summary.json's rollback_refused says why.
+  assert.equal(killing.refused, (killing.verdict as { reason: string }).reason);
   assert.deepEqual(killing.targets, []);
   assert.equal(killing.sent[0].t, "no-rollback");
 });

@@ -368,22 +368,24 @@ export interface HostOptions {
 }
 
 /**
- * net.ipv4.tcp_migrate_req (Linux 5.14): under the criu engine the root's keeper holds its
- * listening sockets through a rollback, and the restore binds a second one beside them
- * (SO_REUSEPORT) until the restored root puts the live one back. With it set, the connections
- * that reached the second one move to the live one when it closes; without, they are reset.
+ * net.ipv4.tcp_migrate_req (Linux 5.14): under the criu engine the live listening sockets are
+ * held through a rollback (by the root's keeper, or by the agent when the root has children), and
+ * the restore binds a second one beside each (SO_REUSEPORT). When one of the two closes (the
+ * restore's, once the restored root puts the live one back; or the live one the agent held, once
+ * the restore listens) the connections waiting in it move to the other with it set; without, they
+ * are reset.
  */
 export function checkTcpMigrate(path = "/proc/sys/net/ipv4/tcp_migrate_req"): Check {
   const name = "tcp_migrate_req";
-  const effect = "under criu, a connection that reaches a restore's listening socket before the " +
-    "live one is put back is reset";
+  const effect = "under criu, a connection made during a rollback may be reset instead of " +
+    "waiting for the restored program";
   let v: string;
   try {
     v = Deno.readTextFileSync(path).trim();
   } catch {
     return warn(name, `${path} is missing (Linux before 5.14)`, effect);
   }
-  if (v === "1") return ok(name, "1: a restore's connections move to the live listening socket");
+  if (v === "1") return ok(name, "1: connections made during a rollback wait for the program");
   return warn(name, `${v}: ${effect}`, "sysctl -w net.ipv4.tcp_migrate_req=1");
 }
 

@@ -28,7 +28,12 @@ export interface SummaryInput {
   durationMs: number;
   stats: RunStats;
   /** Checkpoints and rollbacks (fork engine); absent: none. */
-  survival?: { checkpoints: CheckpointStats; rollbacks: RollbackRecord[] };
+  survival?: {
+    checkpoints: CheckpointStats;
+    rollbacks: RollbackRecord[];
+    /** Why the divergence that ended the run was not rolled back. */
+    refused?: string;
+  };
   /** One line for the user when the outcome is not "ok". */
   detail?: string;
 }
@@ -69,6 +74,8 @@ export interface Summary extends SummaryCounters {
   rollback_ms: TimeStats;
   /** Each survived divergence and what was done about it. */
   rollback_log: RollbackSummary[];
+  /** Why the divergence that ended the run was not rolled back; null if none was refused. */
+  rollback_refused: string | null;
   streams: StreamSummary[];
 }
 
@@ -148,6 +155,7 @@ export function buildSummary(input: SummaryInput): Summary {
     checkpoint_us: timeStats(input.survival?.checkpoints.micros ?? []),
     rollback_ms: timeStats(input.survival?.rollbacks.map((r) => r.ms) ?? []),
     rollback_log: (input.survival?.rollbacks ?? []).map(rollbackSummary),
+    rollback_refused: input.survival?.refused ?? null,
     streams: input.stats.streams.map((s) => ({
       stream: s.stream,
       pid: s.pid,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildSummary, writeSummary } from "./summary.ts";
+import { buildSummary, type SummaryInput, writeSummary } from "./summary.ts";
 import { emptyCounters, readRunStats } from "../launch/stats.ts";
 import { encodeStats } from "../launch/stats_fixture.ts";
 
@@ -42,6 +42,7 @@ Deno.test("the summary carries totals and per-stream counters from the stats fil
     assert.equal(json.signals, 1);
     assert.equal(json.checkpoints, 0);
     assert.equal(json.rollbacks, 0);
+    assert.equal(json.rollback_refused, null);
     assert.deepEqual(json.streams.map((s: { stream: string; pid: number }) => [s.stream, s.pid]), [
       ["0", 10],
       ["0.1", 11],
@@ -52,19 +53,37 @@ Deno.test("the summary carries totals and per-stream counters from the stats fil
   }
 });
 
-Deno.test("a run with no stats (refused early) still summarizes", () => {
-  const s = buildSummary({
+/** A leader's input with no stats, as a run that ended early has. */
+function noStats(more: Partial<SummaryInput>): SummaryInput {
+  return {
     variant: 1,
     leader: true,
     runId: "",
     program: ["x"],
     exitStatus: null,
-    outcome: "refused",
-    detail: "statically linked",
+    outcome: "ok",
     durationMs: 0,
     stats: { streams: [], totals: emptyCounters(), skipped: [] },
-  });
+    ...more,
+  };
+}
+
+Deno.test("a run with no stats (refused early) still summarizes", () => {
+  const s = buildSummary(noStats({ outcome: "refused", detail: "statically linked" }));
   assert.equal(s.calls_seen, 0);
   assert.equal(s.detail, "statically linked");
   assert.equal(s.exit_status, null);
+});
+
+Deno.test("a divergence that was not rolled back says why in rollback_refused", () => {
+  const s = buildSummary(noStats({
+    outcome: "divergence",
+    survival: {
+      checkpoints: { taken: 2, micros: [100, 300] },
+      rollbacks: [],
+      refused: "no checkpoint was taken before the divergence",
+    },
+  }));
+  assert.equal(s.checkpoints, 2);
+  assert.equal(s.rollback_refused, "no checkpoint was taken before the divergence");
 });

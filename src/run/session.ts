@@ -49,8 +49,8 @@ export interface SessionResult {
   end: RunEnd;
   /** The program's own status (128+N for a signal), null if it never started. */
   programStatus: number | null;
-  /** Checkpoints taken and rollbacks done (fork engine). */
-  survival?: { checkpoints: CheckpointStats; rollbacks: RollbackRecord[] };
+  /** Checkpoints taken and rollbacks done, and why the last divergence was not rolled back. */
+  survival?: { checkpoints: CheckpointStats; rollbacks: RollbackRecord[]; refused?: string };
 }
 
 /** After a monitor exits with its own status, how long its event may lag behind. */
@@ -87,7 +87,11 @@ export async function runSession(s: Session): Promise<SessionResult> {
     log: s.log,
     stop: stops.state,
   });
-  const survival = () => ({ checkpoints: engine.stats, rollbacks: rollbacks.done });
+  const survival = () => ({
+    checkpoints: engine.stats,
+    rollbacks: rollbacks.done,
+    refused: rollbacks.refused,
+  });
   try {
     for (;;) {
       const r = await watchOnce(s, trouble, root, rollbacks, started);

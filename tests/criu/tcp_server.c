@@ -1,5 +1,5 @@
 /*
- * A TCP server for the CRIU driver tests: `tcp_server PORTFILE LOG`.
+ * A TCP server for the CRIU driver tests: `tcp_server PORTFILE LOG [reuseport]`.
  *
  * Becomes a session leader (so CRIU can dump it without --shell-job), listens on 127.0.0.1 at a
  * port the kernel picks and writes that port to PORTFILE (through a rename, so a reader never
@@ -14,6 +14,8 @@
  * A line starting with 'b' (busy) gets no answer: the server logs "busy", sleeps BUSY_MS
  * without accepting anything, so a client that connects meanwhile waits in the listening
  * socket's queue (what CRIU calls an in-flight connection), and logs "awake".
+ * With "reuseport" its listening socket has SO_REUSEPORT, as a8's monitor sets it on a root's
+ * listeners before a dump (a restore can then bind the port while the live socket is held).
  * Any failure exits 1 with an "error" line; 60 s without any event exits 1 too.
  */
 #define _GNU_SOURCE
@@ -43,13 +45,16 @@ static void __attribute__((noreturn)) die(const char *what)
 	exit(1);
 }
 
-static int listen_any(void)
+static int listen_any(int reuseport)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		die("socket");
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &reuseport, sizeof(reuseport)) < 0)
+		die("setsockopt");
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		die("bind");
@@ -164,8 +169,8 @@ int main(int argc, char **argv)
 	struct pollfd pfd[MAX_CONNS + 1];
 	int lfd, i, n;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORTFILE LOG\n", argv[0]);
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "reuseport"))) {
+		fprintf(stderr, "usage: %s PORTFILE LOG [reuseport]\n", argv[0]);
 		return 64;
 	}
 	log_fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -176,7 +181,7 @@ int main(int argc, char **argv)
 	/* setsid(1) may have made it a session leader already. */
 	if (getsid(0) != getpid() && setsid() < 0)
 		die("setsid");
-	lfd = listen_any();
+	lfd = listen_any(argc == 4);
 	say("listen %d\n", port_of(lfd));
 	write_port(argv[1], port_of(lfd));
 	for (;;) {

@@ -5,7 +5,9 @@
  */
 import { CRIU_KDAT_DIR } from "../../ffi/criu_paths.ts";
 import { CriuDriver } from "../../src/checkpoint/criu_driver.ts";
-import { readStat } from "../../src/checkpoint/proc_tree.ts";
+import { readStat, socketsOf } from "../../src/checkpoint/proc_tree.ts";
+import { reusableListeners } from "../../src/checkpoint/kill_tree.ts";
+import { closeFd } from "../../ffi/libc.ts";
 import { checkCriuCache } from "../../src/cli/host_checks.ts";
 import { createLogger } from "../../src/log.ts";
 import {
@@ -278,6 +280,21 @@ async function waitServerLog(path: string, what: string, re: RegExp, timeoutMs =
   }
 }
 
+/** tcp_server.c in a session of its own (CRIU dumps it without --shell-job), and its port. */
+async function startTcpServer(
+  dir: string,
+  log: string,
+  ...extra: string[]
+): Promise<{ proc: Deno.ChildProcess; port: number }> {
+  const proc = new Deno.Command("setsid", {
+    args: [TCP_SERVER, `${dir}/port`, log, ...extra],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  return { proc, port: Number(await waitFile(`${dir}/port`, "the server's port")) };
+}
+
 Deno.test("criu driver: a restored server listens again, its old connection comes back closed", async () => {
   await withRunDir("a8-criu-driver-tcp-", async (dir) => {
     const driver = await openDriver(dir);
@@ -285,14 +302,8 @@ Deno.test("criu driver: a restored server listens again, its old connection come
     const clients: LineClient[] = [];
     try {
       const log = `${dir}/server.log`;
-      const proc = new Deno.Command("setsid", {
-        args: [TCP_SERVER, `${dir}/port`, log],
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      const { proc, port } = await startTcpServer(dir, log);
       pid = proc.pid;
-      const port = Number(await waitFile(`${dir}/port`, "the server's port"));
       const old = await LineClient.connect(port);
       clients.push(old);
       for (let i = 1; i <= 3; i++) assert.equal(await old.next(), i);
@@ -364,6 +375,94 @@ Deno.test("criu driver: a restored server listens again, its old connection come
       );
     } finally {
       for (const c of clients) c.close();
+      await cleanup(driver, pid);
+    }
+  });
+});
+
+/** Runs `fn` with net.ipv4.tcp_migrate_req at `value` in this namespace, then puts it back. */
+async function withTcpMigrate(value: string, fn: () => Promise<void>): Promise<void> {
+  const path = "/proc/sys/net/ipv4/tcp_migrate_req";
+  const was = (await Deno.readTextFile(path).catch((e) => {
+    throw new Error(`${path}: ${e.message} (Linux 5.14 or later has it; the test needs it)`);
+  })).trim();
+  await Deno.writeTextFile(path, value);
+  try {
+    await fn();
+  } finally {
+    await Deno.writeTextFile(path, was);
+  }
+}
+
+Deno.test("criu driver: a listening socket held through killTree queues clients during the restore and hands them over", async () => {
+  // The handover moves the held socket's queue to the restored one: net.ipv4.tcp_migrate_req,
+  // which a8 doctor recommends for the criu engine (set here for the test, then put back).
+  await withTcpMigrate("1", () =>
+    withRunDir("a8-criu-driver-hold-", async (dir) => {
+      const driver = await openDriver(dir);
+      let pid = 0;
+      const held: number[] = [];
+      const clients: LineClient[] = [];
+      try {
+        const log = `${dir}/server.log`;
+        const { proc, port } = await startTcpServer(dir, log, "reuseport");
+        pid = proc.pid;
+        const first = await LineClient.connect(port);
+        clients.push(first);
+        assert.equal(await first.next(), 1);
+        await driver.dump(pid, 1);
+        assert.equal(await first.next(), 2, "the connection does not work after the dump");
+        // What the criu engine notes after a dump: the listening socket alone.
+        const sockets = reusableListeners(pid);
+        assert.equal(sockets.size, 1, "the listening socket was not found");
+
+        held.push(...await driver.killTree(pid, undefined, new Set(), sockets));
+        assert.equal((await proc.status).signal, "SIGKILL");
+        assert.equal(held.length, 1, "killTree did not hold the listening socket alone");
+        // The established connection is aborted as ever; the port still takes clients.
+        assert.equal(await first.readLine(), null);
+        assert.equal(first.end, "reset");
+        const waiting = await LineClient.connect(port);
+        clients.push(waiting);
+
+        // The restore binds the port beside the held socket (both have SO_REUSEPORT).
+        assert.equal((await driver.restore(1)).pid, pid);
+        for (const fd of held.splice(0)) closeFd(fd);
+        assert.equal(await waiting.next(), 2, "the waiting client was not handed over");
+        const fresh = await LineClient.connect(port);
+        clients.push(fresh);
+        assert.equal(await fresh.next(), 3);
+
+        const exit = driver.waitExit(pid);
+        await fresh.send("q");
+        const raw = await Deno.readTextFile(log);
+        assert.deepEqual(await exit, { code: EXIT_DONE, signal: null }, `server:\n${tail(raw)}`);
+        pid = 0;
+      } finally {
+        for (const fd of held) closeFd(fd);
+        for (const c of clients) c.close();
+        await cleanup(driver, pid);
+      }
+    }));
+});
+
+Deno.test("criu driver: killTree holds only listening sockets with SO_REUSEPORT", async () => {
+  await withRunDir("a8-criu-driver-nohold-", async (dir) => {
+    const driver = await openDriver(dir);
+    let pid = 0;
+    try {
+      const { proc, port } = await startTcpServer(dir, `${dir}/server.log`);
+      pid = proc.pid;
+      const client = await LineClient.connect(port);
+      assert.equal(await client.next(), 1);
+      // Without SO_REUSEPORT a held socket would keep the restore from binding its port.
+      assert.equal(reusableListeners(pid).size, 0);
+      const sockets = new Set(socketsOf(pid).map(([, target]) => target));
+      assert.deepEqual(await driver.killTree(pid, undefined, new Set(), sockets), []);
+      pid = 0;
+      client.close();
+      await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+    } finally {
       await cleanup(driver, pid);
     }
   });

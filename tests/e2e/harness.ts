@@ -348,6 +348,8 @@ export interface VariantResult extends ProcResult {
   id: number;
   leader: boolean;
   reportDir: string;
+  /** The whole stderr, kept with the run's files (`describe` shows its tail). */
+  stderrPath?: string;
 }
 
 export interface A8Result {
@@ -427,7 +429,9 @@ export async function waitA8(
     id: run.variants[i].id,
     leader: run.variants[i].leader,
     reportDir: run.variants[i].reportDir,
+    stderrPath: `${run.dir}/variant-${run.variants[i].id}.stderr`,
   }));
+  await Promise.all(variants.map((v) => Deno.writeFile(v.stderrPath!, v.stderr).catch(() => {})));
   const hung = variants.filter((v) => v.timedOut);
   if (hung.length && throwOnTimeout) {
     throw new Error(
@@ -457,7 +461,10 @@ export function describe(variants: VariantResult[]): string {
     `--- variant ${v.id} (${v.leader ? "leader" : "follower"}): exit ${v.code}${
       v.signal ? ` (${v.signal})` : ""
     }${v.timedOut ? ", TIMED OUT" : ""}, ${v.elapsedMs} ms\n` +
-    `stdout:\n${tail(text(v.stdout))}\nstderr:\n${tail(text(v.stderr))}`
+    `stdout:\n${tail(text(v.stdout))}\nstderr${
+      v.stderrPath ? ` (whole: ${v.stderrPath})` : ""
+    }:\n` +
+    tail(text(v.stderr))
   ).join("\n");
 }
 
