@@ -25,6 +25,7 @@ import { type Engine, nextEvent, resumeCommand, type Target } from "./engine.ts"
 import type { LiveRoot } from "./live_root.ts";
 import { endOf } from "./reaper.ts";
 import { socketsOf } from "./proc_tree.ts";
+import { fatalReason } from "../run/outcome.ts";
 import { reusableListeners } from "./kill_tree.ts";
 
 /**
@@ -43,6 +44,18 @@ function servedAt(resumed: Map<string, MonitorEvent>): number | undefined {
     last = Math.max(last ?? 0, monitorTimeToPerf(e.mono_us));
   }
   return last;
+}
+
+/** ": stream S stopped: why", for the first restored process that stopped, else "". */
+function stoppedWith(heard: Map<string, MonitorEvent>): string {
+  for (const [stream, e] of heard) {
+    if (e.ev === "fatal") {
+      return ` (stream ${stream} stopped: ${fatalReason(e.reason)}${
+        e.detail ? `: ${e.detail}` : ""
+      })`;
+    }
+  }
+  return "";
 }
 
 /** How the engine hears of its leader's checkpoints, or tells its followers of its own. */
@@ -175,11 +188,14 @@ export class CriuEngine implements Engine {
     return nextEvent((cb) => this.#events.on(cb), pred, this.#connectMs);
   }
 
-  /** Every process of the image, each with the event `ev` it sends next. */
+  /**
+   * Every process of the image, each with the event `ev` it sends next, or the `fatal` it
+   * stopped with instead (a process that sent neither in time is missing).
+   */
   #each(image: TreeImage, ev: MonitorEvent["ev"]): Promise<Map<string, MonitorEvent>> {
     return Promise.all(
       [...image].map(async ([pid, stream]) => {
-        const e = await this.#next((x) => x.ev === ev && x.pid === pid);
+        const e = await this.#next((x) => x.pid === pid && (x.ev === ev || x.ev === "fatal"));
         return [stream, e] as const;
       }),
     ).then((all) => new Map(all.filter((x): x is [string, MonitorEvent] => x[1] !== undefined)));
@@ -268,7 +284,9 @@ export class CriuEngine implements Engine {
     const heard = await r.listening;
     const ports: Ports = {};
     for (const [stream, e] of heard) if (e.ev === "criu-listening") ports[stream] = e.port;
-    if (heard.size !== r.image.size) return { reason: "a restored leader process did not listen" };
+    if (Object.keys(ports).length !== r.image.size) {
+      return { reason: `a restored leader process did not listen${stoppedWith(heard)}` };
+    }
     this.#pending = r.resumed.then((m) => this.#served(m, r.image));
     return { ports };
   }
@@ -293,7 +311,9 @@ export class CriuEngine implements Engine {
 
   /** Whether every process of the image resumed; when so, the time the last one did. */
   #served(resumed: Map<string, MonitorEvent>, image: TreeImage): boolean {
-    if (resumed.size !== image.size) return false;
+    if ([...resumed.values()].filter((e) => e.ev === "resumed").length !== image.size) {
+      return false;
+    }
     this.servedAt = servedAt(resumed);
     return true;
   }

@@ -266,7 +266,28 @@ export class CriuRounds {
     }
     // "solo": the root was dumped alone, so its listening sockets are its own (keeper.c).
     const live = tree.length === 1 ? "live solo" : "live";
-    if (!round.halted) await this.#wake(this.#still(round), done ? live : "skip");
+    if (round.halted) return;
+    const keeper = done && this.#o.leader ? this.#keeperUp(round.epoch) : null;
+    await this.#wake(this.#still(round), done ? live : "skip");
+    // The round is over once the root's keeper stands on its own (halt waits for it): until
+    // it leaves the tree's session, killing the tree would kill it too, and the restored
+    // root, finding no keeper, could not replay.
+    if (keeper && !await keeper) {
+      this.#o.log.warn("the root's keeper did not start", { epoch: round.epoch });
+    }
+  }
+
+  /**
+   * Leader, after a dump: resolves when the root's keeper of `epoch` registered (it has left the
+   * tree's session by then: preload/ckpt/keeper.c) or the root dropped the checkpoint; false
+   * after the round's time-out.
+   */
+  async #keeperUp(epoch: number): Promise<boolean> {
+    const e = await this.#next((e) =>
+      e.stream === "0" &&
+      (e.ev === "checkpoint-drop" || (e.ev === "criu-keeper" && e.epoch === epoch))
+    );
+    return e !== undefined;
   }
 
   /** The processes of the round that stand still, waiting for a word. */

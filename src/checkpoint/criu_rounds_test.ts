@@ -25,6 +25,9 @@ class FakeTree {
   /** Processes blocked waiting for a child (wait4). */
   readonly parents = new Set<number>();
   dumpFails = false;
+  /** ms after its "live" until the root's keeper registers (criu-keeper); null: never. */
+  keeperMs: number | null = 1;
+  #lastDump = 0;
 
   constructor(readonly streams: Map<number, string>) {}
 
@@ -35,6 +38,11 @@ class FakeTree {
 
   tell = (pid: number, cmd: string) => {
     this.told.push([pid, cmd]);
+    const epoch = this.#lastDump;
+    if (this.streams.get(pid) === "0" && cmd.startsWith("live") && this.keeperMs !== null) {
+      const keeper = { stream: "0", pid: 900 + epoch, vpid: 900 + epoch };
+      setTimeout(() => this.emit({ ev: "criu-keeper", ...keeper, epoch }), this.keeperMs);
+    }
     return Promise.resolve(true);
   };
 
@@ -65,6 +73,7 @@ class FakeTree {
   driver = {
     dump: (root: number, epoch: number) => {
       this.dumps.push([root, epoch]);
+      this.#lastDump = epoch;
       if (this.dumpFails) return Promise.reject(new Error("CRIU said no"));
       return Promise.resolve({ ms: 5, dir: `/images/${epoch}` });
     },
@@ -137,11 +146,41 @@ Deno.test("a process that cannot take part: no dump, the others go on without it
   r.close();
 });
 
+Deno.test("leader: a round is over once the root's keeper registered (a rollback waits)", async () => {
+  const t = new FakeTree(nginx());
+  t.keeperMs = 150;
+  const r = t.rounds(true);
+  const keepers: number[] = [];
+  t.on((e) => e.ev === "criu-keeper" && keepers.push(e.epoch));
+  due(t, 1);
+  await t.toldCount(3);
+  assert.deepEqual(keepers, [], "the keeper registered at once");
+  // Until the keeper left the tree's session, killing the tree would kill it too.
+  await r.halt();
+  assert.deepEqual(keepers, [1], "the halt did not wait for the keeper");
+  r.close();
+});
+
+Deno.test("leader: a keeper that never registers holds a rollback up for the round's time only", async () => {
+  const t = new FakeTree(nginx());
+  t.keeperMs = null;
+  const r = t.rounds(true, 80);
+  due(t, 1);
+  await t.toldCount(3);
+  const t0 = performance.now();
+  await r.halt();
+  assert.ok(performance.now() - t0 < 1000, "the halt waited past the round's time-out");
+  assert.equal(r.newest(), 1, "the dump still stands");
+  r.close();
+});
+
 Deno.test("a failed dump keeps the older image and tells skip", async () => {
   const t = new FakeTree(nginx());
   const r = t.rounds(true);
   due(t, 1);
   await t.toldCount(3);
+  // The round ends when the root's keeper registers; a due before that is not taken.
+  await new Promise((r) => setTimeout(r, 20));
   t.dumpFails = true;
   due(t, 2);
   await t.toldCount(6);

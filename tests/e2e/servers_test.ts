@@ -318,8 +318,11 @@ const FORK_FAULTS: FaultRun = {
  * hold (they have no keeper). A new connection made meanwhile waits in the listening socket,
  * which the agent holds through the kill and hands over to the restored tree (with
  * tcp_migrate_req, which scripts/netns.sh sets). Before that it was refused: 126 and 127 of
- * 150 right in two runs; 135-143 in 22 runs since (one more ended early with a divergence
- * it could not roll back). criu_driver_test.ts tests the held socket itself.
+ * 150 right in two runs; 130-144 in 45 runs since. The bar is below that, to leave room for a
+ * loaded machine: criu_driver_test.ts tests the held socket itself. In 4 more of those runs the
+ * run ended early, the restored root finding no keeper: a rollback had killed it with the tree
+ * while it was starting (fixed: a round now ends when the keeper has registered; 12 of 12 runs
+ * since were whole).
  */
 const CRIU_TREE_FAULTS: FaultRun = {
   label: "criu, whole tree",
@@ -327,7 +330,7 @@ const CRIU_TREE_FAULTS: FaultRun = {
   checkpoint: `engine = "criu"\nevery_calls = 200\nevery_ms = 300\nretries = 3\n`,
   probability: 0.01,
   requests: 150,
-  minRight: 0.85,
+  minRight: 0.8,
   stopMayDiverge: "a follower may fault until its agent hears of the stop (one message later)",
   stopMayHang: "after a rollback at the stop, nginx's master and workers sometimes never end " +
     "(now and then: 1 run in 6 in one session, 1 in 14 in the next; their checkpoint rounds are " +
