@@ -357,7 +357,8 @@ static enum a8_taken take_criu(uint64_t seq)
 	int err;
 
 	if (root) {
-		a8_keep_channel_retire();
+		/* A rollback during this round goes back to the previous dump: its keeper stays. */
+		a8_keep_channel_detach();
 		a8_ckpt_forget_shared_fds();
 		listeners_reusable();
 	}

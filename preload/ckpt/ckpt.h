@@ -235,6 +235,8 @@ void a8_replay_start(void);
 int a8_keep_channel_new(void);
 /* Live: its copy is not needed any more (it ends at once). */
 void a8_keep_channel_retire(void);
+/* Live: the channel goes; its copy or keeper stays for a rollback until the agent drops it. */
+void a8_keep_channel_detach(void);
 /* In a frozen copy right after the fork: its end of the channel. */
 void a8_keep_channel_frozen(void);
 /* The copy's end, and serving what arrives on it while frozen (false: live end gone). */

@@ -88,6 +88,16 @@ static void close_end(int *fd)
 }
 
 /*
+ * Live: the channel goes without a word; the copy or keeper at its end takes that as the death
+ * of the live process and goes on serving a restored one until the agent lets it go.
+ */
+void a8_keep_channel_detach(void)
+{
+	close_end(&chan_live);
+	close_end(&files_live);
+}
+
+/*
  * The live end may queue 4 MiB; a send that finds the reader's queue full (a burst of new
  * connections before the copy took the first ten) waits for it, for a second at most.
  */

@@ -166,10 +166,13 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	char ready = 1;
 	int lfd, chan, keep[1 + KEEPER_CONNS];
 
-	a8_keep_channel_frozen();
-	/* Out of the tree's session and group: a rollback kills those, and restores the pids. */
+	/*
+	 * Out of the tree's session and group first: a rollback kills those (the agent waits for
+	 * our criu-keeper before it may start one, criu_rounds.ts), and restores the pids.
+	 */
 	if (a8_sys0(SYS_setsid) < 0)
 		a8_sys1(SYS_exit_group, 0);
+	a8_keep_channel_frozen();
 	/* Of the program's fds, only the TCP sockets the leader marked. */
 	chan = a8_keep_channel_fd();
 	keep[0] = chan;

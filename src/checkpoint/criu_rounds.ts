@@ -245,6 +245,9 @@ export class CriuRounds {
     try {
       // The tree as the round last saw it: every process of it stands still.
       const r = await this.#o.driver.dump(root, round.epoch, () => tree);
+      // A rollback came meanwhile: it goes back to an older image, which this one must not
+      // replace (followers told of it would discard theirs while they restore it).
+      if (round.halted) return;
       // What the dump holds: a process that stood still and then ended is not in it.
       const dumped = [...round.waiting].filter(([pid]) => tree.includes(pid));
       this.#images.set(round.epoch, new Map(dumped.map(([p, w]) => [p, w.stream])));
@@ -268,24 +271,25 @@ export class CriuRounds {
     const live = tree.length === 1 ? "live solo" : "live";
     if (round.halted) return;
     const keeper = done && this.#o.leader ? this.#keeperUp(round.epoch) : null;
-    await this.#wake(this.#still(round), done ? live : "skip");
+    const woke = await this.#wake(this.#still(round), done ? live : "skip");
     // The round is over once the root's keeper stands on its own (halt waits for it): until
     // it leaves the tree's session, killing the tree would kill it too, and the restored
     // root, finding no keeper, could not replay.
-    if (keeper && !await keeper) {
+    if (keeper && woke && !await keeper) {
       this.#o.log.warn("the root's keeper did not start", { epoch: round.epoch });
     }
   }
 
   /**
    * Leader, after a dump: resolves when the root's keeper of `epoch` registered (it has left the
-   * tree's session by then: preload/ckpt/keeper.c) or the root dropped the checkpoint; false
-   * after the round's time-out.
+   * tree's session by then: preload/ckpt/keeper.c), or the root dropped the checkpoint or
+   * stopped; false after the round's time-out.
    */
   async #keeperUp(epoch: number): Promise<boolean> {
     const e = await this.#next((e) =>
       e.stream === "0" &&
-      (e.ev === "checkpoint-drop" || (e.ev === "criu-keeper" && e.epoch === epoch))
+      (e.ev === "checkpoint-drop" || e.ev === "fatal" ||
+        (e.ev === "criu-keeper" && e.epoch === epoch))
     );
     return e !== undefined;
   }

@@ -25,6 +25,8 @@ class FakeTree {
   /** Processes blocked waiting for a child (wait4). */
   readonly parents = new Set<number>();
   dumpFails = false;
+  /** While set, a dump waits for it. */
+  dumpGate: Promise<void> | null = null;
   /** ms after its "live" until the root's keeper registers (criu-keeper); null: never. */
   keeperMs: number | null = 1;
   #lastDump = 0;
@@ -75,7 +77,8 @@ class FakeTree {
       this.dumps.push([root, epoch]);
       this.#lastDump = epoch;
       if (this.dumpFails) return Promise.reject(new Error("CRIU said no"));
-      return Promise.resolve({ ms: 5, dir: `/images/${epoch}` });
+      const done = { ms: 5, dir: `/images/${epoch}` };
+      return this.dumpGate ? this.dumpGate.then(() => done) : Promise.resolve(done);
     },
   };
 
@@ -171,6 +174,28 @@ Deno.test("leader: a keeper that never registers holds a rollback up for the rou
   await r.halt();
   assert.ok(performance.now() - t0 < 1000, "the halt waited past the round's time-out");
   assert.equal(r.newest(), 1, "the dump still stands");
+  r.close();
+});
+
+Deno.test("a rollback during a dump: the new image is not announced, the older one stands", async () => {
+  const t = new FakeTree(nginx());
+  const r = t.rounds(true);
+  due(t, 1);
+  await t.toldCount(3);
+  await new Promise((res) => setTimeout(res, 20)); // the keeper of 1 registered
+  const gate = Promise.withResolvers<void>();
+  t.dumpGate = gate.promise;
+  due(t, 2);
+  for (let i = 0; i < 200 && t.dumps.length < 2; i++) {
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  assert.deepEqual(t.dumps.at(-1), [ROOT, 2], "the second dump did not start");
+  const halted = r.halt(); // the rollback picked epoch 1 already
+  gate.resolve();
+  await halted;
+  assert.equal(r.newest(), 1, "the halted round's image replaced the one being restored");
+  assert.deepEqual(t.dumped, [1], "followers were told of the halted round's image");
+  assert.equal(t.told.length, 3, "a process of the halted round was woken");
   r.close();
 });
 
