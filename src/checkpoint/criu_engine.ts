@@ -170,8 +170,9 @@ export class CriuEngine implements Engine {
     const root = this.#root?.pid;
     if (root === undefined) return;
     this.#dumpSockets.set(epoch, reusableListeners(root));
+    // Kept as long as the rounds keep the epoch's image.
     for (const ep of this.#dumpSockets.keys()) {
-      if (ep <= epoch - CRIU_KEEP_IMAGES) this.#dumpSockets.delete(ep);
+      if (!this.#rounds.image(ep)) this.#dumpSockets.delete(ep);
     }
   }
 

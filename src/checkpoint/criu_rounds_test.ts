@@ -109,6 +109,16 @@ class FakeTree {
 const nginx = () => new Map([[ROOT, "0"], [101, "0.1"], [102, "0.2"]]);
 const due = (t: FakeTree, epoch: number) => t.emit({ ev: "criu-due", ...t.base(101), epoch });
 
+/**
+ * Leader: checkpoint 1 is taken and its round over (the root's keeper registered): a due
+ * before that is not taken.
+ */
+async function firstCheckpoint(t: FakeTree): Promise<void> {
+  due(t, 1);
+  await t.toldCount(3);
+  await new Promise((r) => setTimeout(r, 20));
+}
+
 Deno.test("leader: every process of the tree is asked, the tree dumped once, each told live", async () => {
   const t = new FakeTree(nginx());
   const r = t.rounds(true);
@@ -180,9 +190,7 @@ Deno.test("leader: a keeper that never registers holds a rollback up for the rou
 Deno.test("a rollback during a dump: the new image is not announced, the older one stands", async () => {
   const t = new FakeTree(nginx());
   const r = t.rounds(true);
-  due(t, 1);
-  await t.toldCount(3);
-  await new Promise((res) => setTimeout(res, 20)); // the keeper of 1 registered
+  await firstCheckpoint(t);
   const gate = Promise.withResolvers<void>();
   t.dumpGate = gate.promise;
   due(t, 2);
@@ -202,10 +210,7 @@ Deno.test("a rollback during a dump: the new image is not announced, the older o
 Deno.test("a failed dump keeps the older image and tells skip", async () => {
   const t = new FakeTree(nginx());
   const r = t.rounds(true);
-  due(t, 1);
-  await t.toldCount(3);
-  // The round ends when the root's keeper registers; a due before that is not taken.
-  await new Promise((r) => setTimeout(r, 20));
+  await firstCheckpoint(t);
   t.dumpFails = true;
   due(t, 2);
   await t.toldCount(6);

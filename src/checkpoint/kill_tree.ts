@@ -248,20 +248,40 @@ function listensReusable(fd: number): boolean {
  */
 export function reusableListeners(pid: number): Set<string> {
   const found = new Set<string>();
+  socketDups(pid, () => true, (fd, target) => {
+    if (listensReusable(fd)) found.add(target);
+  });
+  return found;
+}
+
+/**
+ * Calls `visit` with a duplicate (pidfd_getfd) of each of `pid`'s sockets that `wanted` names,
+ * and its target ("socket:[inode]"); the duplicate is closed afterwards unless `visit` says
+ * "keep" (it is the caller's then). A failure is logged at debug level when `log` is given:
+ * best effort, a socket may be closed meanwhile.
+ */
+function socketDups(
+  pid: number,
+  wanted: (target: string) => boolean,
+  visit: (fd: number, target: string) => "keep" | void,
+  log?: Logger,
+): void {
   let pidfd: number;
   try {
     pidfd = pidfdOpen(pid);
-  } catch {
-    return found;
+  } catch (e) {
+    log?.debug("cannot open pidfd", { pid, error: (e as Error).message });
+    return;
   }
   try {
     for (const [n, target] of socketsOf(pid)) {
+      if (!wanted(target)) continue;
       let fd = -1;
       try {
         fd = pidfdGetfd(pidfd, n);
-        if (listensReusable(fd)) found.add(target);
-      } catch {
-        // Closed meanwhile, or not a socket that has the options: not one to hold.
+        if (visit(fd, target) === "keep") fd = -1;
+      } catch (e) {
+        log?.debug("cannot look at a socket", { pid, fd: n, error: (e as Error).message });
       } finally {
         if (fd >= 0) closeFd(fd);
       }
@@ -269,7 +289,6 @@ export function reusableListeners(pid: number): Set<string> {
   } finally {
     closeFd(pidfd);
   }
-  return found;
 }
 
 /**
@@ -283,40 +302,15 @@ export function reusableListeners(pid: number): Set<string> {
  * held open instead. Best effort: a failure is logged.
  */
 function abortOnClose(pid: number, seen: Set<string>, held: Held, log: Logger): void {
-  let pidfd: number;
-  try {
-    pidfd = pidfdOpen(pid);
-  } catch (e) {
-    log.debug("cannot open pidfd", { pid, error: (e as Error).message });
-    return;
-  }
-  try {
-    for (const [n, target] of socketsOf(pid)) {
-      if (seen.has(target)) continue;
-      let fd = -1;
-      try {
-        fd = pidfdGetfd(pidfd, n);
-        const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
-        if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) continue;
-        if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) continue;
-        seen.add(target);
-        if (held.wanted.has(target) && listensReusable(fd)) {
-          held.fds.push(fd);
-          fd = -1;
-          continue;
-        }
-        setLinger(fd, true, 0);
-      } catch (err) {
-        log.debug("cannot abort a socket", {
-          pid,
-          fd: n,
-          error: (err as Error).message,
-        });
-      } finally {
-        if (fd >= 0) closeFd(fd);
-      }
+  socketDups(pid, (target) => !seen.has(target), (fd, target) => {
+    const domain = getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_DOMAIN);
+    if (domain !== SOCKET.AF_INET && domain !== SOCKET.AF_INET6) return;
+    if (getsockoptInt(fd, SOCKET.SOL_SOCKET, SOCKET.SO_TYPE) !== SOCKET.SOCK_STREAM) return;
+    seen.add(target);
+    if (held.wanted.has(target) && listensReusable(fd)) {
+      held.fds.push(fd);
+      return "keep";
     }
-  } finally {
-    closeFd(pidfd);
-  }
+    setLinger(fd, true, 0);
+  }, log);
 }
