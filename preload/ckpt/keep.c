@@ -164,11 +164,10 @@ int a8_keep_channel_new(void)
 	return 0;
 }
 
-/* After the fork: each side keeps its own ends only. */
+/* After the fork: each side keeps its own ends only (the copy's: as a live side's detach). */
 void a8_keep_channel_frozen(void)
 {
-	close_end(&chan_live);
-	close_end(&files_live);
+	a8_keep_channel_detach();
 }
 
 void a8_keep_channel_live(void)
