@@ -152,17 +152,25 @@ bool a8_log_active(void);
 bool a8_log_open(void);
 
 /*
- * The live leader process and its output in flight (retire.c), in the log's header: shared by
- * the live process and its copies, it outlives a rollback.
+ * A live process and its output in flight (retire.c), in memory shared by the live process
+ * and its copies (the leader's log header, a follower's note of how far it ran), which
+ * outlives a rollback.
  */
 struct a8_live_mark {
-	uint64_t out_seq;	/* a replicated output whose record is not logged yet, or 0 */
-	int32_t live_pid;	/* the process that writes the log */
-	uint32_t retired;	/* a copy took over: stop once the output is logged */
+	uint64_t out_seq;	/* an output made or being made, not noted yet; or 0 */
+	int32_t live_pid;	/* the process that notes it */
+	uint32_t retired;	/* a copy took over: stop once the output is noted */
 };
+/* set: this process, before an output's syscall; clear: noted (stops if retired). */
+void a8_mark_set(struct a8_live_mark *m, uint64_t seq);
+void a8_mark_clear(struct a8_live_mark *m);
+/* This process is the live one now: no output in flight. */
+void a8_mark_here(struct a8_live_mark *m);
+/* A resuming copy: let the stopped live process finish and note the output it marked. */
+void a8_mark_settle(struct a8_live_mark *m);
 struct a8_live_mark *a8_log_mark(void);
 /*
- * Live leader, around a replicated output: from before its syscall to its logged record.
+ * Live leader, around an output: from before its syscall to its logged record.
  * begin is false when there is no log to mark (no checkpoint stands): then no end either.
  */
 bool a8_out_begin(uint64_t seq);
@@ -186,9 +194,14 @@ bool a8_replay_install(int fd, int cloexec);
 /* keeper.c: a restored criu root puts its keeper's sockets of the dump back (lost: shut down). */
 void a8_keep_install_dump_conns(bool lost);
 /* Outputs a rollback must not make again (redo.c). */
-/* Follower: remember the furthest position it ran a call of its own at. */
+/*
+ * Follower: remember the furthest position it ran a call of its own at. An output is marked
+ * from before its syscall (begin: true when marked) to that note; a resuming copy settles it.
+ */
 void a8_replay_ran_init(void);
-void a8_replay_ran(uint64_t seq);
+bool a8_ran_begin(const struct a8_call *c, uint64_t seq);
+void a8_replay_ran(uint64_t seq, bool marked);
+void a8_ran_settle(void);
 /* Follower or replaying leader: a replayed output whose effect already happened, not run again. */
 bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec);
 /*

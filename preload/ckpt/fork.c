@@ -167,6 +167,8 @@ static void prepare_state(const struct a8_resume_cmd *cmd)
 	if (a8.role == A8_ROLE_LEADER) {
 		a8_live_settle();
 		a8_replay_prepare(cmd->mode, cmd->diverged_at);
+	} else {
+		a8_ran_settle();
 	}
 	restore_offsets();
 	if (a8.role == A8_ROLE_LEADER)

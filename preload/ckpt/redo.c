@@ -18,7 +18,6 @@
  * input it had read is gone) runs.
  */
 #include <fcntl.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +36,13 @@
  * leader, and a retry replays the leader's whole log: a replayed output past this position is
  * one this variant never made, and it must make it now.
  */
-static uint64_t *ran_upto;
+struct ran {
+	uint64_t upto;
+	uint64_t unused;
+	struct a8_live_mark mark;	/* an output between its syscall and upto */
+};
+_Static_assert(offsetof(struct ran, mark) == 16, "output_settle.ts reads the mark at 16");
+static struct ran *ran;
 
 struct out_done {
 	uint64_t seq;
@@ -79,19 +84,36 @@ static size_t ndone, capdone, next_done;
 
 void a8_replay_ran_init(void)
 {
-	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran_upto)
-		ran_upto = a8_ckpt_shared_map("ran", 4096);
+	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran)
+		ran = a8_ckpt_shared_map("ran", 4096);
 }
 
-void a8_replay_ran(uint64_t seq)
+/* Stopped between an output and the note, it would make the output again after a rollback. */
+bool a8_ran_begin(const struct a8_call *c, uint64_t seq)
 {
-	if (ran_upto && seq > *ran_upto)
-		*ran_upto = seq;
+	if (!ran || !((c->ci->flags | c->xflags) & F_OUTPUT))
+		return false;
+	a8_mark_set(&ran->mark, seq);
+	return true;
+}
+
+void a8_replay_ran(uint64_t seq, bool marked)
+{
+	if (ran && seq > ran->upto)
+		ran->upto = seq;
+	if (marked)
+		a8_mark_clear(&ran->mark);
+}
+
+void a8_ran_settle(void)
+{
+	if (ran)
+		a8_mark_settle(&ran->mark);
 }
 
 void a8_redo_detach(void)
 {
-	ran_upto = NULL;
+	ran = NULL;
 	ndone = next_done = 0;
 	if (outs)
 		a8_sys2(SYS_munmap, outs, OUTS_SIZE);
@@ -122,7 +144,7 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 
 	if (!(rec->flags & A8_RECF_REPLAYED) && !a8_replaying())
 		return false;
-	if (!a8_replaying() && ran_upto && rec->seq > *ran_upto)
+	if (!a8_replaying() && ran && rec->seq > ran->upto)
 		return false;
 	/* CRIU restores the tree's own pipes with their contents: only stdio stays outside. */
 	if (a8_ckpt.engine == A8_CKPT_CRIU && c->a[0] > 2)
@@ -252,17 +274,8 @@ bool a8_redo_begin(const struct a8_call *c, uint64_t seq)
 {
 	if (!outs || !noted(c))
 		return false;
-	__atomic_store_n(&outs->mark.live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
-	__atomic_store_n(&outs->mark.out_seq, seq, __ATOMIC_SEQ_CST);
+	a8_mark_set(&outs->mark, seq);
 	return true;
-}
-
-/* The note is written (or not needed): a process the agent let finish it stops again. */
-static void redo_end(void)
-{
-	__atomic_store_n(&outs->mark.out_seq, 0, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&outs->mark.retired, __ATOMIC_SEQ_CST))
-		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
 }
 
 /* Only bytes that went out: an error or an interrupted call is made again. */
@@ -281,5 +294,5 @@ void a8_redo_note(uint64_t seq, uint64_t digest, long ret, bool marked)
 		*e = (struct out_done){ .seq = seq, .digest = digest, .ret = ret };
 		__atomic_store_n(&outs->n, outs->n + 1, __ATOMIC_SEQ_CST);
 	}
-	redo_end();
+	a8_mark_clear(&outs->mark);	/* noted, or not needed: the agent let it finish */
 }

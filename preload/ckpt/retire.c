@@ -4,11 +4,13 @@
  * that resumes replays the log the live process wrote. An output the live process had made
  * (bytes to a pipe, a terminal, a socket) but not logged yet when it stopped would be made
  * again by the replay, and its reader would get the bytes twice. So the live process marks each
- * replicated output from before its syscall until its record is in the log, and a copy that
- * resumes and finds the mark lets the live process finish the call (SIGCONT): it logs the
- * record, sees that it was retired, and stops itself again. The marks live in the log's header,
- * memory the live process and its copies share (fork engine). With the criu engine the log is
- * a file, and the agent does the copy's part before it kills the tree (output_settle.ts).
+ * output, replicated or its own, from before its syscall until its record is in the log, and a
+ * copy that resumes and finds the mark lets the live process finish the call (SIGCONT): it logs
+ * the record, sees that it was retired, and stops itself again. The marks live in the log's
+ * header, memory the live process and its copies share (fork engine). With the criu engine the
+ * log is a file, and the agent does the copy's part before it kills the tree
+ * (output_settle.ts). A follower marks its own outputs the same way, until it has noted how far
+ * it ran (redo.c); so does a criu tree's child, until it has noted its write to stdio.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +26,27 @@
 /* How long a copy lets the live process finish its output; then it goes on without. */
 #define SETTLE_NS (20ull * 1000 * 1000)
 
+void a8_mark_set(struct a8_live_mark *m, uint64_t seq)
+{
+	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
+}
+
+void a8_mark_clear(struct a8_live_mark *m)
+{
+	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->retired, __ATOMIC_SEQ_CST))
+		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
+}
+
+void a8_mark_here(struct a8_live_mark *m)
+{
+	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&m->retired, 0, __ATOMIC_SEQ_CST);
+}
+
+/* The live leader knows its pid from a8_live_here: a store, no syscall, per output. */
 bool a8_out_begin(uint64_t seq)
 {
 	struct a8_live_mark *m = a8_log_mark();
@@ -36,22 +59,15 @@ bool a8_out_begin(uint64_t seq)
 
 void a8_out_end(void)
 {
-	struct a8_live_mark *m = a8_log_mark();
-
-	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&m->retired, __ATOMIC_SEQ_CST))
-		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
+	a8_mark_clear(a8_log_mark());
 }
 
 void a8_live_here(void)
 {
 	struct a8_live_mark *m = a8_log_mark();
 
-	if (!m)
-		return;
-	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
-	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&m->retired, 0, __ATOMIC_SEQ_CST);
+	if (m)
+		a8_mark_here(m);
 }
 
 /* The state letter of `pid` if it is our sibling (the agent's child, as every root is), else 0. */
@@ -76,17 +92,37 @@ static char sibling_state(int pid)
 	return ppid == a8_sys0(SYS_getppid) ? p[2] : 0;
 }
 
-void a8_live_settle(void)
+/*
+ * The agent's SIGSTOP takes effect when the live process next leaves the kernel: one that was
+ * preempted with its stop pending still shows 'R' (or 'S'), and may be in the middle of its
+ * output. Wait until it has stopped (or is gone) before reading its mark for good.
+ */
+static char stopped_state(int pid, uint64_t t0)
 {
-	struct a8_live_mark *m = a8_log_mark();
-	uint64_t seq, t0;
+	char st;
+
+	while ((st = sibling_state(pid)) != 0 && st != 'T' && st != 't' && st != 'Z') {
+		if (a8_ckpt_now_ns() - t0 > SETTLE_NS)
+			break;
+		a8_sys0(SYS_sched_yield);
+	}
+	return st;
+}
+
+void a8_mark_settle(struct a8_live_mark *m)
+{
+	uint64_t seq, t0 = a8_ckpt_now_ns();
 	int pid;
 
-	if (!m || !(seq = __atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST)))
+	if (!__atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST))
 		return;
 	pid = __atomic_load_n(&m->live_pid, __ATOMIC_SEQ_CST);
-	/* Only a stopped sibling: a pid of a process that is gone may name another one now. */
-	if (pid <= 0 || pid == a8_sys0(SYS_getpid) || sibling_state(pid) != 'T')
+	/* Only a sibling: a pid of a process that is gone may name another one now. */
+	if (pid <= 0 || pid == a8_sys0(SYS_getpid) || stopped_state(pid, t0) != 'T')
+		return;
+	/* It may have finished the output (and logged it) on its way to the stop. */
+	seq = __atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST);
+	if (!seq)
 		return;
 	__atomic_store_n(&m->retired, 1, __ATOMIC_SEQ_CST);
 	a8_sys2(SYS_kill, pid, SIGCONT);
@@ -103,4 +139,12 @@ void a8_live_settle(void)
 	a8_log(A8_LOG_DEBUG, 0, "the live process %d %s its output at %llu before it stopped", pid,
 	       __atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST) ? "did not finish" : "finished",
 	       (unsigned long long)seq);
+}
+
+void a8_live_settle(void)
+{
+	struct a8_live_mark *m = a8_log_mark();
+
+	if (m)
+		a8_mark_settle(m);
 }

@@ -216,6 +216,7 @@ bool a8_step_begin(struct a8_call *c, struct a8_step *s)
 	s->seq = ++a8.seq;
 	s->digest = a8_digest_call(c, s->blob, &s->blob_len);
 	s->rec = NULL;
+	s->out_marked = false;
 	a8.stats->calls_checked++;
 	c->ret = -ENOSYS;
 	if (a8_fault_now(c))
@@ -300,6 +301,8 @@ void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h)
 		a8_sig_record_queued();
 	}
 	a8_rec_end(NULL);
+	if (s->out_marked)
+		a8_out_end();	/* its record is in the log now (a8_rec_end) */
 	a8_ring_finish(s->seq, c->ret, A8_RING_LOCAL);
 	if ((c->ci->flags | c->xflags) & F_FLUSH || a8_tx_pending() >= a8.batch_bytes ||
 	    a8_is_sync(c))
@@ -441,7 +444,6 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 void a8_stream_call(struct a8_call *c)
 {
 	bool replicate = c->route == R_LEADER;
-	bool marked = false;	/* an output whose record a rollback must wait for */
 	struct a8_rec_hdr *h;
 	struct a8_step s;
 
@@ -455,9 +457,10 @@ void a8_stream_call(struct a8_call *c)
 		if (replicate) {
 			clamp_leader_reads(c);
 			a8_note_capacities(c);
-			if ((c->ci->flags | c->xflags) & F_OUTPUT)
-				marked = a8_out_begin(s.seq);
 		}
+		/* Its own stdout too: a replay past the log's end would print the line again. */
+		if ((c->ci->flags | c->xflags) & F_OUTPUT)
+			s.out_marked = a8_out_begin(s.seq);
 		if (!leader_run(c, &s, replicate)) {
 			a8.seq = s.seq - 1;
 			a8_stream_call(c);
@@ -467,8 +470,6 @@ void a8_stream_call(struct a8_call *c)
 		if (replicate)
 			a8_log_call(c, s.seq, true);
 		h = a8_step_record(c, &s, replicate);
-		if (marked)
-			a8_out_end();	/* its record is in the log (a8_rec_end) */
 		a8_step_commit(c, &s, h);
 		return;
 	}
@@ -480,11 +481,11 @@ void a8_stream_call(struct a8_call *c)
 	} else if (a8_replay_output_done(c, s.rec)) {
 		c->ret = s.rec->ret;
 	} else if (!a8_redo_skip(c, s.seq, s.digest, &c->ret)) {	/* not printed already */
-		bool noting = a8_redo_begin(c, s.seq);
+		bool noting = a8_redo_begin(c, s.seq), ran = a8_ran_begin(c, s.seq);
 
 		c->ret = a8_exec_call(c);
 		a8_redo_note(s.seq, s.digest, c->ret, noting);
-		a8_replay_ran(s.seq);
+		a8_replay_ran(s.seq, ran);
 	}
 	a8_step_follow(c, &s, replicate);
 	if (replicate && a8_replaying())

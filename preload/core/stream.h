@@ -24,6 +24,7 @@ struct a8_step {
 	struct a8_sec_reader sections;	/* follower: its sections after the outputs */
 	uint8_t blob[A8_RING_BLOB];
 	uint32_t blob_len;
+	bool out_marked;		/* leader: an output marked until its record is logged */
 };
 
 /* Returns false when the call must not run now (a signal is delivered first: c->restart). */

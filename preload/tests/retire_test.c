@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,8 +25,10 @@
 /* What the live process did, in memory the test and both processes share. */
 struct shared {
 	struct a8_live_mark mark;
+	struct a8_live_mark ran_mark;	/* a follower's, set and settled through the same calls */
 	volatile int logged;	/* the record is in the log */
 	volatile int ran_on;	/* the live process went on after its output */
+	volatile int release;	/* the output in progress may complete */
 };
 static struct shared *sh;
 
@@ -82,20 +85,33 @@ static pid_t start_live(bool in_output)
 }
 
 /* The copy: settles, then reports what it found through its exit status. */
+static void copy(pid_t live_pid, bool expect_logged, struct a8_live_mark *m)
+{
+	if (m)
+		a8_mark_settle(m);
+	else
+		a8_live_settle();
+	if (sh->logged != expect_logged)
+		_exit(1);
+	usleep(20000);	/* a live process let go would run on meanwhile */
+	_exit(sh->ran_on ? 2 : state_of(live_pid) == 'T' ? 0 : 3);
+}
+
+static int exit_code(pid_t pid)
+{
+	int st;
+
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
 static int copy_settles(pid_t live_pid, bool expect_logged)
 {
 	pid_t pid = fork();
-	int st;
 
-	if (pid == 0) {
-		a8_live_settle();
-		if (sh->logged != expect_logged)
-			_exit(1);
-		usleep(20000);	/* a live process let go would run on meanwhile */
-		_exit(sh->ran_on ? 2 : state_of(live_pid) == 'T' ? 0 : 3);
-	}
-	waitpid(pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+	if (pid == 0)
+		copy(live_pid, expect_logged, NULL);
+	return exit_code(pid);
 }
 
 static void finish(pid_t pid)
@@ -126,6 +142,46 @@ static void test_stopped_elsewhere(void)
 	finish(pid);
 }
 
+/* A follower's output, still going on (the process runs) when the rollback's stop is sent. */
+static void live_in_output_running(void)
+{
+	a8_mark_set(&sh->ran_mark, 7);
+	while (!sh->release)
+		;
+	sh->logged = 1;
+	a8_mark_clear(&sh->ran_mark);
+	sh->ran_on = 1;
+	_exit(0);
+}
+
+/*
+ * The agent's SIGSTOP takes effect only when the process next leaves the kernel: a copy that
+ * looks before then sees it running, and must wait for the stop rather than take it for a
+ * process that is not in an output.
+ */
+static void test_stop_still_pending(void)
+{
+	pid_t pid, cp;
+
+	sh->logged = sh->ran_on = sh->release = 0;
+	pid = fork();
+	if (pid == 0)
+		live_in_output_running();
+	while (!__atomic_load_n(&sh->ran_mark.out_seq, __ATOMIC_SEQ_CST))
+		sched_yield();
+	CHECK_EQ(sh->ran_mark.live_pid, pid);
+	cp = fork();
+	if (cp == 0)
+		copy(pid, true, &sh->ran_mark);
+	usleep(1000);	/* the copy finds it running */
+	kill(pid, SIGSTOP);
+	waitpid(pid, NULL, WUNTRACED);
+	sh->release = 1;	/* its syscall would complete once it runs again */
+	CHECK_EQ(exit_code(cp), 0);
+	CHECK_EQ(sh->ran_mark.out_seq, 0);
+	finish(pid);
+}
+
 int main(void)
 {
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -134,5 +190,6 @@ int main(void)
 	alarm(10);
 	test_stopped_in_output();
 	test_stopped_elsewhere();
+	test_stop_still_pending();
 	return check_report();
 }

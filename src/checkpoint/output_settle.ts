@@ -8,7 +8,9 @@
  * preload/ckpt/ckpt.c a8_ckpt_shared_map) and the agent does the same here, between stopping
  * the tree and killing it. The other processes of a criu tree are not replayed, but they note
  * their writes to the variant's stdio (`outs-<pid>`, preload/ckpt/redo.c), and a write made
- * but not noted yet would be printed again: the notes carry the same mark, settled alike.
+ * but not noted yet would be printed again: the notes carry the same mark, settled alike. So
+ * does a follower's root, in its note of how far it ran (`ran-<pid>`): a write to its stdio
+ * made but not noted would be made again by the replay of its leader's log.
  */
 import { SIGNALS } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
@@ -48,15 +50,15 @@ function markRetired(f: Deno.FsFile): void {
 }
 
 /**
- * `pid`'s file with a mark set for `pid`, open for reading and writing, and the mark: the
- * root's replay log, or another process's notes of its stdio writes (preload/ckpt/redo.c),
- * which carry the same mark at the same place. Undefined if neither marks an output.
+ * `pid`'s file with a mark set for `pid`, open for reading and writing, and the mark: a
+ * leader root's replay log, a follower root's note of how far it ran, or another process's
+ * notes of its stdio writes (preload/ckpt/redo.c), which carry the same mark at the same place. Undefined if neither marks an output.
  */
 function openMarked(
   pid: number,
   runDir: string,
 ): { f: Deno.FsFile; outSeq: bigint } | undefined {
-  for (const name of [`replay-${pid}`, `outs-${pid}`]) {
+  for (const name of [`replay-${pid}`, `outs-${pid}`, `ran-${pid}`]) {
     let f: Deno.FsFile;
     try {
       f = Deno.openSync(`${runDir}/${name}`, { read: true, write: true });

@@ -152,19 +152,30 @@ Deno.test("killTree kills the tree even if the settle fails", async () => {
   });
 });
 
+/*
+ * The other files that carry the same mark: a tree child's notes of its stdio writes, and a
+ * follower root's note of how far it ran (redo.c); the monitor clears it once it has noted.
+ */
+for (
+  const [who, file, seq] of [
+    ["a tree child stopped inside a stdio write", "outs", 11],
+    ["a follower root stopped inside an output of its own", "ran", 9],
+  ] as const
+) {
+  Deno.test(`${who} is woken to note it, then left stopped`, async () => {
+    await withChild(CLEAR.replace("/replay-", `/${file}-`), async (pid, _replay, dir) => {
+      const path = `${dir}/${file}-${pid}`;
+      Deno.writeFileSync(path, header(seq, pid));
+      const outcome = await settleOutput(pid, dir, memoryLogger(1).logger, 5000);
+      assert.equal(outcome, "finished");
+      assert.deepEqual(mark(path), { outSeq: 0, retired: 1 });
+      await waitState(pid, "Tt");
+    });
+  });
+}
+
 /** What a tree child's monitor does once its stdio write is noted (redo.c): the mark cleared. */
 const CLEAR_OUTS = CLEAR.replace("/replay-", "/outs-");
-
-Deno.test("a tree child stopped inside a stdio write is woken to note it, then left stopped", async () => {
-  await withChild(CLEAR_OUTS, async (pid, _replay, dir) => {
-    const outs = `${dir}/outs-${pid}`;
-    Deno.writeFileSync(outs, header(11, pid));
-    const outcome = await settleOutput(pid, dir, memoryLogger(1).logger, 5000);
-    assert.equal(outcome, "finished");
-    assert.deepEqual(mark(outs), { outSeq: 0, retired: 1 });
-    await waitState(pid, "Tt");
-  });
-});
 
 Deno.test("killTree settles every process of the tree, not only the root", async () => {
   const dir = await Deno.makeTempDir({ prefix: "a8-settle-tree-" });
