@@ -46,8 +46,8 @@ function servedAt(resumed: Map<string, MonitorEvent>): number | undefined {
   return last;
 }
 
-/** ": stream S stopped: why", for the first restored process that stopped, else "". */
-function stoppedWith(heard: Map<string, MonitorEvent>): string {
+/** " (stream S stopped: why)", for the first restored process that stopped, else "". */
+export function stoppedWith(heard: Map<string, MonitorEvent>): string {
   for (const [stream, e] of heard) {
     if (e.ev === "fatal") {
       return ` (stream ${stream} stopped: ${fatalReason(e.reason)}${
@@ -81,7 +81,8 @@ export class CriuEngine implements Engine {
   readonly #attached = Promise.withResolvers<LiveRoot>();
   readonly #connectMs: number;
   readonly #log: Logger;
-  #pending?: Promise<boolean>;
+  /** The leader's restored processes resuming: null once all did, else why not. */
+  #pending?: Promise<string | null>;
   servedAt: number | undefined;
   /** The root leader's keeper of the fds made since the newest dump. */
   #keeper?: number;
@@ -288,7 +289,11 @@ export class CriuEngine implements Engine {
     if (Object.keys(ports).length !== r.image.size) {
       return { reason: `a restored leader process did not listen${stoppedWith(heard)}` };
     }
-    this.#pending = r.resumed.then((m) => this.#served(m, r.image));
+    this.#pending = r.resumed.then((m) =>
+      this.#served(m, r.image)
+        ? null
+        : `a restored leader process did not take its followers${stoppedWith(m)}`
+    );
     return { ports };
   }
 
@@ -296,7 +301,7 @@ export class CriuEngine implements Engine {
     const p = this.#pending;
     this.#pending = undefined;
     if (!p) return "no rollback prepared";
-    return (await p) ? null : "a restored leader process did not take its followers";
+    return await p;
   }
 
   async rollBackFollower(
@@ -305,9 +310,10 @@ export class CriuEngine implements Engine {
   ): Promise<string | null> {
     const r = await this.#restore(t, ports);
     if (typeof r === "string") return r;
-    return this.#served(await r.resumed, r.image)
+    const resumed = await r.resumed;
+    return this.#served(resumed, r.image)
       ? null
-      : "a restored process did not connect to the leader";
+      : `a restored process did not connect to the leader${stoppedWith(resumed)}`;
   }
 
   /** Whether every process of the image resumed; when so, the time the last one did. */
