@@ -371,6 +371,7 @@ static void replay_stop(void)
 
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
+	a8_tx_flush();	/* the last replayed records (they go out a batch at a time) */
 	for (i = 0; i < nshut; i++)
 		if (is_connection(shut[i])) {
 			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d cut", shut[i]);

@@ -91,49 +91,6 @@ static void deliver_sections(struct a8_call *c, struct a8_sec_reader *r)
 		a8_fatal("protocol", c->ci->name, c->nr, "malformed record sections");
 }
 
-/* Leader, synchronous call: every follower's digest for this position, before it runs. */
-static void wait_digests(struct a8_call *c, struct a8_step *s)
-{
-	int i;
-
-	for (i = 0; i < a8.npeers; i++) {
-		const struct a8_rec_hdr *h;
-		int err = a8_rx_next(i, &h, a8.timeout_ms);
-
-		if (err == -ETIMEDOUT)
-			a8_fatal("timeout", c->ci->name, c->nr,
-				 "variant %u did not reach position %llu within %d ms",
-				 a8.peers[i].id, (unsigned long long)s->seq, a8.timeout_ms);
-		if (err)
-			a8_peer_stopped(false, c->ci->name, s->seq, "a follower is gone");
-		if (h->type == A8_REC_DIVERGE)
-			a8_peer_stopped(true, c->ci->name, h->seq, "a follower found a divergence");
-		if (h->type != A8_REC_DIGEST || h->seq != s->seq)
-			a8_fatal("protocol", c->ci->name, c->nr,
-				 "expected digest %llu from variant %u, got type %u seq %llu",
-				 (unsigned long long)s->seq, a8.peers[i].id, h->type,
-				 (unsigned long long)h->seq);
-		if (h->cid != c->ci->cid)
-			a8_diverged("order", c->ci->name, s->seq,
-				    "variant %u made call #%u here", a8.peers[i].id, h->cid);
-		if (h->digest != s->digest)
-			a8_diverged("args", c->ci->name, s->seq,
-				    "variant %u called %s with other arguments", a8.peers[i].id,
-				    c->ci->name);
-	}
-}
-
-static void send_digest(struct a8_call *c, struct a8_step *s)
-{
-	struct a8_rec_hdr h = {
-		.len = sizeof(h), .type = A8_REC_DIGEST, .cid = c->ci->cid, .epoch = a8.epoch,
-		.seq = s->seq, .digest = s->digest,
-	};
-
-	if (a8_link_send_now(0, &h, sizeof(h)))
-		a8_peer_stopped(false, c->ci->name, s->seq, "the leader is gone");
-}
-
 static void record_restart(struct a8_call *c, struct a8_step *s)
 {
 	struct a8_rec_hdr *h = a8_rec_begin(A8_REC_CALL, c->ci->cid, s->seq);
@@ -155,10 +112,10 @@ static bool again(struct a8_call *c, struct a8_step *s)
 static bool leader_begin(struct a8_call *c, struct a8_step *s)
 {
 	/* Followers send their digest of a synchronous call whatever happens next. */
-	if (a8_is_sync(c)) {
-		a8_tx_flush();
-		wait_digests(c, s);
-	}
+	if (a8_is_sync(c))
+		a8_digests_wait(c, s);
+	else
+		a8_digests_settle();	/* a replay's, before anything else is read */
 	if (a8_ckpt_due(c) && a8_ckpt_leader(c, s->seq))
 		return again(c, s);
 	if (a8_sig_due()) {
@@ -178,12 +135,13 @@ static const struct a8_rec_hdr *replayed_record(struct a8_call *c, struct a8_ste
 	const struct a8_rec_hdr *h = NULL;
 
 	if (a8_is_sync(c))
-		wait_digests(c, s);
+		a8_digests_defer(c, s);
 	if (a8_replay_next(s->seq, &h))
 		a8_diverged("replay", c->ci->name, s->seq,
 			    "after the rollback the program did not repeat its calls (%s here)",
 			    c->ci->name);
-	a8_tx_flush();
+	if (a8_tx_pending() >= a8.batch_bytes)
+		a8_tx_flush();
 	return h;
 }
 
@@ -195,7 +153,7 @@ static const struct a8_rec_hdr *leader_record(struct a8_call *c, struct a8_step 
 
 	*resumed = false;
 	if (a8_is_sync(c))
-		send_digest(c, s);
+		a8_digests_send(c, s);
 	for (;;) {
 		if (a8_rx_next(0, &h, -1))
 			a8_leader_vanished(c->ci->name, s->seq);

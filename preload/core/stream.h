@@ -36,6 +36,15 @@ void a8_step_commit(struct a8_call *c, struct a8_step *s, struct a8_rec_hdr *h);
 /* Follower: take the leader's outputs and new fds; ret becomes the leader's. */
 void a8_step_follow(struct a8_call *c, struct a8_step *s, bool replicated);
 
+/*
+ * digests.c. Leader: every follower's digest of a synchronous position before it runs (wait);
+ * during a replay, noted and checked once it is over (defer, settle). Follower: send its own.
+ */
+void a8_digests_wait(struct a8_call *c, const struct a8_step *s);
+void a8_digests_defer(struct a8_call *c, const struct a8_step *s);
+void a8_digests_settle(void);
+void a8_digests_send(struct a8_call *c, const struct a8_step *s);
+
 /* Execute the canonical call for real (signals open while it runs if it may block). */
 long a8_exec_call(struct a8_call *c);
 bool a8_is_sync(const struct a8_call *c);
