@@ -637,6 +637,22 @@ async function benchServers(tmp: string): Promise<Round[]> {
   return rounds;
 }
 
+/**
+ * What a fork and a copy-on-write fault cost here (bench/forkcost.c): the fork engine pays a
+ * fork at each checkpoint and rollback, and a fault for each page written after it, by the
+ * live process and the resumed copy. On a VM whose page faults go through the hypervisor the
+ * faults are most of a fault cycle's time. Null if it could not be built or run.
+ */
+async function forkCost(): Promise<Json | null> {
+  const dir = `${REPO_ROOT}/build/${Deno.build.arch}/bench`;
+  await tryText(["make", "-s", "-C", `${REPO_ROOT}/bench`, `BUILD=${dir}`]);
+  try {
+    return JSON.parse(await tryText([`${dir}/forkcost`, "1024", "7"]));
+  } catch {
+    return null;
+  }
+}
+
 async function machineInfo(): Promise<Json> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   return {
@@ -652,6 +668,7 @@ async function machineInfo(): Promise<Json> {
     nginx: (await tryText(["/usr/sbin/nginx", "-v"])).split("\n")[0],
     wrk: (await tryText(["wrk", "--version"])).split("\n")[0],
     criu: (await tryText([projectCriuBinary(), "--version"])).split("\n")[0],
+    fork_cost: await forkCost(),
     // What was measured: the commit, and the files that differ from it (read-only git).
     commit: (await tryText(["git", "-C", REPO_ROOT, "rev-parse", "--short", "HEAD"])) || null,
     uncommitted: (await tryText([
@@ -716,6 +733,13 @@ const result: Json = {
   targets: TARGETS,
   criu: CRIU_NOTE,
 };
+const fc = result.machine.fork_cost;
+log(
+  fc
+    ? `this machine: fork of a process with ${fc.pages} pages written ${fc.fork_us} us, then ` +
+      `${fc.cow_fault_us} us per copy-on-write fault (bench/forkcost.c)`
+    : "!!! bench/forkcost could not be built or run: fork and fault costs unknown",
+);
 let fatal: Error | null = null;
 let rounds: Round[] = [];
 let criu: Json = { skipped: true };
