@@ -273,7 +273,7 @@ static bool interval_over(const struct a8_call *c)
 
 bool a8_ckpt_due(const struct a8_call *c)
 {
-	if (!usable() || a8_replaying())
+	if (!usable() || a8_replaying() || a8_program_stopping())
 		return false;
 	if (a8_ckpt.engine != A8_CKPT_CRIU)
 		return interval_over(c);

@@ -106,6 +106,13 @@ void a8_faults_init(void);
 void a8_faults_resumed_at(uint64_t diverged_at);
 /* A stop signal reached the program: no more faults. */
 void a8_faults_stop(void);
+/*
+ * The program was told to stop (a stop signal reached its root, or its agent heard of one):
+ * no fault and no new checkpoint after it. A server's shutdown is no service to protect, and
+ * a criu round of a tree whose processes are exiting cannot complete: the stopping processes
+ * would wait for it while the agent waits for the ones that ended.
+ */
+bool a8_program_stopping(void);
 
 /*
  * criu.c: stop where CRIU can dump us, then go on after the dump (TAKEN), or without one

@@ -2,6 +2,7 @@
 /*
  * Fault injection for measurement (`[faults]`, ckpt.h): a follower's checked call diverges on
  * purpose with probability A8_FAULT_P, only where a rollback can follow and only on new work.
+ * And whether the program was told to stop, which ends the faults and the checkpoints.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -53,7 +54,8 @@ static void map_stop_word(void)
 
 void a8_faults_init(void)
 {
-	if (a8_ckpt.fault_p > 0 && !stop_word)
+	/* Checkpoints heed it too (a8_program_stopping), faults or not. */
+	if (a8_ckpt.engine != A8_CKPT_NONE && !stop_word)
 		map_stop_word();
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
 		fault_state = a8_ckpt_shared_map("faults", 4096);
@@ -81,6 +83,11 @@ void a8_faults_resumed_at(uint64_t diverged_at)
 		no_fault_before = diverged_at;
 }
 
+bool a8_program_stopping(void)
+{
+	return stopping || (stop_word && *stop_word);
+}
+
 bool a8_fault_now(const struct a8_call *c)
 {
 	uint64_t x;
@@ -90,7 +97,7 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || stopping || (stop_word && *stop_word) || a8.role != A8_ROLE_FOLLOWER ||
+	if (!fault_state || a8_program_stopping() || a8.role != A8_ROLE_FOLLOWER ||
 	    a8_replaying() || !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))
