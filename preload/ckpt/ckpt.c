@@ -273,12 +273,14 @@ static bool interval_over(const struct a8_call *c)
 
 bool a8_ckpt_due(const struct a8_call *c)
 {
-	if (!usable() || a8_replaying() || a8_program_stopping())
+	if (!usable() || a8_replaying())
 		return false;
 	if (a8_ckpt.engine != A8_CKPT_CRIU)
-		return interval_over(c);
+		return !a8_run_ending() && interval_over(c);
 	if (a8_ckpt_cut_wanted())
-		return true;
+		return true;	/* a round begun: every process must take part, ending or not */
+	if (a8_run_ending())
+		return false;
 	/* Asked already: no clock read per call until a quiet point or every_calls more calls. */
 	if (asked_epoch > a8.epoch && !a8_quiescent(c) && a8.seq < recheck_seq)
 		return false;

@@ -107,12 +107,14 @@ void a8_faults_resumed_at(uint64_t diverged_at);
 /* A stop signal reached the program: no more faults. */
 void a8_faults_stop(void);
 /*
- * The program was told to stop (a stop signal reached its root, or its agent heard of one):
- * no fault and no new checkpoint after it. A server's shutdown is no service to protect, and
- * a criu round of a tree whose processes are exiting cannot complete: the stopping processes
- * would wait for it while the agent waits for the ones that ended.
+ * The variant's word A8_RUN_DIR/faults-off: 1 once a stop signal reached the program's root,
+ * A8_RUN_ENDING once the agent heard of a stop (it kills the program after shutdown_ms). Any
+ * value ends the faults; the agent's also ends the asking for new checkpoints (a8_ckpt_due):
+ * a shutdown is no service to protect, and a criu round of a tree whose processes are exiting
+ * cannot complete. A process the agent asks for a round already begun still takes part.
  */
-bool a8_program_stopping(void);
+#define A8_RUN_ENDING 2
+bool a8_run_ending(void);
 
 /*
  * criu.c: stop where CRIU can dump us, then go on after the dump (TAKEN), or without one
@@ -175,6 +177,7 @@ void a8_mark_clear(struct a8_live_mark *m);
 void a8_mark_here(struct a8_live_mark *m);
 /* A resuming copy: let the stopped live process finish and note the output it marked. */
 void a8_mark_settle(struct a8_live_mark *m);
+extern uint64_t a8_settle_ns;	/* how long each of its two waits may take */
 struct a8_live_mark *a8_log_mark(void);
 /*
  * Live leader, around an output: from before its syscall to its logged record.

@@ -2,7 +2,7 @@
 /*
  * Fault injection for measurement (`[faults]`, ckpt.h): a follower's checked call diverges on
  * purpose with probability A8_FAULT_P, only where a rollback can follow and only on new work.
- * And whether the program was told to stop, which ends the faults and the checkpoints.
+ * And whether the agent is ending the run, which ends the checkpoints too.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -29,7 +29,7 @@ static bool stopping;			/* this process was told to stop */
  * rolled back with the tree, which, replaying the master's writes to the channel without making
  * them, never ended. Another process told to stop (a worker its master recycles) stops alone.
  */
-static volatile uint8_t *stop_word;
+static uint8_t *stop_word;
 
 static uint64_t first_state(void)
 {
@@ -49,12 +49,12 @@ static void map_stop_word(void)
 	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	a8_sys1(SYS_close, fd);
 	if (p >= 0 || p < -4095)
-		stop_word = (volatile uint8_t *)p;
+		stop_word = (uint8_t *)p;
 }
 
 void a8_faults_init(void)
 {
-	/* Checkpoints heed it too (a8_program_stopping), faults or not. */
+	/* Checkpoints heed the agent's word too (a8_run_ending), faults or not. */
 	if (a8_ckpt.engine != A8_CKPT_NONE && !stop_word)
 		map_stop_word();
 	if (a8_ckpt.fault_p > 0 && !fault_state) {
@@ -72,9 +72,13 @@ void a8_faults_init(void)
  */
 void a8_faults_stop(void)
 {
+	uint8_t zero = 0;
+
 	stopping = true;
+	/* 1, unless the agent's 2 is there already: that one says more (a8_run_ending). */
 	if (stop_word && !strcmp(a8.stream, "0"))
-		*stop_word = 1;
+		__atomic_compare_exchange_n(stop_word, &zero, 1, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
 }
 
 void a8_faults_resumed_at(uint64_t diverged_at)
@@ -83,9 +87,9 @@ void a8_faults_resumed_at(uint64_t diverged_at)
 		no_fault_before = diverged_at;
 }
 
-bool a8_program_stopping(void)
+bool a8_run_ending(void)
 {
-	return stopping || (stop_word && *stop_word);
+	return stop_word && __atomic_load_n(stop_word, __ATOMIC_RELAXED) == A8_RUN_ENDING;
 }
 
 bool a8_fault_now(const struct a8_call *c)
@@ -97,7 +101,8 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || a8_program_stopping() || a8.role != A8_ROLE_FOLLOWER ||
+	if (!fault_state || stopping || (stop_word && __atomic_load_n(stop_word, __ATOMIC_RELAXED)) ||
+	    a8.role != A8_ROLE_FOLLOWER ||
 	    a8_replaying() || !a8_ckpt_standing())
 		return false;
 	if ((c->ci->flags | c->xflags) & (F_FLUSH | F_CODE | F_END))

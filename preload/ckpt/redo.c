@@ -105,10 +105,13 @@ void a8_replay_ran(uint64_t seq, bool marked)
 		a8_mark_clear(&ran->mark);
 }
 
+/* A resuming copy: the dead process's output settled, this one is the live one (not retired). */
 void a8_ran_settle(void)
 {
-	if (ran)
-		a8_mark_settle(&ran->mark);
+	if (!ran)
+		return;
+	a8_mark_settle(&ran->mark);
+	a8_mark_here(&ran->mark);
 }
 
 void a8_redo_detach(void)
@@ -229,7 +232,8 @@ void a8_redo_dumped(uint64_t seq)
 
 /*
  * Restored: the notes from here on, sorted (a process restored twice may have noted out of
- * order); the mark of an output in flight is the dead process's, settled by the agent.
+ * order); the marks of an output in flight (its notes', a follower root's) are the dead
+ * process's, settled by the agent: this process starts with them clear.
  */
 void a8_redo_collect(void)
 {
@@ -237,6 +241,8 @@ void a8_redo_collect(void)
 	uint64_t i, n;
 
 	ndone = next_done = 0;
+	if (ran)	/* a follower root: the agent settled its mark */
+		a8_mark_here(&ran->mark);
 	if (!outs_map())
 		return;
 	__atomic_store_n(&outs->mark.out_seq, 0, __ATOMIC_SEQ_CST);

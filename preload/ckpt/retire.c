@@ -23,8 +23,11 @@
 #include "ckpt.h"
 #include "core/util.h"
 
-/* How long a copy lets the live process finish its output; then it goes on without. */
-#define SETTLE_NS (20ull * 1000 * 1000)
+/*
+ * How long a copy waits for the live process to stop, and then lets it finish its output;
+ * then it goes on without (a unit test on a busy machine may allow longer).
+ */
+uint64_t a8_settle_ns = 20ull * 1000 * 1000;
 
 void a8_mark_set(struct a8_live_mark *m, uint64_t seq)
 {
@@ -102,7 +105,7 @@ static char stopped_state(int pid, uint64_t t0)
 	char st;
 
 	while ((st = sibling_state(pid)) != 0 && st != 'T' && st != 't' && st != 'Z') {
-		if (a8_ckpt_now_ns() - t0 > SETTLE_NS)
+		if (a8_ckpt_now_ns() - t0 > a8_settle_ns)
 			break;
 		a8_sys0(SYS_sched_yield);
 	}
@@ -130,7 +133,7 @@ void a8_mark_settle(struct a8_live_mark *m)
 	while (__atomic_load_n(&m->out_seq, __ATOMIC_SEQ_CST)) {
 		char st = sibling_state(pid);
 
-		if (st == 0 || st == 'Z' || a8_ckpt_now_ns() - t0 > SETTLE_NS)
+		if (st == 0 || st == 'Z' || a8_ckpt_now_ns() - t0 > a8_settle_ns)
 			break;
 		a8_sys0(SYS_sched_yield);
 	}

@@ -53,7 +53,12 @@ long a8_exec_call(struct a8_call *c)
 	if (nr < 0)
 		nr = c->nr;
 	local_pids(c);
-	if (a8.role != A8_ROLE_LEADER || !((c->ci->flags | c->xflags) & F_BLOCK))
+	if (!((c->ci->flags | c->xflags) & F_BLOCK))
+		return a8_sys_args(nr, c->a);
+	/* A replaying leader's call of its own may wait: the replayed records go out first. */
+	if (a8_replaying())
+		a8_tx_flush();
+	if (a8.role != A8_ROLE_LEADER)
 		return a8_sys_args(nr, c->a);
 	if (a8_ran_without_wait(c, nr, &r))
 		return r;
@@ -136,10 +141,12 @@ static const struct a8_rec_hdr *replayed_record(struct a8_call *c, struct a8_ste
 
 	if (a8_is_sync(c))
 		a8_digests_defer(c, s);
-	if (a8_replay_next(s->seq, &h))
+	if (a8_replay_next(s->seq, &h)) {
+		a8_digests_settle();	/* a follower's divergence before here comes first */
 		a8_diverged("replay", c->ci->name, s->seq,
 			    "after the rollback the program did not repeat its calls (%s here)",
 			    c->ci->name);
+	}
 	if (a8_tx_pending() >= a8.batch_bytes)
 		a8_tx_flush();
 	return h;

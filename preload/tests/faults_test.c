@@ -6,7 +6,8 @@
  * worker (a master may tell its workers on a channel, which is no signal the worker's monitor
  * sees). A worker told to stop (a master recycling it) stops faulting alone. And when the
  * agent writes its word (A8_RUN_DIR/faults-off: it heard of a stop), no process faults.
- * Whenever no process faults for a stop, none takes a checkpoint either (a8_program_stopping).
+ * The agent's word (it is ending the run) also stops the asking for checkpoints, and a stop
+ * signal that comes later does not take it back; a stop signal alone does not.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
@@ -108,10 +109,10 @@ int main(void)
 	strcpy(a8.stream, "0");
 	a8_faults_init();
 	CHECK(faults_now());
-	CHECK(!a8_program_stopping());
-	agent_says(word, 1);
+	CHECK(!a8_run_ending());
+	agent_says(word, A8_RUN_ENDING);
 	CHECK(!faults_now());	/* the agent heard of a stop */
-	CHECK(a8_program_stopping());	/* no checkpoint either */
+	CHECK(a8_run_ending());	/* no new checkpoint either */
 	agent_says(word, 0);
 	CHECK(faults_now());
 	/* A worker recycled on its own: its stop is not the program's. */
@@ -120,7 +121,10 @@ int main(void)
 	/* The program told to stop: the worker stops faulting too. */
 	CHECK_EQ(run_worker(false, true), 1);
 	CHECK(!faults_now());
-	CHECK(a8_program_stopping());
+	CHECK(!a8_run_ending());	/* a program may go on after a stop signal of its own */
+	agent_says(word, A8_RUN_ENDING);
+	a8_faults_stop();
+	CHECK(a8_run_ending());	/* a later stop signal does not take the agent's word back */
 	close(word);
 	unlink(path);
 	rmdir(dir);

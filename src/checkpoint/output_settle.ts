@@ -24,7 +24,7 @@ const OUT_SEQ = 0; /* u64: the output whose record is not logged yet, or 0 */
 const LIVE_PID = 8; /* i32: the process that writes the log */
 const RETIRED = 12; /* u32: set by whoever took over: stop once the output is logged */
 
-/** As long as the monitor's own settle waits (SETTLE_NS in retire.c). */
+/** As long as the monitor's own settle waits (a8_settle_ns in retire.c). */
 export const SETTLE_MS = 20;
 
 export type SettleOutcome = "none" | "finished" | "gave-up";
