@@ -390,6 +390,7 @@ void a8_h_kill(struct a8_call *c)
 		a8_step_follow(c, &s, true);
 		return;
 	}
+	s.out_marked = a8_out_begin(s.seq);	/* a signal sent is an output (retire.c) */
 	c->ret = a8_sys3(a8_call_nr(c->ci->cid), c->a[0], c->a[1], c->a[2]);
 	if (c->ret == 0 && sig > 0 && sig < NSIG_K)
 		a8_sig_collect_self(BIT(sig) & ~a8_sig_program_mask(c));
