@@ -101,16 +101,22 @@ static void leader_replays(unsigned cid, uint64_t seq, uint64_t digest)
 	a8_digests_defer(&c, &s);
 }
 
+/* Three outputs replayed at first..first+2; the follower's digest of the middle one is `mid`. */
+static void replay_three(uint64_t first, uint64_t mid)
+{
+	follower_sends(first, A8_CID_write, first);
+	follower_sends(first + 1, A8_CID_sendto, mid);
+	follower_sends(first + 2, A8_CID_write, first + 2);
+	leader_replays(A8_CID_write, first, first);
+	leader_replays(A8_CID_sendto, first + 1, first + 1);
+	leader_replays(A8_CID_write, first + 2, first + 2);
+}
+
 static void test_replay_reads_nothing_until_settled(void)
 {
 	reset();
-	follower_sends(10, A8_CID_write, 0x10);
-	follower_sends(11, A8_CID_sendto, 0x11);
-	follower_sends(12, A8_CID_write, 0x12);
 	if (setjmp(stopped) == 0) {
-		leader_replays(A8_CID_write, 10, 0x10);
-		leader_replays(A8_CID_sendto, 11, 0x11);
-		leader_replays(A8_CID_write, 12, 0x12);
+		replay_three(10, 11);
 		CHECK_EQ(taken, 0);	/* no round trip per replayed output */
 		CHECK_EQ(flushes, 0);
 		a8_digests_settle();
@@ -126,13 +132,8 @@ static void test_replay_reads_nothing_until_settled(void)
 static void test_replayed_divergence_is_found_at_its_position(void)
 {
 	reset();
-	follower_sends(20, A8_CID_write, 0x20);
-	follower_sends(21, A8_CID_write, 0xbad);
-	follower_sends(22, A8_CID_write, 0x22);
 	if (setjmp(stopped) == 0) {
-		leader_replays(A8_CID_write, 20, 0x20);
-		leader_replays(A8_CID_write, 21, 0x21);
-		leader_replays(A8_CID_write, 22, 0x22);
+		replay_three(20, 0xbad);
 		a8_digests_settle();
 	}
 	CHECK(stop_reason && !strcmp(stop_reason, "args"));
