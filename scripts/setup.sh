@@ -30,13 +30,15 @@ if ((${#need_apt[@]})); then
   done
 fi
 
-deno_bin="$here/.tools/node_modules/@deno/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')-glibc/deno"
+deno_rel="node_modules/@deno/linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')-glibc/deno"
+deno_bin="$here/.tools/$deno_rel"
 if ! [ -x "$deno_bin" ] || ! "$deno_bin" --version 2>/dev/null | grep -q "deno $DENO_VERSION"; then
   echo "setup: installing Deno $DENO_VERSION from the npm registry"
   mkdir -p .tools
   npm install --silent --no-audit --no-fund --ignore-scripts --prefix "$here/.tools" "deno@$DENO_VERSION" >/dev/null
 fi
-ln -sf "$deno_bin" .tools/deno
+# Relative to .tools: a checkout moved or copied elsewhere still finds its own.
+ln -sfn "$deno_rel" .tools/deno
 echo "setup: deno $("$here/.tools/deno" --version | head -1 | cut -d' ' -f2) at .tools/deno"
 
 # Debian 12's own CRIU fails on recent kernels: a private CRIU 4 from Debian 13 instead.
