@@ -375,11 +375,11 @@ interface LoopCounts {
  * whose status or bytes differ from the file is wrong; a connection closed before or during
  * its response (curl: empty reply, receive error, partial file) is closed: a client may see
  * that, never a wrong answer. One given up after 10 s without an answer is unanswered: under
- * the harshest settings (criu, code policy, 5 %) the follower ends the load phase up to ~2800
- * calls behind the leader, and while it catches up it meets a fault every ~20 calls; each rolls
- * both variants back to the first checkpoint, and the leader, replaying its whole log each time,
- * takes no new request meanwhile (one run in about ten here: ~150 rollbacks, 10 s). It counts
- * against `minRight` like a closed one.
+ * the harshest settings (criu, code policy, 5 %) divergences can come faster than checkpoints,
+ * and each rollback replays the whole stretch since the first one while no new request is taken
+ * (before the code policy bounded the follower's lag, one run in about ten here left the follower
+ * ~2800 calls behind after the load phase: ~150 rollbacks, one request unanswered for 10 s). It
+ * counts against `minRight` like a closed one.
  */
 async function clientLoop(docroot: string, dir: string, requests: number): Promise<LoopCounts> {
   const sums = new Map<string, string>();
