@@ -29,6 +29,7 @@
 #include "canon/kinds.h"
 #include "ckpt.h"
 #include "core/fdtab.h"
+#include "core/stream.h"
 #include "core/util.h"
 #include "exchange/link.h"
 
@@ -372,6 +373,7 @@ static void replay_stop(void)
 	replay_on = false;
 	a8.role = A8_ROLE_LEADER;
 	a8_tx_flush();	/* the last replayed records (they go out a batch at a time) */
+	a8_digests_settle();	/* the followers' digests of the replayed positions */
 	for (i = 0; i < nshut; i++)
 		if (is_connection(shut[i])) {
 			a8_log(A8_LOG_DEBUG, 0, "replay over: connection on fd %d cut", shut[i]);

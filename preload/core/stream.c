@@ -126,8 +126,6 @@ static bool leader_begin(struct a8_call *c, struct a8_step *s)
 	/* Followers send their digest of a synchronous call whatever happens next. */
 	if (a8_is_sync(c))
 		a8_digests_wait(c, s);
-	else
-		a8_digests_settle();	/* a replay's, before anything else is read */
 	if (a8_ckpt_due(c) && a8_ckpt_leader(c, s->seq))
 		return again(c, s);
 	if (a8_sig_due()) {
@@ -148,12 +146,10 @@ static const struct a8_rec_hdr *replayed_record(struct a8_call *c, struct a8_ste
 
 	if (a8_is_sync(c))
 		a8_digests_defer(c, s);
-	if (a8_replay_next(s->seq, &h)) {
-		a8_digests_settle();	/* a follower's divergence before here comes first */
+	if (a8_replay_next(s->seq, &h))	/* it settled the digests (replay_stop) */
 		a8_diverged("replay", c->ci->name, s->seq,
 			    "after the rollback the program did not repeat its calls (%s here)",
 			    c->ci->name);
-	}
 	if (a8_tx_pending() >= a8.batch_bytes)
 		a8_tx_flush();
 	return h;
