@@ -170,11 +170,13 @@ struct a8_live_mark {
 	int32_t live_pid;	/* the process that notes it */
 	uint32_t retired;	/* a copy took over: stop once the output is noted */
 };
-/* set: this process, before an output's syscall; clear: noted (stops if retired). */
+/*
+ * here: this process is the live one now (it maps the mark, resumes or is restored), no output
+ * in flight; set: before an output's syscall; clear: noted (stops if retired).
+ */
+void a8_mark_here(struct a8_live_mark *m);
 void a8_mark_set(struct a8_live_mark *m, uint64_t seq);
 void a8_mark_clear(struct a8_live_mark *m);
-/* This process is the live one now: no output in flight. */
-void a8_mark_here(struct a8_live_mark *m);
 /* A resuming copy: let the stopped live process finish and note the output it marked. */
 void a8_mark_settle(struct a8_live_mark *m);
 extern uint64_t a8_settle_ns;	/* how long each of its two waits may take */

@@ -84,8 +84,11 @@ static size_t ndone, capdone, next_done;
 
 void a8_replay_ran_init(void)
 {
-	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran)
+	if (a8.role == A8_ROLE_FOLLOWER && a8_ckpt_enabled() && !ran) {
 		ran = a8_ckpt_shared_map("ran", 4096);
+		if (ran)
+			a8_mark_here(&ran->mark);
+	}
 }
 
 /* Stopped between an output and the note, it would make the output again after a rollback. */
@@ -193,8 +196,11 @@ bool a8_redo_own_stdio(int fd)
 /* Mapped before this process's first dump, so a restored image has it (a fork child anew). */
 static struct outs_head *outs_map(void)
 {
-	if (!outs && tree_child())
+	if (!outs && tree_child()) {
 		outs = a8_ckpt_shared_map("outs", OUTS_SIZE);
+		if (outs)
+			a8_mark_here(&outs->mark);
+	}
 	return outs;
 }
 
@@ -245,8 +251,7 @@ void a8_redo_collect(void)
 		a8_mark_here(&ran->mark);
 	if (!outs_map())
 		return;
-	__atomic_store_n(&outs->mark.out_seq, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&outs->mark.retired, 0, __ATOMIC_SEQ_CST);
+	a8_mark_here(&outs->mark);
 	e = (const struct out_done *)(outs + 1);
 	n = outs->n < OUTS_MAX ? outs->n : OUTS_MAX;
 	for (i = 0; i < n; i++) {

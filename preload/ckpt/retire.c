@@ -29,9 +29,9 @@
  */
 uint64_t a8_settle_ns = 20ull * 1000 * 1000;
 
+/* A store, no syscall, per output: the live process's pid is there since a8_mark_here. */
 void a8_mark_set(struct a8_live_mark *m, uint64_t seq)
 {
-	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
 }
 
@@ -49,14 +49,13 @@ void a8_mark_here(struct a8_live_mark *m)
 	__atomic_store_n(&m->retired, 0, __ATOMIC_SEQ_CST);
 }
 
-/* The live leader knows its pid from a8_live_here: a store, no syscall, per output. */
 bool a8_out_begin(uint64_t seq)
 {
 	struct a8_live_mark *m = a8_log_mark();
 
 	if (!m || !a8_log_active())
 		return false;
-	__atomic_store_n(&m->out_seq, seq, __ATOMIC_SEQ_CST);
+	a8_mark_set(m, seq);
 	return true;
 }
 

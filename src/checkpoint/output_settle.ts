@@ -50,9 +50,10 @@ function markRetired(f: Deno.FsFile): void {
 }
 
 /**
- * `pid`'s file with a mark set for `pid`, open for reading and writing, and the mark: a
- * leader root's replay log, a follower root's note of how far it ran, or another process's
- * notes of its stdio writes (preload/ckpt/redo.c), which carry the same mark at the same place. Undefined if neither marks an output.
+ * `pid`'s file with a mark set for `pid`, open for reading and writing, and the mark: a leader
+ * root's replay log, a follower root's note of how far it ran, or another process's notes of
+ * its stdio writes (preload/ckpt/redo.c), which carry the same mark at the same place.
+ * Undefined if none marks an output.
  */
 function openMarked(
   pid: number,
