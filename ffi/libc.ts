@@ -182,6 +182,12 @@ export function kill(pid: number, signal: number): void {
   check(`kill(${pid}, ${signal})`, libc().kill(pid, signal));
 }
 
+/** kill(2) of a whole process group (kill(-pgid)); never of the caller's own or init's. */
+export function killGroup(pgid: number, signal: number): void {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new RangeError(`bad process group ${pgid}`);
+  check(`kill(-${pgid}, ${signal})`, libc().kill(-pgid, signal));
+}
+
 /** sigqueue(3): a signal with an int for the receiver's siginfo (si_value.sival_int). */
 export function sigqueue(pid: number, signal: number, value: number): void {
   if (pid <= 0) throw new RangeError(`sigqueue wants one pid, got ${pid}`);

@@ -179,6 +179,9 @@ void a8_mark_set(struct a8_live_mark *m, uint64_t seq);
 void a8_mark_clear(struct a8_live_mark *m);
 /* A resuming copy: let the stopped live process finish and note the output it marked. */
 void a8_mark_settle(struct a8_live_mark *m);
+/* Whether a settle retired this process (it is woken only to note its output, then stops). */
+bool a8_retired(void);
+void a8_marks_forget(void);
 extern uint64_t a8_settle_ns;	/* how long each of its two waits may take */
 struct a8_live_mark *a8_log_mark(void);
 /*

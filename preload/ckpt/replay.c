@@ -106,6 +106,7 @@ struct a8_live_mark *a8_log_mark(void)
 void a8_log_detach(void)
 {
 	log_active = false;
+	a8_marks_forget();
 	a8_redo_detach();
 	if (shared_log)
 		a8_sys2(SYS_munmap, shared_log, LOG_SIZE);

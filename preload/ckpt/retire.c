@@ -42,8 +42,49 @@ void a8_mark_clear(struct a8_live_mark *m)
 		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGSTOP);
 }
 
+/*
+ * The marks this process was the live one of: a settle (a8_mark_settle, output_settle.ts)
+ * retires it and wakes it with SIGCONT, which a program that handles SIGCONT must not get.
+ */
+#define MARKS_HELD 4
+static struct a8_live_mark *held[MARKS_HELD];
+
+static void hold(struct a8_live_mark *m)
+{
+	size_t i;
+
+	for (i = 0; i < MARKS_HELD; i++) {
+		if (held[i] == m)
+			return;
+		if (!held[i]) {
+			held[i] = m;
+			return;
+		}
+	}
+}
+
+/* A fork child: its parent's marks are not its own, and their mappings are let go. */
+void a8_marks_forget(void)
+{
+	memset(held, 0, sizeof(held));
+}
+
+bool a8_retired(void)
+{
+	int32_t me = (int32_t)a8_sys0(SYS_getpid);
+	size_t i;
+
+	/* A fork child inherits its parent's list: only a mark it is the live one of counts. */
+	for (i = 0; i < MARKS_HELD && held[i]; i++)
+		if (__atomic_load_n(&held[i]->retired, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&held[i]->live_pid, __ATOMIC_SEQ_CST) == me)
+			return true;
+	return false;
+}
+
 void a8_mark_here(struct a8_live_mark *m)
 {
+	hold(m);
 	__atomic_store_n(&m->live_pid, (int32_t)a8_sys0(SYS_getpid), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&m->out_seq, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&m->retired, 0, __ATOMIC_SEQ_CST);

@@ -134,6 +134,9 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		call_program(sig, si, uc);
 		return;
 	}
+	/* A rollback woke this retired process to finish an output: a8's SIGCONT, not the program's. */
+	if (sig == SIGCONT && a8_retired())
+		return;
 	/*
 	 * A leader replaying after a rollback runs as a follower; a signal that comes meanwhile
 	 * (a stop) is the live program's: it is delivered once the replay is over.

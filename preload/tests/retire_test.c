@@ -29,6 +29,7 @@ struct shared {
 	volatile int logged;	/* the record is in the log */
 	volatile int ran_on;	/* the live process went on after its output */
 	volatile int release;	/* the output in progress may complete */
+	volatile int retired_before, retired_after;	/* a8_retired() before and after the stop */
 };
 static struct shared *sh;
 
@@ -46,9 +47,12 @@ uint64_t a8_ckpt_now_ns(void)
 static void live(bool in_output)
 {
 	a8_live_here();
+	sh->retired_before = a8_retired();
 	if (in_output)
 		a8_out_begin(42);
 	raise(SIGSTOP);		/* the rollback stops it here: output made, record not logged */
+	/* Woken by the copy's SIGCONT: a signal the program must not get (signals.c). */
+	sh->retired_after = a8_retired();
 	sh->logged = 1;
 	if (in_output)
 		a8_out_end();
@@ -125,11 +129,40 @@ static void test_stopped_in_output(void)
 	pid_t pid;
 
 	sh->logged = sh->ran_on = 0;
+	sh->retired_before = sh->retired_after = -1;
 	pid = start_live(true);
 	CHECK_EQ(sh->mark.out_seq, 42);
 	CHECK_EQ(copy_settles(pid, true), 0);
 	CHECK_EQ(sh->mark.out_seq, 0);
+	CHECK_EQ(sh->retired_before, 0);
+	CHECK_EQ(sh->retired_after, 1);
 	finish(pid);
+}
+
+/*
+ * Only the live process of a retired mark is retired: not the copy that resumes (it is the
+ * live one now), nor a child the live process forked (it forgets its parent's marks).
+ */
+static void test_retired_is_the_live_one(void)
+{
+	pid_t pid;
+
+	a8_live_here();
+	CHECK(!a8_retired());
+	sh->mark.retired = 1;	/* as a settle does before its SIGCONT */
+	CHECK(a8_retired());
+	pid = fork();
+	if (pid == 0) {
+		a8_marks_forget();
+		_exit(a8_retired() ? 1 : 0);
+	}
+	CHECK_EQ(exit_code(pid), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(a8_retired() ? 1 : 0);	/* not the mark's live pid */
+	CHECK_EQ(exit_code(pid), 0);
+	a8_live_here();	/* a copy resuming */
+	CHECK(!a8_retired());
 }
 
 static void test_stopped_elsewhere(void)
@@ -193,5 +226,6 @@ int main(void)
 	test_stopped_in_output();
 	test_stopped_elsewhere();
 	test_stop_still_pending();
+	test_retired_is_the_live_one();
 	return check_report();
 }
