@@ -83,7 +83,7 @@ static void listeners_reusable(void)
 }
 
 /*
- * criu, the root leader right after a dump: its TCP connections (and its own listening
+ * criu, a leader process right after a dump: its TCP connections (and the root's own listening
  * sockets), which its keeper holds on to (keeper.c). CRIU brings the connections back closed;
  * the keeper's live ones take their place.
  */
@@ -321,6 +321,7 @@ void a8_ckpt_in_child(void)
 	last_seq = 0;
 	a8_pipe_reset();
 	a8_log_detach();
+	a8_faults_in_child();
 }
 
 void a8_ckpt_child_reaped(void)
@@ -356,27 +357,28 @@ bool a8_ckpt_read_line(char *buf, size_t cap)
 }
 
 /*
- * criu: the agent dumps the tree while we wait. The leader's log and the root's keeper start
- * anew only once the dump is there: a round the agent gave up on leaves the older checkpoint
- * standing (the keeper's channel, a socket to outside the tree, must go before any dump; the
- * root without it cannot use the older one: dropped).
+ * criu: the agent dumps the tree while we wait. A leader's log and keeper start anew only once
+ * the dump is there: a round the agent gave up on leaves the older checkpoint standing (the
+ * keeper's channel, a socket to outside the tree, must go before any dump; a leader without
+ * it cannot use the older one: dropped).
  */
 static enum a8_taken take_criu(uint64_t seq)
 {
-	bool root = a8.role == A8_ROLE_LEADER && !strcmp(a8.stream, "0");
+	bool leader = a8.role == A8_ROLE_LEADER;
 	enum a8_taken o;
 	int err;
 
-	if (root) {
+	if (leader) {
 		/* A rollback during this round goes back to the previous dump: its keeper stays. */
 		a8_keep_channel_detach();
 		a8_ckpt_forget_shared_fds();
-		listeners_reusable();
+		if (!strcmp(a8.stream, "0"))
+			listeners_reusable();
 	}
 	a8_redo_before_dump();
 	o = a8_criu_take(seq);
 	if (o == A8_SKIPPED) {
-		if (root && last_seq)
+		if (leader && last_seq)
 			a8_ckpt_drop("a checkpoint was not taken, and the fds since the previous one "
 				     "are gone with its keeper");
 		return A8_SKIPPED;
@@ -385,12 +387,12 @@ static enum a8_taken take_criu(uint64_t seq)
 	last_ns = a8_ckpt_now_ns();
 	if (o == A8_RESUMED)
 		return o;
-	if (a8.role == A8_ROLE_LEADER)
+	if (leader)
 		a8_log_reset();
 	a8_redo_dumped(seq);
-	if (!root)
+	if (!leader)
 		return A8_TAKEN;
-	/* Only the root's keeper is outside the tree (the agent's child): criu_engine.ts. */
+	/* Every leader process has a keeper, the agent's child outside the tree (keeper.c). */
 	a8_ckpt_mark_shared_conns();
 	err = a8_keep_keeper_start(a8.epoch);
 	if (err) {

@@ -103,6 +103,7 @@ bool a8_unix_stream_pair(int fd);
 enum a8_taken a8_fork_take(uint64_t seq);
 /* faults.c */
 void a8_faults_init(void);
+void a8_faults_in_child(void);
 void a8_faults_resumed_at(uint64_t diverged_at);
 /* A stop signal reached the program: no more faults. */
 void a8_faults_stop(void);

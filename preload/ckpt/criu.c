@@ -8,10 +8,9 @@
  * happened. "live": the dump is done, go on; "skip": the agent gave up on this checkpoint (not
  * every process of the tree could stand still, or a dump failed), go on without it. "resume MODE
  * SEQ PORT QUIET": this is a restored tree after a rollback; its TCP connections came back
- * closed (the data plane is made anew; the root leader takes its clients' live connections
- * from its keeper, keeper.c, the other processes' clients see a closed connection) and the
- * leader replays its log,
- * a file mapping whose contents CRIU does not roll back.
+ * closed (the data plane is made anew; each leader process takes its clients' live
+ * connections from its keeper, keeper.c) and each leader process replays its log, a file
+ * mapping whose contents CRIU does not roll back.
  */
 #include <errno.h>
 #include <signal.h>

@@ -16,7 +16,15 @@
 #include "ckpt.h"
 #include "core/util.h"
 
-static uint64_t *fault_state;		/* outlives a rollback: a replay draws new numbers */
+/*
+ * In memory a rollback does not put back, per process: the generator's state (a replay draws
+ * new numbers), and the highest position a number was drawn for.
+ */
+struct fault_page {
+	uint64_t state;
+	uint64_t drawn_upto;
+};
+static struct fault_page *faults;
 static uint64_t no_fault_before;	/* positions an earlier attempt got through already */
 static bool stopping;			/* this process was told to stop */
 /*
@@ -57,12 +65,27 @@ void a8_faults_init(void)
 	/* Checkpoints heed the agent's word too (a8_run_ending), faults or not. */
 	if (a8_ckpt.engine != A8_CKPT_NONE && !stop_word)
 		map_stop_word();
-	if (a8_ckpt.fault_p > 0 && !fault_state) {
-		fault_state = a8_ckpt_shared_map("faults", 4096);
-		if (!fault_state)
+	if (a8_ckpt.fault_p > 0 && !faults) {
+		faults = a8_ckpt_shared_map("faults", 4096);
+		if (!faults)
 			a8_fatal("internal", "", 0, "no memory for fault injection");
-		*fault_state = first_state();
+		faults->state = first_state();
 	}
+}
+
+/* A forked child counts positions of a stream of its own: a page of its own, same numbers. */
+void a8_faults_in_child(void)
+{
+	uint64_t state;
+
+	if (!faults)
+		return;
+	state = faults->state ^ (uint64_t)a8_sys0(SYS_getpid);
+	faults = a8_ckpt_shared_map("faults", 4096);
+	if (!faults)
+		a8_fatal("internal", "", 0, "no memory for fault injection");
+	faults->state = state;
+	faults->drawn_upto = 0;
 }
 
 /*
@@ -101,7 +124,7 @@ bool a8_fault_now(const struct a8_call *c)
 	 * and not at a fork or an exec (the leader's runs on and the checkpoint goes with it),
 	 * nor at the process's end (the leader's is gone).
 	 */
-	if (!fault_state || stopping || (stop_word && __atomic_load_n(stop_word, __ATOMIC_RELAXED)) ||
+	if (!faults || stopping || (stop_word && __atomic_load_n(stop_word, __ATOMIC_RELAXED)) ||
 	    a8.role != A8_ROLE_FOLLOWER ||
 	    a8_replaying() || !a8_ckpt_standing())
 		return false;
@@ -109,18 +132,20 @@ bool a8_fault_now(const struct a8_call *c)
 		return false;
 	/*
 	 * A fault strikes new work: positions before the divergence a rollback answers were
-	 * run right already (else no replay window longer than 1/p would ever get through).
+	 * run right already, and so were those a process of the tree had run before it (each
+	 * replays its log, and else no replay longer than 1/p calls would ever get through).
 	 */
-	if (a8.seq < no_fault_before)
+	if (a8.seq < no_fault_before || a8.seq <= faults->drawn_upto)
 		return false;
+	faults->drawn_upto = a8.seq;
 	/* xorshift64*, shared with the copies so that a replay draws new numbers */
-	x = *fault_state;
+	x = faults->state;
 	/* Zero is xorshift's fixed point (a page a process made anew, O_TRUNC, under criu). */
 	if (!x)
 		x = first_state();
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	*fault_state = x;
+	faults->state = x;
 	return (double)((x * 0x2545f4914f6cdd1dull) >> 11) / 9007199254740992.0 < a8_ckpt.fault_p;
 }

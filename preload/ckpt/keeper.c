@@ -5,7 +5,8 @@
  * cache, a connection accepted since). So right after each dump the leader forks a keeper: a
  * process of the agent's, out of the tree's session (a rollback kills the tree, not the
  * keeper), that holds, of the program's fds, only the dump's TCP sockets (CRIU restores its
- * connections closed), and serves the same channel as a frozen copy (keep.c). A restored leader
+ * connections closed), and serves the same channel as a frozen copy (keep.c). Every leader
+ * process of a tree has one (keeper_fork says how it gets out of the tree). A restored leader
  * connects to it by the path keep-<pid> in the run directory, says where its replay stops and
  * takes the fds made before that, and the dump's sockets; the keeper goes on serving it (a
  * retry restores the same dump and needs them again) until the next checkpoint retires it.
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "a8/raw.h"
 #include "ckpt.h"
@@ -209,6 +211,42 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	}
 }
 
+/* The go-between of a keeper_fork that is not the root's: the keeper waits until it ended. */
+static long go_between;
+
+/*
+ * A keeper is the agent's child, out of the tree, and the program's wait() never sees it. The
+ * root's parent is the agent: CLONE_PARENT. Another process's parent is in the tree, so it
+ * forks a go-between that the kernel does not report to the program (no exit signal, and a
+ * wait without __WCLONE or __WALL passes it over) and that the monitor reaps: it forks the
+ * keeper and ends, and the orphaned keeper goes to the agent, a child subreaper. 0 in the
+ * keeper; in the process, > 0 or -errno.
+ */
+static long keeper_fork(void)
+{
+	long mid, pid, r;
+	int st = 0;
+
+	if (!strcmp(a8.stream, "0"))
+		return a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	mid = a8_sys5(SYS_clone, 0, 0, 0, 0, 0);
+	if (mid == 0) {
+		go_between = a8_sys0(SYS_getpid);
+		pid = a8_sys5(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+		if (pid == 0)
+			return 0;
+		a8_sys1(SYS_exit_group, pid < 0);
+	}
+	if (mid < 0)
+		return mid;
+	do
+		r = a8_sys4(SYS_wait4, mid, &st, __WCLONE, NULL);
+	while (r == -EINTR);
+	if (r < 0)
+		return r;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? mid : -ECHILD;
+}
+
 int a8_keep_keeper_start(uint32_t epoch)
 {
 	long leader = a8_sys0(SYS_getpid), pid, r;
@@ -217,14 +255,17 @@ int a8_keep_keeper_start(uint32_t epoch)
 
 	if (err < 0)
 		return err;
-	/* The agent's child, not the program's: the program's wait() never sees it. */
-	pid = a8_sys5(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+	pid = keeper_fork();
 	if (pid < 0) {
 		a8_keep_channel_retire();
 		return (int)pid;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		/* Registered while still the go-between's child, the agent could not reap it. */
+		while (go_between && a8_sys0(SYS_getppid) == go_between)
+			a8_sys0(SYS_sched_yield);
 		keeper_main(leader, epoch);
+	}
 	a8_keep_channel_live();
 	r = wait_in(a8_keep_live_fd(), a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
 	if (r == 1)
@@ -295,7 +336,7 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 }
 
 /*
- * criu root, restored: CRIU made the dump's TCP connections anew, closed; the keeper's live
+ * criu leader process, restored: CRIU made the dump's TCP connections anew, closed; the keeper's live
  * ones (fetched as made at 0) go in their place, as a frozen copy's would (a client sees a
  * delay, not a reset), and so do its listening sockets. The epoll instances lost those
  * registrations with the closed files: they get the checkpoint's set. lost: the replay log

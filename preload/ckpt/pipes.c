@@ -1,20 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pipes between the root and another process of a criu tree, after a rollback (ckpt.h).
- * CRIU restores such a pipe with what it held at the dump, and the other process, which is
- * not replayed, goes on from the dump: it writes again what it wrote since, and reads again
- * what the root wrote since. The root replays its calls since the dump from the log, so:
- *   - the bytes its replay read come down the pipe again: they are a debt, dropped from its
- *     next reads of that pipe once the replay is over;
- *   - the bytes its replay wrote, the other process needs again (it waits for them): the
- *     replay writes them again, as many as were written then.
- * The other process redoes what it did from the same state, so the bytes are the same ones
- * (one that reads the clock or a socket may write others: as many are dropped). Pipes here
- * are anonymous pipes and unix stream socketpairs (nginx's channels between its master and
- * workers) that the root had at the dump (one made since is the live one, put back from the
- * keeper as the kill left it), not the variant's own stdio (which stays outside the tree,
- * handed over as it is). Writes: write, writev, sendto, sendmsg. Reads: only read is caught up
- * on (a readv, recv or recvmsg of such a pipe after a rollback may still read bytes twice).
+ * Pipes between processes of a criu tree, after a rollback (ckpt.h). CRIU restores such a
+ * pipe with what it held at the dump, and every leader process replays its calls since the
+ * dump from its log, where a read returns the bytes logged and a write goes nowhere. So:
+ *   - the bytes a replay read come down the pipe again: they are a debt, dropped from that
+ *     process's next reads of the pipe once the replay is over;
+ *   - the bytes a replay wrote, the reader needs again (its replay read them from its log, and
+ *     the reads after it wait for the rest): the replay writes them again, as many as were
+ *     written then.
+ * Pipes here are anonymous pipes and unix stream socketpairs (nginx's channels between its
+ * master and workers) that the process had at the dump (one made since is the live one, put
+ * back from the keeper as the kill left it), not the variant's own stdio (which stays outside
+ * the tree, handed over as it is). Writes: write, writev, sendto, sendmsg. Reads: only read is
+ * caught up on (a readv, recv or recvmsg of such a pipe after a rollback may still read bytes
+ * twice). A follower replays nothing: it has no debts and writes nothing again.
  */
 #include <errno.h>
 #include <poll.h>
@@ -57,17 +56,17 @@ static bool writes(unsigned cid)
 	       cid == A8_CID_sendmsg;
 }
 
-static bool criu_root(void)
+static bool criu_tree(void)
 {
-	return a8_ckpt.engine == A8_CKPT_CRIU && !strcmp(a8.stream, "0");
+	return a8_ckpt.engine == A8_CKPT_CRIU;
 }
 
-/* The criu root's call c is on a pipe or socketpair of its tree that the dump has. */
+/* Call c is on a pipe or socketpair of the tree that the dump has. */
 static bool tree_pipe(const struct a8_call *c)
 {
 	int fd = (int)c->a[0];
 
-	return criu_root() && !a8_ckpt_made_since(fd) && (anon_pipe(fd) || a8_unix_stream_pair(fd)) &&
+	return criu_tree() && !a8_ckpt_made_since(fd) && (anon_pipe(fd) || a8_unix_stream_pair(fd)) &&
 	       !a8_redo_own_stdio(fd);
 }
 
@@ -194,7 +193,7 @@ bool a8_pipe_trim(struct a8_call *c)
 	uint64_t drop;
 	int i;
 
-	if (c->ci->cid != A8_CID_read || c->ret <= 0 || !criu_root())
+	if (c->ci->cid != A8_CID_read || c->ret <= 0 || !criu_tree())
 		return false;
 	i = debt_slot((int)c->a[0], false);
 	if (i < 0)
@@ -217,7 +216,7 @@ void a8_pipe_forget(int fd)
 		debt[i].bytes = 0;
 }
 
-/* A forked child: what the root owes is the root's. */
+/* A forked child: what its parent owes is its parent's. */
 void a8_pipe_reset(void)
 {
 	memset(debt, 0, sizeof(debt));

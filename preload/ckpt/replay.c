@@ -299,40 +299,17 @@ static void read_log(bool drop, uint64_t diverged_at)
 	ent_pos = rec_off = 0;
 }
 
-/*
- * criu, a process of the tree other than the root: it goes on from the checkpoint without a
- * replay. Every connection it had is gone (CRIU restores the dump's closed, killTree aborted
- * the ones made since), and the fds it made since the dump are not in the image (only the
- * root has a keeper, see keeper.c): replayed, the program would go on with placeholders where
- * its fds were, and fail on them in ways it reports (its error log), which differ between
- * variants when they carry what processes share in memory (nginx's connection counter).
- * What it did since the dump is done again live; a client of it sees a closed connection.
- */
-static void replay_nothing(void)
-{
-	log_cut = ent_pos = rec_off = 0;
-	nshut = 0;
-	replay_until = 0;
-	shared_log->used = 0;
-	shared_log->overflow = 0;
-	a8_keep_drop_from(0);
-}
-
 void a8_replay_prepare(unsigned attempt, uint64_t diverged_at)
 {
 	int err;
 
-	if (a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0")) {
-		replay_nothing();
-		return;
-	}
 	read_log(attempt > 0, diverged_at);
 	/* fds made from the stop point on belong to a future that will not happen. */
 	if (a8_ckpt.engine != A8_CKPT_CRIU) {
 		a8_keep_drop_from(replay_until);
 		return;
 	}
-	/* CRIU restored the fds of the dump: the root's keeper has those made since (keeper.c). */
+	/* CRIU restored the fds of the dump: the keeper has those made since (keeper.c). */
 	err = a8_keep_fetch(a8.epoch, replay_until);
 	if (err)
 		a8_fatal("peer-lost", "", 0,

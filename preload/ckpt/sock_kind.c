@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * What kind of socket a program fd is (ckpt.h), for what a checkpoint keeps of it: the criu
- * root's keeper holds TCP connections and listening sockets (keeper.c), and a rollback catches
- * up on the socketpairs between the root and the rest of its tree (pipes.c).
+ * What kind of socket a program fd is (ckpt.h), for what a checkpoint keeps of it: a criu
+ * leader's keeper holds TCP connections and listening sockets (keeper.c), and a rollback
+ * catches up on the socketpairs between the processes of a tree (pipes.c).
  */
 #include <stddef.h>
 #include <sys/socket.h>

@@ -7,7 +7,8 @@
  * sees). A worker told to stop (a master recycling it) stops faulting alone. And when the
  * agent writes its word (A8_RUN_DIR/faults-off: it heard of a stop), no process faults.
  * The agent's word (it is ending the run) also stops the asking for checkpoints, and a stop
- * signal that comes later does not take it back; a stop signal alone does not.
+ * signal that comes later does not take it back; a stop signal alone does not. And a fault
+ * strikes a position once at most.
  */
 #define _GNU_SOURCE
 #include <stdbool.h>
@@ -87,6 +88,33 @@ static int run_worker(bool self_stop, bool master_stops)
 	return WEXITSTATUS(status);
 }
 
+/*
+ * A fault strikes new work only: a position a number was drawn for does not fault again when
+ * a rollback takes the process back before it (every process of a criu tree replays its log).
+ * A forked child counts its own stream's positions from 0.
+ */
+static void test_new_work_only(void)
+{
+	uint64_t at = a8.seq;
+	pid_t pid;
+	int status = 0;
+
+	CHECK(faults_now());
+	a8.seq = at;	/* rolled back to before it */
+	CHECK(!faults_now());
+	CHECK(faults_now());	/* the next position is new */
+	pid = fork();
+	if (pid == 0) {
+		a8_faults_in_child();
+		a8.seq = 0;
+		_exit(faults_now() ? 0 : 1);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	a8.seq = at;	/* the child's draws left the parent's page alone */
+	CHECK(!faults_now());
+}
+
 /* The agent's word, as src/run/session.ts writes it: one byte, in place. */
 static void agent_says(int fd, uint8_t v)
 {
@@ -109,6 +137,7 @@ int main(void)
 	strcpy(a8.stream, "0");
 	a8_faults_init();
 	CHECK(faults_now());
+	test_new_work_only();
 	CHECK(!a8_run_ending());
 	agent_says(word, A8_RUN_ENDING);
 	CHECK(!faults_now());	/* the agent heard of a stop */

@@ -7,12 +7,12 @@
  * its followers on a port of its own, each follower process connects to its stream's port.
  *
  * CRIU has the fds of the dump only, and brings its TCP connections back closed. After each
- * dump the root leader's monitor forks a keeper (criu-keeper) that holds the live connections
- * of the dump and the fds the process makes from then on; the restored root takes them back
- * from it for its replay (preload/ckpt/keeper.c), so its clients see a delay, not a reset. The agent reaps it, spares its
- * connections when it kills the tree, and lets it go when a newer one registers or the run
- * ends. The other processes of a tree have none (a keeper of theirs would be a child of the
- * tree): what they made since the dump comes back as a placeholder, their connections closed.
+ * dump every leader process's monitor forks a keeper (criu-keeper), a child of the agent's
+ * outside the tree, that holds the live connections of the dump and the fds the process makes
+ * from then on; the restored process takes them back from it for its replay
+ * (preload/ckpt/keeper.c), so its clients see a delay, not a reset. The agent reaps each
+ * keeper, spares their connections when it kills the tree, and lets one go when a newer one
+ * of its stream registers, its process drops the checkpoint, or the run ends.
  */
 import { closeFd, monitorTimeToPerf } from "../../ffi/libc.ts";
 import type { EventServer, MonitorEvent } from "../launch/events.ts";
@@ -84,8 +84,8 @@ export class CriuEngine implements Engine {
   /** The leader's restored processes resuming: null once all did, else why not. */
   #pending?: Promise<string | null>;
   servedAt: number | undefined;
-  /** The root leader's keeper of the fds made since the newest dump. */
-  #keeper?: number;
+  /** Each leader process's keeper of the fds made since the newest dump, by stream. */
+  readonly #keepers = new Map<string, number>();
   /** Leader: the root's listening sockets ("socket:[inode]") at each kept dump (#noteSockets). */
   readonly #dumpSockets = new Map<number, ReadonlySet<string>>();
   readonly #off: () => void;
@@ -121,12 +121,12 @@ export class CriuEngine implements Engine {
       );
     });
     const offEvents = events.on((e) => {
-      if (e.ev === "criu-keeper" && e.stream === "0") this.#newKeeper(e.pid);
+      if (e.ev === "criu-keeper") this.#newKeeper(e.stream, e.pid);
       else if (e.ev === "checkpoint-drop") {
         // A process forked since the newest dump (no image has it, and a replay cannot make
-        // it), or the root's keeper could not be made.
+        // it), or a keeper could not be made.
         this.#rounds.forget();
-        if (e.stream === "0") this.#dropKeeper();
+        this.#dropKeeper(e.stream);
       }
     });
     this.#off = () => {
@@ -139,22 +139,26 @@ export class CriuEngine implements Engine {
     return this.#rounds.stats;
   }
 
-  #newKeeper(pid: number): void {
+  #newKeeper(stream: string, pid: number): void {
     endOf(pid); // reaped when it ends
-    if (this.#keeper !== pid) this.#dropKeeper();
-    this.#keeper = pid;
+    if (this.#keepers.get(stream) !== pid) this.#dropKeeper(stream);
+    this.#keepers.set(stream, pid);
   }
 
-  #dropKeeper(): void {
-    if (this.#keeper !== undefined) this.#events.dropCopy(this.#keeper);
-    this.#keeper = undefined;
+  #dropKeeper(stream: string): void {
+    const pid = this.#keepers.get(stream);
+    if (pid !== undefined) this.#events.dropCopy(pid);
+    this.#keepers.delete(stream);
   }
 
-  /** The keeper's sockets ("socket:[inode]"): killing the tree must not abort those. */
+  /** The keepers' sockets ("socket:[inode]"): killing the tree must not abort those. */
   #keeperSockets(): Set<string> {
-    // No keeper (any more): none; the restored leader will say so.
-    if (this.#keeper === undefined) return new Set();
-    return new Set(socketsOf(this.#keeper).map(([, target]) => target));
+    // A process without a keeper (any more) has none; restored, it will say so.
+    const all = new Set<string>();
+    for (const pid of this.#keepers.values()) {
+      for (const [, target] of socketsOf(pid)) all.add(target);
+    }
+    return all;
   }
 
   /**
@@ -328,7 +332,7 @@ export class CriuEngine implements Engine {
   close(): void {
     this.#off();
     this.#rounds.close();
-    this.#dropKeeper();
+    for (const stream of [...this.#keepers.keys()]) this.#dropKeeper(stream);
     this.#driver.close();
   }
 }

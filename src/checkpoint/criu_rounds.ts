@@ -270,28 +270,36 @@ export class CriuRounds {
     // "solo": the root was dumped alone, so its listening sockets are its own (keeper.c).
     const live = tree.length === 1 ? "live solo" : "live";
     if (round.halted) return;
-    const keeper = done && this.#o.leader ? this.#keeperUp(round.epoch) : null;
+    const image = this.#images.get(round.epoch);
+    const keepers = done && this.#o.leader && image
+      ? this.#keepersUp(round.epoch, new Set(image.values()))
+      : null;
     const woke = await this.#wake(this.#still(round), done ? live : "skip");
-    // The round is over once the root's keeper stands on its own (halt waits for it): until
-    // it leaves the tree's session, killing the tree would kill it too, and the restored
-    // root, finding no keeper, could not replay.
-    if (keeper && woke && !await keeper) {
-      this.#o.log.warn("the root's keeper did not start", { epoch: round.epoch });
+    // The round is over once every keeper stands on its own (halt waits for it): until one
+    // leaves the tree's session, killing the tree would kill it too, and its restored
+    // process, finding no keeper, could not replay.
+    const late = keepers && woke ? await keepers : [];
+    if (late.length) {
+      this.#o.log.warn("a keeper did not start", { epoch: round.epoch, streams: late.join(" ") });
     }
   }
 
   /**
-   * Leader, after a dump: resolves when the root's keeper of `epoch` registered (it has left the
-   * tree's session by then: preload/ckpt/keeper.c), or the root dropped the checkpoint or
-   * stopped; false after the round's time-out.
+   * Leader, after a dump: resolves when the keeper of `epoch` of each of `streams` registered
+   * (it has left the tree's session by then: preload/ckpt/keeper.c), or its process dropped the
+   * checkpoint or stopped; with the streams still without a word after the round's time-out.
    */
-  async #keeperUp(epoch: number): Promise<boolean> {
-    const e = await this.#next((e) =>
-      e.stream === "0" &&
-      (e.ev === "checkpoint-drop" || e.ev === "fatal" ||
-        (e.ev === "criu-keeper" && e.epoch === epoch))
+  async #keepersUp(epoch: number, streams: ReadonlySet<string>): Promise<string[]> {
+    const heard = await Promise.all(
+      [...streams].map((s) =>
+        this.#next((e) =>
+          e.stream === s &&
+          (e.ev === "checkpoint-drop" || e.ev === "fatal" ||
+            (e.ev === "criu-keeper" && e.epoch === epoch))
+        )
+      ),
     );
-    return e !== undefined;
+    return [...streams].filter((_, i) => heard[i] === undefined);
   }
 
   /** The processes of the round that stand still, waiting for a word. */

@@ -27,8 +27,10 @@ class FakeTree {
   dumpFails = false;
   /** While set, a dump waits for it. */
   dumpGate: Promise<void> | null = null;
-  /** ms after its "live" until the root's keeper registers (criu-keeper); null: never. */
+  /** ms after its "live" until a process's keeper registers (criu-keeper); null: never. */
   keeperMs: number | null = 1;
+  /** Streams whose keeper takes this long instead. */
+  readonly keeperMsOf = new Map<string, number>();
   #lastDump = 0;
 
   constructor(readonly streams: Map<number, string>) {}
@@ -41,9 +43,11 @@ class FakeTree {
   tell = (pid: number, cmd: string) => {
     this.told.push([pid, cmd]);
     const epoch = this.#lastDump;
-    if (this.streams.get(pid) === "0" && cmd.startsWith("live") && this.keeperMs !== null) {
-      const keeper = { stream: "0", pid: 900 + epoch, vpid: 900 + epoch };
-      setTimeout(() => this.emit({ ev: "criu-keeper", ...keeper, epoch }), this.keeperMs);
+    const stream = this.streams.get(pid)!;
+    if (cmd.startsWith("live") && this.keeperMs !== null) {
+      const keeper = { stream, pid: 9000 + 10 * epoch + pid % 10, vpid: 0 };
+      const ms = this.keeperMsOf.get(stream) ?? this.keeperMs;
+      setTimeout(() => this.emit({ ev: "criu-keeper", ...keeper, epoch }), ms);
     }
     return Promise.resolve(true);
   };
@@ -159,18 +163,20 @@ Deno.test("a process that cannot take part: no dump, the others go on without it
   r.close();
 });
 
-Deno.test("leader: a round is over once the root's keeper registered (a rollback waits)", async () => {
+Deno.test("leader: a round is over once every process's keeper registered (a rollback waits)", async () => {
   const t = new FakeTree(nginx());
   t.keeperMs = 150;
+  t.keeperMsOf.set("0", 1);
   const r = t.rounds(true);
-  const keepers: number[] = [];
-  t.on((e) => e.ev === "criu-keeper" && keepers.push(e.epoch));
+  const keepers: string[] = [];
+  t.on((e) => e.ev === "criu-keeper" && keepers.push(`${e.stream}@${e.epoch}`));
   due(t, 1);
   await t.toldCount(3);
-  assert.deepEqual(keepers, [], "the keeper registered at once");
-  // Until the keeper left the tree's session, killing the tree would kill it too.
+  await new Promise((res) => setTimeout(res, 20));
+  assert.deepEqual(keepers, ["0@1"], "the workers' keepers registered at once");
+  // Until a keeper left the tree's session, killing the tree would kill it too.
   await r.halt();
-  assert.deepEqual(keepers, [1], "the halt did not wait for the keeper");
+  assert.deepEqual(keepers.sort(), ["0.1@1", "0.2@1", "0@1"], "the halt did not wait for them");
   r.close();
 });
 
