@@ -257,6 +257,7 @@ int a8_keep_keeper_start(uint32_t epoch)
 		return err;
 	pid = keeper_fork();
 	if (pid < 0) {
+		a8_keep_channel_live();	/* the keeper's end */
 		a8_keep_channel_retire();
 		return (int)pid;
 	}
@@ -264,6 +265,12 @@ int a8_keep_keeper_start(uint32_t epoch)
 		/* Registered while still the go-between's child, the agent could not reap it. */
 		while (go_between && a8_sys0(SYS_getppid) == go_between)
 			a8_sys0(SYS_sched_yield);
+		/*
+		 * A process of the program that made itself a child subreaper took it in: that one
+		 * would wait() for it, and a rollback would kill it with the tree. No keeper then.
+		 */
+		if (go_between && a8_sys1(SYS_getpgid, a8_sys0(SYS_getppid)) == a8_sys1(SYS_getpgid, 0))
+			a8_sys1(SYS_exit_group, 0);
 		keeper_main(leader, epoch);
 	}
 	a8_keep_channel_live();

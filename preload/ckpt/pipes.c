@@ -11,9 +11,10 @@
  * Pipes here are anonymous pipes and unix stream socketpairs (nginx's channels between its
  * master and workers) that the process had at the dump (one made since is the live one, put
  * back from the keeper as the kill left it), not the variant's own stdio (which stays outside
- * the tree, handed over as it is). Writes: write, writev, sendto, sendmsg. Reads: only read is
- * caught up on (a readv, recv or recvmsg of such a pipe after a rollback may still read bytes
- * twice). A follower replays nothing: it has no debts and writes nothing again.
+ * the tree, handed over as it is). Writes: write, writev, sendto, sendmsg; reads: read, readv,
+ * recvfrom, recvmsg. A message that passed fds is not sent again (the bytes alone would lie), and
+ * a replayed read of one owes nothing. A follower replays nothing: it has no debts and writes
+ * nothing again.
  */
 #include <errno.h>
 #include <poll.h>
@@ -56,6 +57,22 @@ static bool writes(unsigned cid)
 	       cid == A8_CID_sendmsg;
 }
 
+/* Calls whose bytes a replay takes from the log, and the pipe has again. */
+static bool reads(unsigned cid)
+{
+	return cid == A8_CID_read || cid == A8_CID_readv || cid == A8_CID_recvfrom ||
+	       cid == A8_CID_recvmsg;
+}
+
+/* A sendmsg or recvmsg with fds (nginx's channel to a new worker). */
+static bool passes_fds(const struct a8_call *c)
+{
+	unsigned cid = c->ci->cid;
+
+	return (cid == A8_CID_sendmsg || cid == A8_CID_recvmsg) &&
+	       ((const struct msghdr *)c->a[1])->msg_controllen;
+}
+
 static bool criu_tree(void)
 {
 	return a8_ckpt.engine == A8_CKPT_CRIU;
@@ -87,7 +104,7 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 {
 	int i;
 
-	if (ret <= 0 || c->ci->cid != A8_CID_read || !tree_pipe(c))
+	if (ret <= 0 || !reads(c->ci->cid) || passes_fds(c) || !tree_pipe(c))
 		return;
 	i = debt_slot((int)c->a[0], true);
 	if (i < 0) {
@@ -99,16 +116,20 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 	debt[i].bytes += (uint64_t)ret;
 }
 
-/* The bytes a write-like call hands over: its scatter list (one piece for write and sendto). */
-static int write_pieces(const struct a8_call *c, struct iovec *one, const struct iovec **iov)
+/*
+ * The bytes a write-like or read-like call hands over or fills: its scatter list (one piece
+ * for read, write, recvfrom and sendto).
+ */
+static int io_pieces(const struct a8_call *c, struct iovec *one, const struct iovec **iov)
 {
 	const struct msghdr *m = (const struct msghdr *)c->a[1];
+	unsigned cid = c->ci->cid;
 
-	if (c->ci->cid == A8_CID_writev) {
+	if (cid == A8_CID_writev || cid == A8_CID_readv) {
 		*iov = (const struct iovec *)c->a[1];
 		return (int)c->a[2];
 	}
-	if (c->ci->cid == A8_CID_sendmsg) {
+	if (cid == A8_CID_sendmsg || cid == A8_CID_recvmsg) {
 		*iov = m->msg_iov;
 		return (int)m->msg_iovlen;
 	}
@@ -161,7 +182,6 @@ static long write_again(int fd, bool sock, const char *p, size_t n)
 
 void a8_pipe_replay_write(const struct a8_call *c, long logged)
 {
-	const struct msghdr *m = (const struct msghdr *)c->a[1];
 	const struct iovec *iov;
 	struct iovec one;
 	int fd = (int)c->a[0], n, i;
@@ -171,12 +191,12 @@ void a8_pipe_replay_write(const struct a8_call *c, long logged)
 	if (logged <= 0 || !writes(c->ci->cid) || !tree_pipe(c))
 		return;
 	/* Passed fds (nginx's channel to a new worker) are not sent again: the bytes alone lie. */
-	if (c->ci->cid == A8_CID_sendmsg && m->msg_controllen) {
+	if (passes_fds(c)) {
 		a8_log(A8_LOG_WARN, c->nr, "fd %d: a message with fds is not sent again", fd);
 		return;
 	}
 	sock = !anon_pipe(fd);
-	n = write_pieces(c, &one, &iov);
+	n = io_pieces(c, &one, &iov);
 	for (i = 0; i < n && left > 0 && !err; i++) {
 		size_t k = iov[i].iov_len < (size_t)left ? iov[i].iov_len : (size_t)left;
 
@@ -188,21 +208,57 @@ void a8_pipe_replay_write(const struct a8_call *c, long logged)
 		       err);
 }
 
+/* A place in a scatter list. */
+struct at {
+	const struct iovec *iov;
+	int n, i;
+	size_t off;
+};
+
+/* The byte at `a`, after moving past spent pieces; NULL past the end. */
+static char *byte_at(struct at *a)
+{
+	while (a->i < a->n && a->off >= a->iov[a->i].iov_len) {
+		a->i++;
+		a->off = 0;
+	}
+	return a->i < a->n ? (char *)a->iov[a->i].iov_base + a->off : NULL;
+}
+
+/* The `len` bytes received into `iov` lose their first `drop`: the rest moves to the front. */
+static void drop_front(const struct iovec *iov, int n, size_t len, size_t drop)
+{
+	struct at dst = { iov, n, 0, 0 }, src = { iov, n, 0, 0 };
+	size_t k;
+	char *d, *s;
+
+	for (k = 0; k < drop && byte_at(&src); k++)
+		src.off++;
+	for (k = drop; k < len && (d = byte_at(&dst)) && (s = byte_at(&src)); k++) {
+		*d = *s;
+		dst.off++;
+		src.off++;
+	}
+}
+
 bool a8_pipe_trim(struct a8_call *c)
 {
+	const struct iovec *iov;
+	struct iovec one;
 	uint64_t drop;
-	int i;
+	int i, n;
 
-	if (c->ci->cid != A8_CID_read || c->ret <= 0 || !criu_tree())
+	if (!reads(c->ci->cid) || c->ret <= 0 || !criu_tree())
 		return false;
 	i = debt_slot((int)c->a[0], false);
 	if (i < 0)
 		return false;
 	drop = debt[i].bytes < (uint64_t)c->ret ? debt[i].bytes : (uint64_t)c->ret;
 	debt[i].bytes -= drop;
+	n = io_pieces(c, &one, &iov);
+	if (c->ret > (long)drop)
+		drop_front(iov, n, (size_t)c->ret, (size_t)drop);
 	c->ret -= (long)drop;
-	if (c->ret)
-		memmove((char *)c->a[1], (char *)c->a[1] + drop, (size_t)c->ret);
 	if (!debt[i].bytes)
 		a8_log(A8_LOG_DEBUG, 0, "fd %ld caught up with the rollback", c->a[0]);
 	return c->ret == 0;

@@ -7,11 +7,11 @@
  * same bytes at the same place). A follower rolled back from behind its leader (code policy)
  * must still make the outputs it never made: it remembers how far it ran.
  *
- * With the criu engine, a process of the tree other than the root has no replay: restored, it
- * goes on from the checkpoint (replay.c, replay_nothing) and makes again what it did since the
- * dump, on the leader and on the followers alike. CRIU put its pipes back, its connections are
- * closed, its files get the same bytes; but what it wrote to the variant's stdout or stderr,
- * outside the tree, would be printed twice. So such a process notes each stdio output
+ * With the criu engine, a process of the tree other than the root has no note of how far it ran
+ * (the mapping is its parent's): a follower's, restored, runs again what it did since the dump,
+ * following its leader's replay. CRIU put its pipes back and its files get the same bytes; but
+ * what it wrote to the variant's stdout or stderr, outside the tree, would be printed twice. So
+ * such a process (a leader's too: its replay makes no output anyway) notes each stdio output
  * (position, digest of the call and its bytes, result) in a file of the run directory, which
  * a restore does not put back, and restored, it takes the noted result for the same output at
  * the same position instead of writing again. A different call there (it went another way: an

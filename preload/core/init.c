@@ -324,8 +324,11 @@ bool a8_resume_from_exec(const char *s)
 	a8_fd_deserialize(fds);
 	a8_stats_open(false);
 	a8_agent_connect();
-	/* Copies of the previous image cannot stand for this one. */
-	if (a8_ckpt_enabled() && !strcmp(a8.stream, "0"))
+	/*
+	 * Copies of the previous image cannot stand for this one (fork: the root's), nor can a
+	 * tree's dump (criu: any process's), which would bring back the program before the exec.
+	 */
+	if (a8_ckpt_enabled() && (a8_ckpt.engine == A8_CKPT_CRIU || !strcmp(a8.stream, "0")))
 		a8_agent_event("checkpoint-drop", "\"why\":\"execve\"");
 	if (rxfd >= 0) {
 		struct a8_rx *b = a8_rx_of(0);

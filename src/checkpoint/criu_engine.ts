@@ -111,6 +111,7 @@ export class CriuEngine implements Engine {
       keep: CRIU_KEEP_IMAGES,
       dumped: (epoch) => {
         this.#noteSockets(epoch);
+        this.#dropKeepersOutside(epoch);
         news.tell(epoch);
       },
     });
@@ -149,6 +150,18 @@ export class CriuEngine implements Engine {
     const pid = this.#keepers.get(stream);
     if (pid !== undefined) this.#events.dropCopy(pid);
     this.#keepers.delete(stream);
+  }
+
+  /**
+   * A process that ended before the dump of `epoch` is in no image a rollback goes back to:
+   * its keeper would hold its connections open (its clients would wait for an end) and wait
+   * for a restore until the run ends.
+   */
+  #dropKeepersOutside(epoch: number): void {
+    const streams = new Set(this.#rounds.image(epoch)?.values() ?? []);
+    for (const stream of [...this.#keepers.keys()]) {
+      if (!streams.has(stream)) this.#dropKeeper(stream);
+    }
   }
 
   /** The keepers' sockets ("socket:[inode]"): killing the tree must not abort those. */

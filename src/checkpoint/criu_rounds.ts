@@ -276,11 +276,16 @@ export class CriuRounds {
       : null;
     const woke = await this.#wake(this.#still(round), done ? live : "skip");
     // The round is over once every keeper stands on its own (halt waits for it): until one
-    // leaves the tree's session, killing the tree would kill it too, and its restored
-    // process, finding no keeper, could not replay.
-    const late = keepers && woke ? await keepers : [];
+    // leaves the tree's session, killing the tree would kill it too. A process whose keeper
+    // did not come could not replay after a rollback: no image stands then.
+    const late = keepers ? await keepers : [];
     if (late.length) {
-      this.#o.log.warn("a keeper did not start", { epoch: round.epoch, streams: late.join(" ") });
+      this.#o.log.warn("a keeper did not start: no checkpoint until the next one", {
+        epoch: round.epoch,
+        streams: late.join(" "),
+        woke,
+      });
+      this.forget();
     }
   }
 

@@ -142,8 +142,8 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<num
   await stopAll();
   const settling = performance.now();
 
-  // 2. An output a process was making must not be made twice after the restore (the root
-  // replays its log, the others note their stdio writes). Woken, a process may have forked
+  // 2. An output a process was making must not be made twice after the restore (a leader
+  // process replays its log, the others note their stdio writes). Woken, a process may have forked
   // meanwhile: the tree is stopped again. A failed settle costs that output (its connection
   // is closed after the replay, or a line is printed twice), not the rollback.
   if (o.settle) {

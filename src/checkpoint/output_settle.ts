@@ -6,9 +6,10 @@
  * (preload/ckpt/retire.c). The fork engine's resumed copy lets the live process finish it; with
  * the criu engine the log is a file in the run directory (`replay-<pid>`, see
  * preload/ckpt/ckpt.c a8_ckpt_shared_map) and the agent does the same here, between stopping
- * the tree and killing it. The other processes of a criu tree are not replayed, but they note
- * their writes to the variant's stdio (`outs-<pid>`, preload/ckpt/redo.c), and a write made
- * but not noted yet would be printed again: the notes carry the same mark, settled alike. So
+ * the tree and killing it. Every leader process of a criu tree replays its log; the processes
+ * other than the root also note their writes to the variant's stdio (`outs-<pid>`,
+ * preload/ckpt/redo.c: a follower's runs them again), and a write made but not noted yet would
+ * be printed again: the notes carry the same mark, settled alike. So
  * does a follower's root, in its note of how far it ran (`ran-<pid>`): a write to its stdio
  * made but not noted would be made again by the replay of its leader's log.
  */

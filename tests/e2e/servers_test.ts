@@ -398,8 +398,9 @@ interface KeptAliveCounts {
 }
 
 /**
- * `requests` GETs of /small.html from host 3, all in one curl, which keeps one connection
- * alive for them (and makes a new one only when it was closed), ~25 a second.
+ * `requests` GETs of /small.html from the client's host (as clientLoop), all in one curl,
+ * which keeps one connection alive for them (and makes a new one only when it was closed), ~25
+ * a second.
  */
 async function keptAliveLoop(
   docroot: string,
@@ -522,6 +523,10 @@ async function underFaults(
     assert.ok(counts.ok >= f.requests * f.minRight, `only ${counts.ok} right answers\n${all}`);
     if (kept && f.keptAlive) {
       assert.deepEqual(kept.wrong, [], `wrong answers on a kept-alive connection\n${all}`);
+      assert.ok(
+        kept.ok >= f.keptAlive.requests * f.minRight,
+        `only ${kept.ok} right answers on a kept-alive connection\n${all}`,
+      );
       assert.ok(
         kept.connects - 1 <= f.keptAlive.maxReconnects,
         `the kept-alive connection was made anew ${kept.connects - 1} times\n${all}`,
