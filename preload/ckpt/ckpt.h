@@ -231,13 +231,14 @@ bool a8_redo_skip(const struct a8_call *c, uint64_t seq, uint64_t digest, long *
 /* fd is the variant's own stdin, stdout or stderr (the root's at its start). */
 bool a8_redo_own_stdio(int fd);
 /*
- * pipes.c, the criu root's pipes and socketpairs to other processes of its tree after a
- * rollback: what a replayed read of one took comes again, and is dropped then (a8_pipe_trim:
- * true when nothing is left and the read must run again); what a replayed write of one wrote
- * is written again (its reader went back to the dump).
+ * pipes.c, the pipes and socketpairs between processes of a criu tree after a rollback: what a
+ * replayed read of one took comes again, and is dropped then (a8_pipe_read_begin before the
+ * read; a8_pipe_trim after it: true when nothing is left and the read must run again); what a
+ * replayed write of one wrote is written again (its reader went back to the dump).
  */
 void a8_pipe_replayed(const struct a8_call *c, long ret);
 void a8_pipe_replay_write(const struct a8_call *c, long logged);
+void a8_pipe_read_begin(const struct a8_call *c);
 bool a8_pipe_trim(struct a8_call *c);
 void a8_pipe_forget(int fd);
 void a8_pipe_reset(void);

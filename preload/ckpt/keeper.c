@@ -214,6 +214,18 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 /* The go-between of a keeper_fork that is not the root's: the keeper waits until it ended. */
 static long go_between;
 
+/* Whether our parent is the agent: the peer of our connection to it (still the process's). */
+static bool agents_child(void)
+{
+	struct ucred peer;
+	socklen_t len = sizeof(peer);
+
+	if (a8.agent_fd < 0 ||
+	    a8_sys5(SYS_getsockopt, a8.agent_fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0)
+		return a8_sys1(SYS_getpgid, a8_sys0(SYS_getppid)) != a8_sys1(SYS_getpgid, 0);
+	return peer.pid == a8_sys0(SYS_getppid);
+}
+
 /*
  * A keeper is the agent's child, out of the tree, and the program's wait() never sees it. The
  * root's parent is the agent: CLONE_PARENT. Another process's parent is in the tree, so it
@@ -269,7 +281,7 @@ int a8_keep_keeper_start(uint32_t epoch)
 		 * A process of the program that made itself a child subreaper took it in: that one
 		 * would wait() for it, and a rollback would kill it with the tree. No keeper then.
 		 */
-		if (go_between && a8_sys1(SYS_getpgid, a8_sys0(SYS_getppid)) == a8_sys1(SYS_getpgid, 0))
+		if (go_between && !agents_child())
 			a8_sys1(SYS_exit_group, 0);
 		keeper_main(leader, epoch);
 	}

@@ -64,6 +64,15 @@ static bool reads(unsigned cid)
 	       cid == A8_CID_recvmsg;
 }
 
+/* A look at the bytes that leaves them in the pipe: no debt is made or paid by it. */
+static bool peeks(const struct a8_call *c)
+{
+	unsigned cid = c->ci->cid;
+	long flags = cid == A8_CID_recvfrom ? c->a[3] : cid == A8_CID_recvmsg ? c->a[2] : 0;
+
+	return flags & MSG_PEEK;
+}
+
 /* A sendmsg or recvmsg with fds (nginx's channel to a new worker). */
 static bool passes_fds(const struct a8_call *c)
 {
@@ -104,7 +113,7 @@ void a8_pipe_replayed(const struct a8_call *c, long ret)
 {
 	int i;
 
-	if (ret <= 0 || !reads(c->ci->cid) || passes_fds(c) || !tree_pipe(c))
+	if (ret <= 0 || !reads(c->ci->cid) || peeks(c) || passes_fds(c) || !tree_pipe(c))
 		return;
 	i = debt_slot((int)c->a[0], true);
 	if (i < 0) {
@@ -241,6 +250,51 @@ static void drop_front(const struct iovec *iov, int n, size_t len, size_t drop)
 	}
 }
 
+/*
+ * A recvmsg or recvfrom sets the lengths of the name and control buffers it was given to what
+ * came: a read run again (all it got was owed) must get the program's own back, or a message
+ * that passes fds would find no room for them (the kernel closes them).
+ */
+static struct {
+	bool saved;
+	socklen_t namelen;
+	size_t controllen;
+} given;
+
+void a8_pipe_read_begin(const struct a8_call *c)
+{
+	const struct msghdr *m = (const struct msghdr *)c->a[1];
+	const socklen_t *addrlen = (const socklen_t *)c->a[5];
+	unsigned cid = c->ci->cid;
+
+	given.saved = false;
+	if (!criu_tree() || (cid != A8_CID_recvmsg && cid != A8_CID_recvfrom) ||
+	    debt_slot((int)c->a[0], false) < 0)
+		return;
+	if (cid == A8_CID_recvmsg && m) {
+		given.namelen = m->msg_namelen;
+		given.controllen = m->msg_controllen;
+		given.saved = true;
+	} else if (cid == A8_CID_recvfrom && addrlen) {
+		given.namelen = *addrlen;
+		given.saved = true;
+	}
+}
+
+static void give_back(const struct a8_call *c)
+{
+	struct msghdr *m = (struct msghdr *)c->a[1];
+
+	if (!given.saved)
+		return;
+	if (c->ci->cid == A8_CID_recvmsg) {
+		m->msg_namelen = given.namelen;
+		m->msg_controllen = given.controllen;
+	} else {
+		*(socklen_t *)c->a[5] = given.namelen;
+	}
+}
+
 bool a8_pipe_trim(struct a8_call *c)
 {
 	const struct iovec *iov;
@@ -248,7 +302,7 @@ bool a8_pipe_trim(struct a8_call *c)
 	uint64_t drop;
 	int i, n;
 
-	if (!reads(c->ci->cid) || c->ret <= 0 || !criu_tree())
+	if (!reads(c->ci->cid) || c->ret <= 0 || peeks(c) || !criu_tree())
 		return false;
 	i = debt_slot((int)c->a[0], false);
 	if (i < 0)
@@ -261,7 +315,10 @@ bool a8_pipe_trim(struct a8_call *c)
 	c->ret -= (long)drop;
 	if (!debt[i].bytes)
 		a8_log(A8_LOG_DEBUG, 0, "fd %ld caught up with the rollback", c->a[0]);
-	return c->ret == 0;
+	if (c->ret)
+		return false;
+	give_back(c);
+	return true;
 }
 
 void a8_pipe_forget(int fd)

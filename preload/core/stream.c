@@ -392,6 +392,7 @@ static bool leader_run(struct a8_call *c, const struct a8_step *s, bool replicat
 	if (a8_redo_skip(c, s->seq, s->digest, &c->ret))
 		return true;	/* printed before the rollback */
 	noting = a8_redo_begin(c, s->seq);
+	a8_pipe_read_begin(c);
 	do {
 		c->ret = a8_exec_call(c);
 		while (a8_ckpt_cut_interrupted(c)) {

@@ -4,7 +4,8 @@
  * socketpair: the bytes a replayed read, readv, recvfrom or recvmsg took from the log are a
  * debt, dropped from the front of the next reads of that pipe, whichever call makes them and
  * however their buffers are cut; a replayed read of a message that passed fds owes nothing; a
- * read that gets only owed bytes runs again; a replayed write is written again.
+ * read that gets only owed bytes runs again, a recvmsg with the buffer lengths the program gave;
+ * a peek neither owes nor pays; a replayed write is written again.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -114,6 +115,48 @@ static void test_fds_owe_nothing(int s0, int s1)
 	CHECK(!memcmp(buf, "next", 4));
 }
 
+/* All owed: the recvmsg runs again with room for fds, as the program gave it. */
+static void test_rerun_keeps_room(int s0, int s1)
+{
+	char buf[32], ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct a8_call c = call(A8_CID_recvmsg, s0, &m, 0, 0);
+
+	a8_pipe_replayed(&c, 4);
+	m.msg_control = ctl;
+	m.msg_controllen = sizeof(ctl);
+	CHECK_EQ(send(s1, "ownd", 4, 0), 4);
+	a8_pipe_read_begin(&c);
+	c.ret = recvmsg(s0, &m, 0);
+	CHECK_EQ(c.ret, 4);
+	CHECK_EQ(m.msg_controllen, 0);	/* the kernel's: nothing came */
+	CHECK(a8_pipe_trim(&c));
+	CHECK_EQ(m.msg_controllen, sizeof(ctl));
+}
+
+/* MSG_PEEK leaves the bytes in the pipe: a peek makes no debt and pays none. */
+static void test_peek(int s0, int s1)
+{
+	char buf[32];
+	struct a8_call c = call(A8_CID_recvfrom, s0, buf, sizeof(buf), 0);
+
+	c.a[3] = MSG_PEEK;
+	a8_pipe_replayed(&c, 5);	/* a replayed peek: owes nothing */
+	c.a[3] = 0;
+	a8_pipe_replayed(&c, 3);
+	CHECK_EQ(send(s1, "abcdef", 6, 0), 6);
+	c.a[3] = MSG_PEEK;
+	c.ret = recv(s0, buf, sizeof(buf), MSG_PEEK);
+	CHECK(!a8_pipe_trim(&c));
+	CHECK_EQ(c.ret, 6);
+	c.a[3] = 0;
+	c.ret = recv(s0, buf, sizeof(buf), 0);
+	CHECK(!a8_pipe_trim(&c));
+	CHECK_EQ(c.ret, 3);
+	CHECK(!memcmp(buf, "def", 3));
+}
+
 /* A replayed write: the reader, back at the dump, gets its bytes again. */
 static void test_write_again(int rd, int wr)
 {
@@ -137,6 +180,8 @@ int main(void)
 	test_read_all_owed(p[0], p[1]);
 	test_recvmsg(s[0], s[1]);
 	test_fds_owe_nothing(s[0], s[1]);
+	test_rerun_keeps_room(s[0], s[1]);
+	test_peek(s[0], s[1]);
 	test_write_again(p[0], p[1]);
 	return check_report();
 }

@@ -247,6 +247,8 @@ export class CriuEngine implements Engine {
     };
     await this.#rounds.halt();
     lap("halt");
+    // The round the halt waited for may have given its image up (a keeper that never came).
+    if (!this.#rounds.image(t.epoch)) return `checkpoint ${t.epoch} was given up`;
     // killTree kills it: a SIGKILL first would close its connections before they are aborted.
     root.retire(false);
     // The keeper holds the dump's connections and those accepted since: they live on. So do

@@ -190,7 +190,7 @@ Deno.test("leader: a keeper that never registers holds a rollback up for the rou
   await r.halt();
   assert.ok(performance.now() - t0 < 1000, "the halt waited past the round's time-out");
   // Its process could not replay after a rollback to it (no keeper, no fds made since).
-  assert.equal(r.newest(), 0, "the dump still stands");
+  assert.equal(r.newest(), 0, "the image of a process without a keeper still stands");
   r.close();
 });
 
