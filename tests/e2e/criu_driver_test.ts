@@ -39,7 +39,7 @@ function sleep(n: number): Promise<void> {
 }
 
 /**
- * CRIU found its probes of the kernel cached (criu_driver.ts, COMMON: unprivileged; the
+ * CRIU found its probes of the kernel cached (criu_options.ts, COMMON: unprivileged; the
  * wrapper's XDG_RUNTIME_DIR): a restore without them takes 50-120 ms longer here. A restore
  * logs warnings only, so this reads a dump's log (level 4): dumps and restores load the same
  * cache. Where the cache cannot be kept (a8 doctor's "criu cache" check says why) this says so
