@@ -86,10 +86,10 @@ enum a8_taken { A8_TAKEN, A8_SKIPPED, A8_RESUMED };
 uint64_t a8_ckpt_now_ns(void);
 /* A checkpoint stands by for this process. */
 bool a8_ckpt_standing(void);
-/* The fds the newest copy (or the criu root's keeper) holds too: all open ones, or none. */
+/* The fds the newest copy (or a criu keeper) holds too: all open ones, or none. */
 void a8_ckpt_mark_shared_fds(void);
 void a8_ckpt_forget_shared_fds(void);
-/* criu root: the TCP connections open at the dump are the ones its keeper holds. */
+/* criu leader: the TCP connections open at the dump are the ones its keeper holds. */
 void a8_ckpt_mark_shared_conns(void);
 bool a8_ckpt_is_shared(int fd);
 /*

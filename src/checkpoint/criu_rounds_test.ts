@@ -114,7 +114,7 @@ const nginx = () => new Map([[ROOT, "0"], [101, "0.1"], [102, "0.2"]]);
 const due = (t: FakeTree, epoch: number) => t.emit({ ev: "criu-due", ...t.base(101), epoch });
 
 /**
- * Leader: checkpoint 1 is taken and its round over (the root's keeper registered): a due
+ * Leader: checkpoint 1 is taken and its round over (the keepers registered): a due
  * before that is not taken.
  */
 async function firstCheckpoint(t: FakeTree): Promise<void> {

@@ -245,11 +245,11 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
 
 /**
  * A child prints into a pipe its parent reads, and waits for the parent's answers on another
- * (tests/scenarios/child_pipe.c). CRIU restores the pipes as they were at the dump and the
- * child, which is not replayed, writes and reads again what it did since; the parent,
- * replayed, read those lines from its log already and must not read them twice, and must
- * write its answers again (preload/ckpt/pipes.c). Before: 150 lines were read as 160-190, and
- * with the answers the run stalled at the first rollback after one.
+ * (tests/scenarios/child_pipe.c). CRIU restores the pipes as they were at the dump, and both
+ * processes replay their logs: each writes again what it wrote since and drops from its next
+ * reads what its replay read (preload/ckpt/pipes.c). Before that, with only the parent
+ * replayed: 150 lines were read as 160-190, and with the answers the run stalled at the first
+ * rollback after one.
  */
 Deno.test("survival (criu): pipes between parent and child after a rollback", async () => {
   await buildScenarios();

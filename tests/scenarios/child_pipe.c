@@ -3,8 +3,9 @@
  * pipeline), pausing between them, while its parent waits for the pipe with poll and counts
  * what it reads; after every tenth line the child waits for the parent's answer on a second
  * pipe. With the criu engine a rollback restores both processes with the pipes as they were
- * at the dump; the child, which is not replayed, writes and reads again what it did since:
- * the parent must not count those lines twice, and must write its answers again.
+ * at the dump, and each replays its log, which reads nothing from a pipe and writes nothing to
+ * one: each writes again what it wrote since, and drops as many bytes from its next reads as
+ * its replay read. The parent must count each line once, and the child get each answer once.
  */
 #include "common.h"
 #include <poll.h>
