@@ -355,11 +355,11 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 }
 
 /*
- * criu leader process, restored: CRIU made the dump's TCP connections anew, closed; the keeper's live
- * ones (fetched as made at 0) go in their place, as a frozen copy's would (a client sees a
- * delay, not a reset), and so do its listening sockets. The epoll instances lost those
- * registrations with the closed files: they get the checkpoint's set. lost: the replay log
- * overflowed, so calls on the connections are missing and they are shut down instead.
+ * criu leader process, restored: CRIU made the dump's TCP connections anew, closed; the
+ * keeper's live ones (fetched as made at 0) go in their place, as a frozen copy's would (a
+ * client sees a delay, not a reset), and so do its listening sockets. The epoll instances lost
+ * those registrations with the closed files: they get the checkpoint's set. lost: the replay
+ * log overflowed, so calls on the connections are missing and they are shut down instead.
  */
 void a8_keep_install_dump_conns(bool lost)
 {

@@ -7,8 +7,9 @@
  * A resumed leader replaying its log makes no output: each replayed output happened before
  * the rollback. So it does not wait for the digests there, one round trip per output on the
  * critical path of every rollback, but notes what it expects and checks all of it when the
- * replay ends, before its first live call (replay.c replay_stop), or when the notes fill up. A call that changes code (F_CODE) is still
- * checked before it runs. The digests arrive in order, so the notes are checked first.
+ * replay ends, before its first live call (replay.c replay_stop), or when the notes fill up.
+ * A call that changes code (F_CODE) is still checked before it runs. The digests arrive in
+ * order, so the notes are checked first.
  */
 #include <errno.h>
 
