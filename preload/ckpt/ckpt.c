@@ -256,6 +256,17 @@ static void ask_for_cut(void)
  * none came for four intervals. After a rollback, the first quiescent point past the replay
  * is one: a new fault soon after would otherwise replay the whole stretch again.
  */
+/*
+ * After a rollback's replay, at the first quiet point: the moment a checkpoint is likeliest to
+ * be taken before the next divergence, and the next rollback then replays a short stretch. A
+ * fork costs ~2 ms: always. A CRIU dump costs 50-90 ms, far more than replaying a few hundred
+ * calls: only once the stretch since the checkpoint is a quarter of every_calls long.
+ */
+static bool rollback_pays(uint64_t calls)
+{
+	return a8_ckpt.engine != A8_CKPT_CRIU || calls >= a8_ckpt.every_calls / 4;
+}
+
 static bool interval_over(const struct a8_call *c)
 {
 	bool quiet = a8_quiescent(c);
@@ -267,7 +278,7 @@ static bool interval_over(const struct a8_call *c)
 		return true;
 	if (!quiet)
 		return false;
-	return after_rollback || calls >= a8_ckpt.every_calls ||
+	return (after_rollback && rollback_pays(calls)) || calls >= a8_ckpt.every_calls ||
 	       a8_ckpt_now_ns() - last_ns >= a8_ckpt.every_ms * 1000000ull;
 }
 
