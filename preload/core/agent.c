@@ -73,7 +73,8 @@ void a8_agent_event(const char *ev, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '}';
 	line[n++] = '\n';
-	a8_sys3(SYS_write, a8.agent_fd, line, n);
+	/* An agent gone: no SIGPIPE, which the monitor would take for the program's. */
+	a8_sys6(SYS_sendto, a8.agent_fd, line, n, MSG_NOSIGNAL, NULL, 0);
 }
 
 void a8_json_escape(char *out, size_t cap, const char *s)

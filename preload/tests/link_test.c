@@ -3,10 +3,13 @@
  * The data-plane hello, against strangers: a leader monitor waiting for its follower gets a
  * connection that sends garbage, one whose hello was not made with the run's key, one from
  * another run, and one that says nothing and hangs up. Each is refused with a logged reason;
- * then the real follower connects and is accepted, and both sides learn the same fd base.
+ * then the real follower connects and is accepted, and both sides learn the same fd base. And a
+ * send to a peer that is gone fails without a SIGPIPE (the monitor would take it for the
+ * program's).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -101,6 +104,18 @@ static void stranger_then_follower(uint16_t port)
 	      a8.vpid == 4242 && a8.vppid == 4241 ? 0 : 13);
 }
 
+static void test_send_to_gone_peer(void)
+{
+	int sv[2];
+
+	signal(SIGPIPE, SIG_DFL);	/* as a program that never set it: it would kill us */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	close(sv[1]);
+	a8.peers[0].fd = sv[0];
+	CHECK(a8_link_send_now(0, "x", 1) < 0);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	uint16_t port;
@@ -119,5 +134,6 @@ int main(void)
 	CHECK_EQ(refusals, 4);
 	CHECK(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	test_send_to_gone_peer();
 	return check_report();
 }

@@ -210,8 +210,13 @@ static void test_stop_still_pending(void)
 		copy(pid, true, &sh->ran_mark);
 	usleep(1000);	/* the copy finds it running */
 	kill(pid, SIGSTOP);
-	waitpid(pid, NULL, WUNTRACED);
-	sh->release = 1;	/* its syscall would complete once it runs again */
+	/*
+	 * Stopped, or already let go by the copy (which saw it stopped: waitpid could then miss
+	 * the stop and wait for ever). Its syscall would complete once it runs again.
+	 */
+	while (state_of(pid) != 'T' && !__atomic_load_n(&sh->ran_mark.retired, __ATOMIC_SEQ_CST))
+		sched_yield();
+	sh->release = 1;
 	CHECK_EQ(exit_code(cp), 0);
 	CHECK_EQ(sh->ran_mark.out_seq, 0);
 	finish(pid);

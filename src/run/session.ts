@@ -155,8 +155,18 @@ async function watchOnce(
   }
   const status = first;
   const mine = status === MONITOR_EXIT_DIVERGENCE || status === MONITOR_EXIT_FATAL;
-  if (mine) {
+  // A follower's root that saw its leader's process end without a word killed itself
+  // (preload a8_leader_vanished): the leader may be rolling back, and its word may come a
+  // moment after its tree's end reached ours.
+  const vanished = s.self.id !== s.config.leaderId && status === 128 + 9 && rollbacks.enabled;
+  if (mine || vanished) {
     const why = await withTimeout(trouble.next(), EVENT_GRACE_MS);
+    if (why !== TIMEOUT && vanished && why.kind === "divergence") {
+      trouble.claim();
+      const v = await rollbacks.handle(why);
+      if (v.ok) return "rolled-back";
+      s.log.warn("the divergence cannot be survived", { reason: v.reason });
+    }
     if (why !== TIMEOUT) {
       handle.killTree("SIGKILL");
       return { end: why, programStatus: status };
