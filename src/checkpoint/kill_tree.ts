@@ -62,18 +62,23 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/**
- * Sends a signal; a process that is already gone is no error (the tree is dying anyway).
- * False if it was gone.
- */
-export function signal(pid: number, sig: number): boolean {
+/** Runs `send`; a process (or group) that is already gone is no error. False if it was. */
+function unlessGone(send: () => void): boolean {
   try {
-    kill(pid, sig);
+    send();
     return true;
   } catch (e) {
     if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
     return false;
   }
+}
+
+/**
+ * Sends a signal; a process that is already gone is no error (the tree is dying anyway).
+ * False if it was gone.
+ */
+export function signal(pid: number, sig: number): boolean {
+  return unlessGone(() => kill(pid, sig));
 }
 
 /**
@@ -104,13 +109,7 @@ export async function killTree(rootPid: number, o: KillTreeOptions): Promise<num
   // The variant's processes form one group (preload/core/init.c): one kill stops them all at
   // once, so the first scan mostly finds them stopped already (a scan takes 2-5 ms, and each
   // process it stops costs a 1 ms wait and another scan).
-  if (root?.pgrp === rootPid) {
-    try {
-      killGroup(rootPid, SIGNALS.SIGSTOP);
-    } catch (e) {
-      if (!(e instanceof LibcError && e.errno === 3 /* ESRCH */)) throw e;
-    }
-  }
+  if (root?.pgrp === rootPid) unlessGone(() => killGroup(rootPid, SIGNALS.SIGSTOP));
   const stopAll = async () => {
     for (;;) {
       scans++;

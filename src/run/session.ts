@@ -142,14 +142,18 @@ async function watchOnce(
   handle: ProgramHandle,
 ): Promise<SessionResult | "rolled-back"> {
   trouble.judgeBy({ retired: root.retired, round: rollbacks.round });
+  /** Whether a divergence was rolled back (claimed then: it is this watch's). */
+  const survived = async (d: RunEnd): Promise<boolean> => {
+    if (d.kind !== "divergence" || !rollbacks.enabled) return false;
+    trouble.claim();
+    const v = await rollbacks.handle(d);
+    if (!v.ok) s.log.warn("the divergence cannot be survived", { reason: v.reason });
+    return v.ok;
+  };
   const first = await Promise.race([trouble.next(), root.status(), outlived(s, root)]);
   if (typeof first !== "number") {
     trouble.claim();
-    if (first.kind === "divergence" && rollbacks.enabled) {
-      const v = await rollbacks.handle(first);
-      if (v.ok) return "rolled-back";
-      s.log.warn("the divergence cannot be survived", { reason: v.reason });
-    }
+    if (await survived(first)) return "rolled-back";
     await stopProgram(handle);
     return { end: first, programStatus: null };
   }
@@ -161,12 +165,7 @@ async function watchOnce(
   const vanished = s.self.id !== s.config.leaderId && status === 128 + 9 && rollbacks.enabled;
   if (mine || vanished) {
     const why = await withTimeout(trouble.next(), EVENT_GRACE_MS);
-    if (why !== TIMEOUT && vanished && why.kind === "divergence") {
-      trouble.claim();
-      const v = await rollbacks.handle(why);
-      if (v.ok) return "rolled-back";
-      s.log.warn("the divergence cannot be survived", { reason: v.reason });
-    }
+    if (why !== TIMEOUT && vanished && await survived(why)) return "rolled-back";
     if (why !== TIMEOUT) {
       handle.killTree("SIGKILL");
       return { end: why, programStatus: status };
