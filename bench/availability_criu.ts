@@ -101,7 +101,11 @@ export async function benchCriu(tmp: string, o: CriuBenchOptions): Promise<Json>
   );
   let driver: CriuDriver;
   try {
-    driver = await CriuDriver.open({ runDir: dir, log: createLogger({ level: "warn" }) });
+    driver = await CriuDriver.open({
+      runDir: dir,
+      imagesDir: `${dir}/criu`,
+      log: createLogger({ level: "warn" }),
+    });
   } catch (e) {
     const msg = (e as Error).message;
     o.anomaly("CRIU: the driver cannot open", { error: msg });

@@ -38,6 +38,7 @@ import {
   type WrkResult,
 } from "../tests/e2e/http_servers.ts";
 import { readRunStats } from "../src/launch/stats.ts";
+import { programDirOf } from "../src/run/run_dirs.ts";
 import type { Policy } from "../src/config/types.ts";
 import { renderSvg } from "./svg.ts";
 
@@ -358,13 +359,17 @@ async function peakRss(ns: string, comm: string): Promise<number | null> {
   return peak;
 }
 
-/** The leader's run dir (/tmp/a8-<run id>-<id>), found by a stats file naming one of `pids`. */
+/**
+ * The leader's monitors' run dir (in /tmp/a8-<run id>-<id>: src/run/run_dirs.ts), found by a
+ * stats file naming one of `pids`.
+ */
 async function findRunDir(id: number, pids: Set<number>): Promise<string | null> {
   for await (const e of Deno.readDir("/tmp")) {
     if (!e.isDirectory || !/^a8-[0-9a-f]+-\d+$/.test(e.name) || !e.name.endsWith(`-${id}`)) {
       continue;
     }
-    const dir = `/tmp/${e.name}`;
+    const dir = programDirOf(`/tmp/${e.name}`);
+    if (!dir) continue;
     try {
       const st = await readRunStats(dir);
       if (st.streams.some((s) => pids.has(s.pid))) return dir;

@@ -172,6 +172,8 @@ void *a8_ckpt_shared_map(const char *what, size_t size)
 			     0600);
 		if (fd < 0)
 			return NULL;
+		/* A process that exec'd as another user may open it again (run_dirs.ts). */
+		a8_sys2(SYS_fchmod, fd, 0666);
 		if (a8_sys2(SYS_ftruncate, fd, size) < 0) {
 			a8_sys1(SYS_close, fd);
 			return NULL;

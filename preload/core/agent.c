@@ -143,6 +143,8 @@ int a8_stats_open(bool truncate)
 		     O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
 	if (fd < 0)
 		return (int)fd;
+	/* Opened again after an exec, maybe by the user the program became (run_dirs.ts). */
+	a8_sys2(SYS_fchmod, fd, 0666);
 	if (a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats)) < 0) {
 		a8_sys1(SYS_close, fd);
 		return -EIO;

@@ -33,12 +33,15 @@ import type { Logger } from "../log.ts";
 import { stdioToInherit, stdioTtys } from "./criu_stdio.ts";
 import { killTree } from "./kill_tree.ts";
 import { settleOutput } from "./output_settle.ts";
+import { dumpFailureReason } from "./criu_failure.ts";
 import { type NotedFile, noteOpenFiles, withFilesFitted } from "./dumped_files.ts";
 import { readStat, treeOf, waitPidFree } from "./proc_tree.ts";
 
 export interface CriuDriverOptions {
-  /** The agent's run directory; images go to `<runDir>/criu/<epoch>/`. */
+  /** The monitors' run directory (A8_RUN_DIR): their replay logs. */
   runDir: string;
+  /** Where images go, `<imagesDir>/<epoch>/`: the agent's, out of the program's reach. */
+  imagesDir: string;
   log: Logger;
   /**
    * How many epochs' images stay on disk: after a dump of epoch E, those above E - keepImages.
@@ -128,7 +131,7 @@ export class CriuDriver {
   private constructor(lib: Libcriu, o: CriuDriverOptions, keep: number) {
     this.#lib = lib;
     this.#log = o.log;
-    this.#base = `${o.runDir}/criu`;
+    this.#base = o.imagesDir;
     this.#runDir = o.runDir;
     this.#keep = keep;
   }
@@ -176,7 +179,7 @@ export class CriuDriver {
           throw fail((e as Error).message, e);
         });
       }
-      await Deno.mkdir(`${o.runDir}/criu`, { recursive: true });
+      await Deno.mkdir(o.imagesDir, { recursive: true, mode: 0o700 });
       if (subreaperUsers === 0) {
         subreaperWasOn = isChildSubreaper();
         setChildSubreaper(true);
@@ -222,7 +225,7 @@ export class CriuDriver {
 
   /**
    * Dumps the tree rooted at `rootPid` and leaves it running (it is frozen only while CRIU
-   * collects it). The images go to a scratch directory that becomes `<runDir>/criu/<epoch>/`
+   * collects it). The images go to a scratch directory that becomes `<imagesDir>/<epoch>/`
    * only when CRIU succeeded, replacing an older dump of the same epoch, so an epoch's
    * directory always holds a whole dump. Then epochs `keepImages` or more below `epoch` go. A
    * failed dump's directory is kept, as `failed-<epoch>/` (the newest failure only), an older
@@ -266,10 +269,11 @@ export class CriuDriver {
         await Deno.remove(final, { recursive: true }).catch(() => {});
         await this.#removeFailed();
         await Deno.rename(scratch, kept).catch(() => {});
-        this.#log.warn("criu dump failed", { pid: rootPid, epoch, images: kept });
+        const why = dumpFailureReason(await Deno.readTextFile(`${kept}/dump.log`).catch(() => ""));
+        this.#log.warn("criu dump failed", { pid: rootPid, epoch, images: kept, why });
         throw new Error(
-          `checkpoint of pid ${rootPid} at epoch ${epoch} failed (images and dump.log in ` +
-            `${kept}): ${(e as Error).message}`,
+          `checkpoint of pid ${rootPid} at epoch ${epoch} failed${why ? `: ${why}` : ""} ` +
+            `(images and dump.log in ${kept}): ${(e as Error).message}`,
           { cause: e },
         );
       }

@@ -4,6 +4,7 @@ import {
   checkCriu,
   checkCriuBinary,
   checkCriuCache,
+  checkCriuOtherUsers,
   checkLibcriu,
   checkTcpMigrate,
   criuFailureReason,
@@ -181,4 +182,14 @@ Deno.test("tcp_migrate_req: ok when 1, a warning with the sysctl to set when 0 o
   } finally {
     await Deno.remove(f).catch(() => {});
   }
+});
+
+Deno.test("criu, other users: CAP_SYS_RESOURCE in CapEff decides", () => {
+  const status = (eff: string) => `Name:\tdeno\nCapInh:\t0000000000000000\nCapEff:\t${eff}\n`;
+  assert.equal(checkCriuOtherUsers(status("000001ffffffffff")).status, "ok");
+  // This VM's root: every capability but bit 24.
+  const without = checkCriuOtherUsers(status("000001fffeffffff"));
+  assert.equal(without.status, "warn");
+  assert.match(without.detail, /CAP_SYS_RESOURCE is missing.*switches user/);
+  assert.equal(checkCriuOtherUsers("Name:\tx\n").status, "warn");
 });

@@ -7,6 +7,8 @@ import type { Config } from "../config/types.ts";
 import { a8Home, monitorLibraryPath, probePath } from "../launch/paths.ts";
 import { Libcriu } from "../../ffi/libcriu.ts";
 import { CRIU_KDAT_DIR, criuBinaries } from "../../ffi/criu_paths.ts";
+import { criuFailureReason } from "../checkpoint/criu_failure.ts";
+export { criuFailureReason };
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -133,14 +135,6 @@ export async function checkKernelModule(): Promise<Check> {
 /** `criu --version` prints "Version: 4.1.1" (and a GitID line for git builds). */
 export function parseCriuVersion(out: string): string | null {
   return /^Version:\s*(\S+)/m.exec(out)?.[1] ?? null;
-}
-
-/** Why `criu check` (or a dump) failed: its first error, else its last line. */
-export function criuFailureReason(out: string, code: number): string {
-  // Every CRIU run logs a harmless RLIMIT_NOFILE "Error" line when it may not raise the limit.
-  const lines = out.split("\n").map((l) => l.trim()).filter((l) => l && !/RLIMIT_NOFILE/.test(l));
-  const error = lines.find((l) => /\bError\b/.test(l));
-  return (error ?? lines.at(-1) ?? `exit ${code}`).replace(/^\(\d+\.\d+\)\s*/, "");
 }
 
 /**
@@ -389,6 +383,35 @@ export function checkTcpMigrate(path = "/proc/sys/net/ipv4/tcp_migrate_req"): Ch
   return warn(name, `${v}: ${effect}`, "sysctl -w net.ipv4.tcp_migrate_req=1");
 }
 
+/** CAP_SYS_RESOURCE, linux/capability.h. */
+const CAP_SYS_RESOURCE = 24;
+
+/**
+ * Whether CRIU, run by the agent, may read the limits of a process of another user (prlimit
+ * needs CAP_SYS_RESOURCE then): without it no dump of a program that switches user (nginx's
+ * workers under `user`, lighttpd's `server.username`) succeeds. `status`: /proc/self/status.
+ */
+export function checkCriuOtherUsers(status?: string): Check {
+  const name = "criu, other users";
+  let text = status;
+  try {
+    text ??= Deno.readTextFileSync("/proc/self/status");
+  } catch {
+    return warn(name, "cannot read /proc/self/status", "");
+  }
+  const eff = /^CapEff:\s*([0-9a-f]+)/m.exec(text)?.[1];
+  if (!eff) return warn(name, "no CapEff in /proc/self/status", "");
+  if ((BigInt(`0x${eff}`) >> BigInt(CAP_SYS_RESOURCE)) & 1n) {
+    return ok(name, "CAP_SYS_RESOURCE: CRIU can dump processes that switched user");
+  }
+  return warn(
+    name,
+    "CAP_SYS_RESOURCE is missing: the criu engine cannot checkpoint a program that switches " +
+      "user (nginx's workers under `user`, lighttpd's server.username); the fork engine can",
+    "run a8 with CAP_SYS_RESOURCE (a container may drop it), or keep such a program root",
+  );
+}
+
 export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
   const isa = Deno.build.arch;
   const [lib, sud, seccomp, kmod] = await Promise.all([
@@ -400,7 +423,7 @@ export async function checkHost(opts: HostOptions = {}): Promise<HostReport> {
   const checks = [checkKernel(), checkIsa(isa), lib, sud, seccomp, kmod];
   if (!opts.quick) {
     const [criu, libcriu] = await Promise.all([checkCriu(), checkLibcriu()]);
-    checks.push(...criu, libcriu, checkCriuCache(), checkTcpMigrate());
+    checks.push(...criu, libcriu, checkCriuCache(), checkCriuOtherUsers(), checkTcpMigrate());
   }
   const interposers: Interposer[] = [];
   if (sud.status === "ok") interposers.push("sud");

@@ -17,6 +17,7 @@ import { connectPeers, monitorKey, PeerError } from "../peer/mod.ts";
 import { buildSummary, type Outcome, writeSummary } from "../report/summary.ts";
 import { describe, exitCode, type RunEnd, summaryOutcome } from "../run/outcome.ts";
 import { reportDivergence } from "../run/report_data.ts";
+import { makeRunDirs, openToProgram } from "../run/run_dirs.ts";
 import { runSession, type SessionResult } from "../run/session.ts";
 import { parseRunArgs, RUN_USAGE, type RunArgs, UsageError } from "./args.ts";
 import { EXIT } from "./exit_codes.ts";
@@ -87,10 +88,11 @@ export async function main(args: string[]): Promise<number> {
     return refuse(EXIT.peer, "peer-failure", e.message);
   }
   const { group, runId, isas } = peers;
-  const runDir = `/tmp/a8-${runId}-${self.id}`;
-  await Deno.mkdir(`${runDir}/stats`, { recursive: true });
+  const dirs = await makeRunDirs(runId, self.id);
+  const runDir = dirs.program;
   await createFaultsOff(runDir);
   const events = EventServer.listen(`${runDir}/agent.sock`, log);
+  await openToProgram(events.path);
 
   let end: RunEnd;
   let programStatus: number | null = null;
@@ -103,6 +105,7 @@ export async function main(args: string[]): Promise<number> {
       runId,
       monitorKey: await monitorKey(config.key, runId),
       runDir,
+      agentDir: dirs.agent,
       interposer,
       program: [program.path ?? opts.program[0], ...opts.program.slice(1)],
       group,
@@ -160,7 +163,7 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   // Kept for post-mortems at debug level; otherwise nothing of a run stays in /tmp.
-  if (log.level !== "debug") await Deno.remove(runDir, { recursive: true }).catch(() => {});
+  if (log.level !== "debug") await Deno.remove(dirs.agent, { recursive: true }).catch(() => {});
   return exitCode(end);
 }
 

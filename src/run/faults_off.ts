@@ -16,7 +16,9 @@ export const RUN_ENDING = 2;
 
 /** Made with the run directory, before the program starts (its monitors map it at start). */
 export async function createFaultsOff(runDir: string): Promise<void> {
-  await Deno.writeFile(`${runDir}/${NAME}`, new Uint8Array(1), { mode: 0o600 });
+  // Any user the program becomes maps it again after an exec (run_dirs.ts).
+  await Deno.writeFile(`${runDir}/${NAME}`, new Uint8Array(1));
+  await Deno.chmod(`${runDir}/${NAME}`, 0o666);
 }
 
 /**

@@ -37,7 +37,10 @@ export interface Session {
   leader: boolean;
   runId: string;
   monitorKey: string;
+  /** The monitors' run directory (A8_RUN_DIR; run_dirs.ts). */
   runDir: string;
+  /** The agent's own: CRIU's images. */
+  agentDir: string;
   interposer: Interposer;
   program: string[];
   group: PeerGroup;
@@ -118,6 +121,7 @@ async function openEngine(s: Session): Promise<Engine> {
   const leader = s.self.id === s.config.leaderId;
   const driver = await CriuDriver.open({
     runDir: s.runDir,
+    imagesDir: `${s.agentDir}/criu`,
     log: s.log,
     keepImages: leader ? CRIU_KEEP_IMAGES : CRIU_KEEP_IMAGES_FOLLOWER,
   });

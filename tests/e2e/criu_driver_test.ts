@@ -28,7 +28,7 @@ async function openDriver(dir: string, keepImages?: number): Promise<CriuDriver>
   // The driver's warnings (a failed dump or restore) go to the test's output.
   const log = createLogger({ level: "warn" });
   try {
-    return await CriuDriver.open({ runDir: dir, log, keepImages });
+    return await CriuDriver.open({ runDir: dir, imagesDir: `${dir}/criu`, log, keepImages });
   } catch (e) {
     throw new Error(`${(e as Error).message}\nCRIU is missing or broken: run scripts/criu.sh`);
   }

@@ -27,7 +27,11 @@ async function waitCount(n: number): Promise<void> {
 }
 
 const report: Record<string, unknown> = {};
-const driver = await CriuDriver.open({ runDir: dir, log: createLogger({ level: "warn" }) });
+const driver = await CriuDriver.open({
+  runDir: dir,
+  imagesDir: `${dir}/criu`,
+  log: createLogger({ level: "warn" }),
+});
 let pid = 0;
 try {
   const loop = `i=0; while [ ! -e ${stop} ]; do i=$((i+1)); echo "out $i"; echo $i >> ${count}; ` +
