@@ -117,6 +117,8 @@ export class EventServer {
   readonly #readers = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
   readonly #pids = new Set<number>();
+  /** Processes of the program whose connection is open: their pid and stream. */
+  readonly #live = new Map<number, string>();
   /** Connections of frozen checkpoint copies, by pid: the agent writes their commands. */
   readonly #copies = new Map<number, Deno.Conn>();
 
@@ -136,6 +138,16 @@ export class EventServer {
   /** Real pids of every process whose monitor said hello: what `killTree` signals. */
   get pids(): ReadonlySet<number> {
     return this.#pids;
+  }
+
+  /** Processes of the program whose monitor is connected, and their streams. */
+  live(): { pid: number; stream: string }[] {
+    return [...this.#live].map(([pid, stream]) => ({ pid, stream }));
+  }
+
+  /** Checkpoint copies and keepers that have said who they are: a8's, not the program's. */
+  copyPids(): Set<number> {
+    return new Set(this.#copies.keys());
   }
 
   /**
@@ -230,6 +242,7 @@ export class EventServer {
     if (who.e && this.#copies.get(who.e.pid) === conn) this.#copies.delete(who.e.pid);
     if (who.e) {
       const { stream, pid, vpid } = who.e;
+      if (this.#live.get(pid) === stream) this.#live.delete(pid);
       this.#events.push({ ev: "gone", stream, pid, vpid });
     }
   }
@@ -245,7 +258,10 @@ export class EventServer {
       return;
     }
     const e = r.event;
-    if (e.ev === "hello" || e.ev === "resumed") this.#pids.add(e.pid);
+    if (e.ev === "hello" || e.ev === "resumed") {
+      this.#pids.add(e.pid);
+      this.#live.set(e.pid, e.stream);
+    }
     if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
     if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) this.#copies.set(e.pid, conn);
     if (e.ev === "log") this.#relay(e);

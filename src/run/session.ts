@@ -17,6 +17,8 @@ import type { PeerEvent, PeerGroup } from "../peer/mod.ts";
 import { TIMEOUT, withTimeout } from "../util/event_log.ts";
 import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
 import { faultsOff } from "./faults_off.ts";
+import { leftBehind } from "./left_behind.ts";
+import { scanProc } from "../checkpoint/proc_tree.ts";
 import { compareExits, type RunEnd } from "./outcome.ts";
 import { peerTrouble, Trouble } from "./trouble.ts";
 import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
@@ -175,8 +177,25 @@ async function watchOnce(
       return { end: why, programStatus: status };
     }
   }
+  warnLeftBehind(s, root, handle.pid, status);
   handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
   return { end: await agreeOnExit(s, status, rollbacks.round), programStatus: status };
+}
+
+/** Says what of the program a8 is about to end with its first process (left_behind.ts). */
+function warnLeftBehind(s: Session, root: LiveRoot, group: number, status: number): void {
+  const ours = new Set([root.pid, ...root.retired, ...s.events.copyPids()]);
+  const left = leftBehind(scanProc(), group, s.events.live(), ours);
+  if (left.length === 0) return;
+  s.log.warn(
+    "the program's first process ended while others of it still ran: a8 ends them with it " +
+      "(a server must run in the foreground: nginx `daemon off;`, lighttpd -D)",
+    {
+      status,
+      pids: left.map((l) => l.pid).join(","),
+      streams: left.map((l) => l.stream ?? "?").join(","),
+    },
+  );
 }
 
 /**
