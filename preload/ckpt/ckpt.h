@@ -205,8 +205,8 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
 int a8_keep_take(uint64_t seq, int fd);
 long a8_keep_send(uint64_t seq, int fd);
 void a8_keep_drop_from(uint64_t from);
-/* Replay: the fd made at the current position goes back at its number (false: none kept). */
-bool a8_replay_install(int fd, int cloexec);
+/* Replay: the fd call c made goes back at its number, or a copy is made again (replay.c). */
+bool a8_replay_install(const struct a8_call *c, int fd, int cloexec);
 /* keeper.c: a restored criu root puts its keeper's sockets of the dump back (lost: shut down). */
 void a8_keep_install_dump_conns(bool lost);
 /* Outputs a rollback must not make again (redo.c). */

@@ -9,8 +9,9 @@
  *     the reads after it wait for the rest): the replay writes them again, as many as were
  *     written then.
  * Pipes here are anonymous pipes and unix stream socketpairs (nginx's channels between its
- * master and workers) that the process had at the dump (one made since is the live one, put
- * back from the keeper as the kill left it), not the variant's own stdio (which stays outside
+ * master and workers) that the process had at the dump, or copies of them made since (a
+ * replay makes a dup again from the restored pipe: replay.c; a pipe made since is the live one,
+ * put back from the keeper as the kill left it), not the variant's own stdio (which stays outside
  * the tree, handed over as it is). Writes: write, writev, sendto, sendmsg; reads: read, readv,
  * recvfrom, recvmsg. A message that passed fds is not sent again (the bytes alone would lie), and
  * a replayed read of one owes nothing. A follower replays nothing: it has no debts and writes

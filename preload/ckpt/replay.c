@@ -27,6 +27,7 @@
 
 #include "a8/raw.h"
 #include "canon/kinds.h"
+#include "canon/table.h"
 #include "ckpt.h"
 #include "core/fdtab.h"
 #include "core/stream.h"
@@ -444,18 +445,45 @@ int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **out)
 	return -ENOENT;
 }
 
-/* Replay: the real fd the dead process's call made goes back at its number. */
-bool a8_replay_install(int fd, int cloexec)
+/* A call that copies the fd in its first argument (dup2 is dup3's alias). */
+static bool dups_fd(const struct a8_call *c)
+{
+	unsigned cid = c->ci->cid;
+
+	return cid == A8_CID_dup || cid == A8_CID_dup3 ||
+	       (cid == A8_CID_fcntl && (c->a[1] == F_DUPFD || c->a[1] == F_DUPFD_CLOEXEC));
+}
+
+/*
+ * A copy of an fd the CRIU image has: of the restored object, whose bytes the replay writes
+ * again if it is a pipe (pipes.c), as for the fd it copies. Any other fd put back is held by
+ * the next copy too (it was forked holding what the replay took), which must let go when the
+ * process closes it: a8_ckpt_shared.
+ */
+static bool restored_pipe_copy(const struct a8_call *c)
+{
+	return dups_fd(c) && a8_ckpt.engine == A8_CKPT_CRIU && !a8_ckpt_made_since((int)c->a[0]);
+}
+
+/*
+ * Replay (only ever a leader's): the real fd the dead process's call made goes back at its
+ * number. A copy of an fd is made again from the fd it copies, which the process has at this
+ * point of its replay (kept through the rollback, or put back earlier in it): the held one is
+ * of the object the dead process had, and CRIU makes pipes and socketpairs anew. A child's
+ * dup2 of its pipe onto its stdout, taken from the keeper, wrote into a pipe nobody read any
+ * more: SIGPIPE.
+ */
+bool a8_replay_install(const struct a8_call *c, int fd, int cloexec)
 {
 	int held = a8_keep_take(a8.seq, fd);
 	long r;
 
-	if (held < 0)
+	if (held < 0 && !dups_fd(c))
 		return false;
-	r = a8_sys3(SYS_dup3, held, fd, cloexec ? O_CLOEXEC : 0);
-	a8_sys1(SYS_close, held);
-	/* The next copy holds it too (it was forked with it): it must let go when we close it. */
-	if (r == fd)
+	r = a8_sys3(SYS_dup3, dups_fd(c) ? (int)c->a[0] : held, fd, cloexec ? O_CLOEXEC : 0);
+	if (held >= 0)
+		a8_sys1(SYS_close, held);
+	if (r == fd && held >= 0 && !restored_pipe_copy(c))
 		a8_ckpt_shared(fd, a8.seq);
 	return r == fd;
 }

@@ -302,7 +302,7 @@ static void take_new_fds(struct a8_call *c, struct a8_sec_reader *r, bool replic
 		if (n != sizeof(nf))
 			a8_fatal("protocol", c->ci->name, c->nr, "bad new-fd section");
 		memcpy(nf, d, sizeof(nf));
-		if (a8_replaying() && a8_replay_install(nf[0], nf[1]))
+		if (a8_replaying() && a8_replay_install(c, nf[0], nf[1]))
 			continue;
 		if (a8_fd_placeholder(nf[0], nf[1]) < 0)
 			a8_diverged("result", c->ci->name, a8.seq,
