@@ -369,7 +369,6 @@ async function findRunDir(id: number, pids: Set<number>): Promise<string | null>
       continue;
     }
     const dir = programDirOf(`/tmp/${e.name}`);
-    if (!dir) continue;
     try {
       const st = await readRunStats(dir);
       if (st.streams.some((s) => pids.has(s.pid))) return dir;

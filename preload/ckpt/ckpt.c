@@ -17,6 +17,7 @@
 #include "ckpt.h"
 #include "core/fdtab.h"
 #include "core/signals.h"
+#include "core/runfile.h"
 #include "core/util.h"
 #include "exchange/link.h"
 
@@ -168,12 +169,9 @@ void *a8_ckpt_shared_map(const char *what, size_t size)
 		if (snprintf(path, sizeof(path), "%s/%s-%ld", a8.run_dir, what,
 			     a8_sys0(SYS_getpid)) >= (int)sizeof(path))
 			return NULL;
-		fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-			     0600);
+		fd = a8_run_file_open(path, O_RDWR | O_CREAT | O_TRUNC);
 		if (fd < 0)
 			return NULL;
-		/* A process that exec'd as another user may open it again (run_dirs.ts). */
-		a8_sys2(SYS_fchmod, fd, 0666);
 		if (a8_sys2(SYS_ftruncate, fd, size) < 0) {
 			a8_sys1(SYS_close, fd);
 			return NULL;

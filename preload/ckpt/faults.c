@@ -14,6 +14,7 @@
 #include "a8/raw.h"
 
 #include "ckpt.h"
+#include "core/runfile.h"
 #include "core/util.h"
 
 /*
@@ -51,7 +52,7 @@ static void map_stop_word(void)
 
 	if (snprintf(path, sizeof(path), "%s/faults-off", a8.run_dir) >= (int)sizeof(path))
 		return;
-	fd = a8_sys4(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC, 0);
+	fd = a8_run_file_open(path, O_RDWR);
 	if (fd < 0)
 		return;
 	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -455,14 +455,17 @@ static bool dups_fd(const struct a8_call *c)
 }
 
 /*
- * A copy of an fd the CRIU image has: of the restored object, whose bytes the replay writes
- * again if it is a pipe (pipes.c), as for the fd it copies. Any other fd put back is held by
- * the next copy too (it was forked holding what the replay took), which must let go when the
- * process closes it: a8_ckpt_shared.
+ * Whether the fd put back is held by the next copy too, which must then let go when the
+ * process closes it (a8_ckpt_shared): one the replay took (the copy was forked holding it), or
+ * a copy made again of an fd made since the checkpoint (the live object). Not a copy of an fd
+ * the CRIU image has: that is the restored object, whose bytes the replay writes again if it is
+ * a pipe (pipes.c), as for the fd it copies.
  */
-static bool restored_pipe_copy(const struct a8_call *c)
+static bool held_by_next_copy(const struct a8_call *c, bool copied, bool took)
 {
-	return dups_fd(c) && a8_ckpt.engine == A8_CKPT_CRIU && !a8_ckpt_made_since((int)c->a[0]);
+	if (!copied)
+		return took;
+	return a8_ckpt_made_since((int)c->a[0]) || (took && a8_ckpt.engine != A8_CKPT_CRIU);
 }
 
 /*
@@ -475,15 +478,15 @@ static bool restored_pipe_copy(const struct a8_call *c)
  */
 bool a8_replay_install(const struct a8_call *c, int fd, int cloexec)
 {
-	int held = a8_keep_take(a8.seq, fd);
-	long r;
+	int held = a8_keep_take(a8.seq, fd), flags = cloexec ? O_CLOEXEC : 0;
+	bool copied = dups_fd(c) && a8_sys3(SYS_dup3, c->a[0], fd, flags) == fd;
+	long r = copied ? fd : -EBADF;
 
-	if (held < 0 && !dups_fd(c))
-		return false;
-	r = a8_sys3(SYS_dup3, dups_fd(c) ? (int)c->a[0] : held, fd, cloexec ? O_CLOEXEC : 0);
+	if (!copied && held >= 0)	/* not a copy, or what it copies is not open here */
+		r = a8_sys3(SYS_dup3, held, fd, flags);
 	if (held >= 0)
 		a8_sys1(SYS_close, held);
-	if (r == fd && held >= 0 && !restored_pipe_copy(c))
+	if (r == fd && held_by_next_copy(c, copied, held >= 0))
 		a8_ckpt_shared(fd, a8.seq);
 	return r == fd;
 }

@@ -17,7 +17,22 @@
 #include "canon/kinds.h"
 #include "arch.h"
 #include "fdtab.h"
+#include "runfile.h"
 #include "util.h"
+
+/*
+ * The socket is open to every user the program may become (src/run/run_dirs.ts): the agent
+ * takes a connection's events once its first line shows the run's token.
+ */
+static int show_token(int fd)
+{
+	char line[64];
+	int n = snprintf(line, sizeof(line), "A8-AUTH %s\n", a8.agent_token);
+
+	if (n <= 0 || n >= (int)sizeof(line))
+		return -EINVAL;
+	return a8_sys6(SYS_sendto, fd, line, n, MSG_NOSIGNAL, NULL, 0) == n ? 0 : -EIO;
+}
 
 /* A new connection of this process to the agent; the old one (if any) is let go. */
 int a8_agent_open(void)
@@ -32,7 +47,7 @@ int a8_agent_open(void)
 		return 0;
 	strncpy(sun.sun_path, a8.agent_sock, sizeof(sun.sun_path) - 1);
 	fd = a8_fd_socket(AF_UNIX, SOCK_STREAM);
-	if (fd < 0 || a8_sys3(SYS_connect, fd, &sun, sizeof(sun)) < 0) {
+	if (fd < 0 || a8_sys3(SYS_connect, fd, &sun, sizeof(sun)) < 0 || show_token((int)fd) < 0) {
 		if (fd >= 0)
 			a8_sys1(SYS_close, fd);
 		return -ECONNREFUSED;
@@ -139,12 +154,9 @@ int a8_stats_open(bool truncate)
 	if (!a8.run_dir[0])
 		return 0;
 	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
-	fd = a8_sys4(SYS_openat, AT_FDCWD, path,
-		     O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
+	fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
 	if (fd < 0)
 		return (int)fd;
-	/* Opened again after an exec, maybe by the user the program became (run_dirs.ts). */
-	a8_sys2(SYS_fchmod, fd, 0666);
 	if (a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats)) < 0) {
 		a8_sys1(SYS_close, fd);
 		return -EIO;

@@ -116,7 +116,12 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	a8.vppid = a8.vpid;
 	a8.vpid = vpid;
 	a8_stats_open(true);
-	a8_agent_connect();
+	/*
+	 * No agent to take our hello: the run is over (it ended as we were forked; the agent
+	 * kills what it knows of). We must not run on unmonitored.
+	 */
+	if (a8_agent_connect() < 0)
+		a8_sys2(SYS_kill, a8_sys0(SYS_getpid), SIGKILL);
 	if (a8.role == A8_ROLE_LEADER) {
 		err = a8_link_accept_followers(lfd, a8.timeout_ms);
 		a8_sys1(SYS_close, lfd);

@@ -13,6 +13,7 @@
  * does a follower's root, in its note of how far it ran (`ran-<pid>`): a write to its stdio
  * made but not noted would be made again by the replay of its leader's log.
  */
+import { openRegularSync } from "../util/open_regular.ts";
 import { SIGNALS } from "../../ffi/libc.ts";
 import type { Logger } from "../log.ts";
 import { signal, sleep } from "./kill_tree.ts";
@@ -63,7 +64,7 @@ function openMarked(
   for (const name of [`replay-${pid}`, `outs-${pid}`, `ran-${pid}`]) {
     let f: Deno.FsFile;
     try {
-      f = Deno.openSync(`${runDir}/${name}`, { read: true, write: true });
+      f = openRegularSync(`${runDir}/${name}`, { read: true, write: true });
     } catch {
       continue; // no such file (no checkpoint yet, not a leader, the root), or not ours
     }

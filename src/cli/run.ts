@@ -88,10 +88,9 @@ export async function main(args: string[]): Promise<number> {
     return refuse(EXIT.peer, "peer-failure", e.message);
   }
   const { group, runId, isas } = peers;
-  const dirs = await makeRunDirs(runId, self.id);
+  const dirs = await makeRunDirs(runId, self.id, createFaultsOff);
   const runDir = dirs.program;
-  await createFaultsOff(runDir);
-  const events = EventServer.listen(`${runDir}/agent.sock`, log);
+  const events = EventServer.listen(dirs.socket, log);
   await openToProgram(events.path);
 
   let end: RunEnd;
@@ -120,6 +119,7 @@ export async function main(args: string[]): Promise<number> {
     end = { kind: "fatal", by: self.id, reason: e.message, call: "" };
     await group.broadcast({ t: "fatal", variant: self.id, reason: e.message, call: "" });
   }
+  events.endRun();
 
   if (end.kind === "divergence") {
     const text = await reportDivergence(end, {

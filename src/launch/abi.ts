@@ -3,7 +3,7 @@
  * docs/monitor-abi.md). Change both together and bump `ABI_VERSION`.
  */
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Exit statuses the monitor uses for itself. */
 export const MONITOR_EXIT_DIVERGENCE = 86;

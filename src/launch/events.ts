@@ -108,8 +108,14 @@ export function parseEventLine(line: string): ParsedLine {
 /** A line longer than this is a broken monitor; its connection is dropped. */
 const MAX_LINE = 256 * 1024;
 
+/** The first line of every monitor connection, then the token (preload/core/agent.c). */
+export const AUTH = "A8-AUTH";
+
 export class EventServer {
   readonly path: string;
+  /** The run's secret a monitor shows first (A8_AGENT_TOKEN). */
+  readonly token = [...crypto.getRandomValues(new Uint8Array(16))]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
   readonly #listener: Deno.Listener;
   readonly #log: Logger;
   readonly #events = new EventLog<MonitorEvent>();
@@ -119,8 +125,10 @@ export class EventServer {
   readonly #pids = new Set<number>();
   /** Processes of the program whose connection is open: their pid and stream. */
   readonly #live = new Map<number, string>();
+  #ended = false;
   /** Connections of frozen checkpoint copies, by pid: the agent writes their commands. */
   readonly #copies = new Map<number, Deno.Conn>();
+  readonly #everCopies = new Set<number>();
 
   private constructor(path: string, listener: Deno.Listener, log: Logger) {
     this.path = path;
@@ -129,7 +137,11 @@ export class EventServer {
     this.#accepting = this.#accept();
   }
 
-  /** Listens on `path` (which must not exist; it lives in the fresh run directory). */
+  /**
+   * Listens on `path` (which must not exist; it lives in the fresh run directory). Every user
+   * the program becomes may connect (run_dirs.ts): a connection counts once its first line is
+   * `A8-AUTH <token>`, the run's secret the monitors get in A8_AGENT_TOKEN.
+   */
   static listen(path: string, log: Logger): EventServer {
     const listener = Deno.listen({ transport: "unix", path });
     return new EventServer(path, listener, log.with({ source: "monitor" }));
@@ -140,14 +152,33 @@ export class EventServer {
     return this.#pids;
   }
 
+  /**
+   * The run is over: every process of the program still connected is killed, and so is one that
+   * says hello from now on (forked as the run ended: a server's daemon child forking its
+   * workers), so that none outlives the run unmonitored. `close` kills those left too.
+   */
+  endRun(): void {
+    this.#ended = true;
+    for (const pid of this.#live.keys()) this.#killLeftover(pid);
+  }
+
+  #killLeftover(pid: number): void {
+    try {
+      Deno.kill(pid, "SIGKILL");
+      this.#log.debug("killed a process of the program after the run", { pid });
+    } catch {
+      // gone already
+    }
+  }
+
   /** Processes of the program whose monitor is connected, and their streams. */
   live(): { pid: number; stream: string }[] {
     return [...this.#live].map(([pid, stream]) => ({ pid, stream }));
   }
 
-  /** Checkpoint copies and keepers that have said who they are: a8's, not the program's. */
+  /** Every checkpoint copy and keeper that ever said who it is: a8's, not the program's. */
   copyPids(): Set<number> {
-    return new Set(this.#copies.keys());
+    return new Set(this.#everCopies);
   }
 
   /**
@@ -193,6 +224,7 @@ export class EventServer {
     } catch {
       // already closed
     }
+    if (this.#ended) { for (const pid of this.#live.keys()) this.#killLeftover(pid); }
     for (const c of this.#conns) closeQuietly(c);
     await this.#accepting;
     await Promise.all(this.#readers);
@@ -223,21 +255,29 @@ export class EventServer {
     /** The process on this connection, once it said who it is; told as gone at the end. */
     const who: { e?: MonitorEvent } = {};
     const chunk = new Uint8Array(16 * 1024);
-    for (;;) {
+    let authed = false;
+    reading: for (;;) {
       const n = await conn.read(chunk).catch(() => null);
       if (n === null) break;
       buf += decoder.decode(chunk.subarray(0, n), { stream: true });
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
-        this.#line(buf.slice(0, nl), conn, who);
+        const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
+        if (!authed && line !== `${AUTH} ${this.token}`) {
+          this.#log.warn("a connection to the agent socket without the run's token: closed");
+          buf = "";
+          break reading;
+        }
+        if (authed) this.#line(line, conn, who);
+        authed = true;
       }
       if (buf.length > MAX_LINE) {
         this.#log.error("monitor line too long: dropping its connection", { bytes: buf.length });
         break;
       }
     }
-    if (buf.trim()) this.#line(buf, conn, who);
+    if (authed && buf.trim()) this.#line(buf, conn, who);
     closeQuietly(conn);
     if (who.e && this.#copies.get(who.e.pid) === conn) this.#copies.delete(who.e.pid);
     if (who.e) {
@@ -261,9 +301,13 @@ export class EventServer {
     if (e.ev === "hello" || e.ev === "resumed") {
       this.#pids.add(e.pid);
       this.#live.set(e.pid, e.stream);
+      if (this.#ended) this.#killLeftover(e.pid);
     }
     if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
-    if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) this.#copies.set(e.pid, conn);
+    if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) {
+      this.#copies.set(e.pid, conn);
+      this.#everCopies.add(e.pid);
+    }
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
   }

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
-import { EventServer, parseEventLine } from "./events.ts";
+import { AUTH, EventServer, parseEventLine } from "./events.ts";
 import { memoryLogger } from "../peer/test_helpers.ts";
 
 const enc = new TextEncoder();
+/** The token of the server under test (fakeMonitor shows it first). */
+let currentToken = "";
 
 async function withServer(fn: (s: EventServer, dir: string, lines: string[]) => Promise<void>) {
   const dir = await Deno.makeTempDir({ prefix: "a8-events-" });
   const { logger, lines } = memoryLogger(1);
   const s = EventServer.listen(`${dir}/agent.sock`, logger);
+  currentToken = s.token;
   try {
     await fn(s, dir, lines);
   } finally {
@@ -17,9 +20,9 @@ async function withServer(fn: (s: EventServer, dir: string, lines: string[]) => 
 }
 
 /** A fake monitor: connects and writes `text` in pieces of `step` bytes. */
-async function fakeMonitor(path: string, text: string, step = 7): Promise<void> {
+async function fakeMonitor(path: string, text: string, step = 7, token?: string): Promise<void> {
   const c = await Deno.connect({ transport: "unix", path });
-  const bytes = enc.encode(text);
+  const bytes = enc.encode(`${AUTH} ${token ?? currentToken}\n${text}`);
   for (let off = 0; off < bytes.length; off += step) {
     await c.write(bytes.subarray(off, off + step));
   }
@@ -110,4 +113,14 @@ Deno.test("parseEventLine checks each event's fields", () => {
   assert.deepEqual(parseEventLine(JSON.stringify(fatal)), { ok: true, event: fatal });
   const r = parseEventLine(JSON.stringify({ ...fatal, nr: undefined }));
   assert.deepEqual(r, { ok: false, problem: "event fatal: field nr missing or not int" });
+});
+
+Deno.test("a connection without the run's token is closed and its events are not taken", async () => {
+  await withServer(async (s, _dir, lines) => {
+    await fakeMonitor(s.path, hello("0", 4242), 7, "not-the-token");
+    await fakeMonitor(s.path, hello("0", 4343));
+    await s.waitFor((e) => e.ev === "hello" && e.pid === 4343, 2000);
+    assert.deepEqual([...s.pids], [4343], "only the monitor with the token counts");
+    assert.ok(lines.some((l) => l.includes("without the run's token")), lines.join("\n"));
+  });
 });

@@ -18,6 +18,8 @@ export interface MonitorSettings {
   /** The per-run monitor key (peer/auth.ts monitorKey), not the config key. */
   key: string;
   agentSock: string;
+  /** What a monitor shows the agent socket first (events.ts). */
+  agentToken: string;
   runDir: string;
   /** Leader: address its data listeners bind to. */
   dataAddr?: string;
@@ -50,6 +52,7 @@ export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Reco
     A8_RUN_ID: m.runId,
     A8_KEY: m.key,
     A8_AGENT_SOCK: m.agentSock,
+    A8_AGENT_TOKEN: m.agentToken,
     A8_RUN_DIR: m.runDir,
     A8_POLICY: m.policy,
     A8_INTERPOSER: m.interposer,

@@ -3,6 +3,7 @@
  * agent's only view of what happened inside a variant, and they outlive the process, so the
  * summary and the divergence report are built from them even after a crash.
  */
+import { NotRegularFile, readRegularFile } from "../util/open_regular.ts";
 import {
   ABI_VERSION,
   CALL_NAME_BYTES,
@@ -73,8 +74,15 @@ export class StatsError extends Error {
 /** More slots than this means a corrupt header, not a bigger ring. */
 const MAX_RING_SLOTS = 1 << 16;
 
-export async function readStats(path: string): Promise<StreamStats> {
-  return parseStats(await Deno.readFile(path), path);
+export function readStats(path: string): Promise<StreamStats> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(path); // in a directory every user of the program may write to
+  } catch (e) {
+    if (e instanceof NotRegularFile) return Promise.reject(new StatsError(path, e.message));
+    return Promise.reject(e);
+  }
+  return Promise.resolve(parseStats(bytes, path));
 }
 
 export function parseStats(bytes: Uint8Array, path = "(stats)"): StreamStats {

@@ -36,7 +36,7 @@ export function encodeStats(s: FixtureStats): Uint8Array {
   const v = new DataView(bytes.buffer);
   const enc = new TextEncoder();
   bytes.set(enc.encode("A8STATS1"), 0);
-  v.setUint32(8, s.abi ?? 2, true);
+  v.setUint32(8, s.abi ?? 3, true);
   v.setUint32(12, slots, true);
   const c = s.counters ?? {};
   [c.seen, c.checked, c.replicated, c.local, c.divergences].forEach((n, i) =>

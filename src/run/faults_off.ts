@@ -16,9 +16,7 @@ export const RUN_ENDING = 2;
 
 /** Made with the run directory, before the program starts (its monitors map it at start). */
 export async function createFaultsOff(runDir: string): Promise<void> {
-  // Any user the program becomes maps it again after an exec (run_dirs.ts).
-  await Deno.writeFile(`${runDir}/${NAME}`, new Uint8Array(1));
-  await Deno.chmod(`${runDir}/${NAME}`, 0o666);
+  await Deno.writeFile(`${runDir}/${NAME}`, new Uint8Array(1), { mode: 0o600, createNew: true });
 }
 
 /**

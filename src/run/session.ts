@@ -19,6 +19,7 @@ import { MONITOR_EXIT_DIVERGENCE, MONITOR_EXIT_FATAL } from "../launch/abi.ts";
 import { faultsOff } from "./faults_off.ts";
 import { leftBehind } from "./left_behind.ts";
 import { scanProc } from "../checkpoint/proc_tree.ts";
+import { sleep } from "../checkpoint/kill_tree.ts";
 import { compareExits, type RunEnd } from "./outcome.ts";
 import { peerTrouble, Trouble } from "./trouble.ts";
 import { type CheckpointStats, CopyRegistry } from "../checkpoint/copies.ts";
@@ -62,6 +63,8 @@ export interface SessionResult {
 /** How long a program may run on after a peer's ended (see outlived). */
 const OUTLIVE_GRACE_MS = 2000;
 const EVENT_GRACE_MS = 1000;
+/** How long a process of the program found running as the root ended is given to end too. */
+const LEFT_BEHIND_GRACE_MS = 50;
 
 export async function runSession(s: Session): Promise<SessionResult> {
   const trouble = new Trouble(s.self.id, s.events, s.group);
@@ -177,15 +180,32 @@ async function watchOnce(
       return { end: why, programStatus: status };
     }
   }
-  warnLeftBehind(s, root, handle.pid, status);
+  await warnLeftBehind(s, root, handle.pid, status);
   handle.killTree("SIGKILL"); // the root is gone; no child may outlive it unmonitored
   return { end: await agreeOnExit(s, status, rollbacks.round), programStatus: status };
 }
 
-/** Says what of the program a8 is about to end with its first process (left_behind.ts). */
-function warnLeftBehind(s: Session, root: LiveRoot, group: number, status: number): void {
-  const ours = new Set([root.pid, ...root.retired, ...s.events.copyPids()]);
-  const left = leftBehind(scanProc(), group, s.events.live(), ours);
+/**
+ * Says what of the program a8 is about to end with its first process (left_behind.ts): what is
+ * still there a moment later, when a copy or keeper forked just now has said who it is, and a
+ * process that was ending has ended.
+ */
+async function warnLeftBehind(
+  s: Session,
+  root: LiveRoot,
+  group: number,
+  status: number,
+): Promise<void> {
+  const scan = () =>
+    leftBehind(
+      scanProc(),
+      group,
+      s.events.live(),
+      new Set([root.pid, ...root.retired, ...s.events.copyPids()]),
+    );
+  if (scan().length === 0) return;
+  await sleep(LEFT_BEHIND_GRACE_MS);
+  const left = scan();
   if (left.length === 0) return;
   s.log.warn(
     "the program's first process ended while others of it still ran: a8 ends them with it " +
@@ -247,6 +267,7 @@ function settings(s: Session): MonitorSettings {
     runId: s.runId,
     key: s.monitorKey,
     agentSock: s.events.path,
+    agentToken: s.events.token,
     runDir: s.runDir,
     dataAddr: s.self.address,
     policy: c.policy,

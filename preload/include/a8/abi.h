@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#define A8_ABI_VERSION 2
+#define A8_ABI_VERSION 3
 
 /* Exit statuses the monitor uses for itself. */
 #define A8_EXIT_DIVERGENCE 86

@@ -71,6 +71,7 @@ struct a8_state {
 	int timeout_ms;
 	char run_dir[256];
 	char agent_sock[108];
+	char agent_token[40];	/* shown first on every agent connection (A8_AGENT_TOKEN) */
 	char local_paths[1024];		/* ':'-separated prefixes */
 	char preload[256];		/* LD_PRELOAD value, re-added on execve */
 	struct a8_stats *stats;

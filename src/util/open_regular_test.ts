@@ -1,0 +1,20 @@
+import assert from "node:assert/strict";
+import { NotRegularFile, openRegularSync, readRegularFile } from "./open_regular.ts";
+
+Deno.test("openRegularSync: a plain file opens; a symbolic or hard link is refused", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a8-open-regular-" });
+  try {
+    await Deno.writeTextFile(`${dir}/victim`, "not yours");
+    await Deno.writeTextFile(`${dir}/own`, "mine");
+    await Deno.symlink(`${dir}/victim`, `${dir}/sym`);
+    await Deno.link(`${dir}/victim`, `${dir}/hard`);
+    assert.equal(new TextDecoder().decode(readRegularFile(`${dir}/own`)), "mine");
+    assert.throws(() => openRegularSync(`${dir}/sym`, { read: true, write: true }), NotRegularFile);
+    assert.throws(() => openRegularSync(`${dir}/hard`, { read: true }), NotRegularFile);
+    assert.throws(() => openRegularSync(dir, { read: true }), NotRegularFile);
+    assert.throws(() => openRegularSync(`${dir}/none`, { read: true }), Deno.errors.NotFound);
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "not yours");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
