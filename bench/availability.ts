@@ -793,11 +793,18 @@ await new Deno.Command(Deno.execPath(), {
   stderr: "null",
 }).output().catch(() => {});
 let png = "";
-const rsvg = await new Deno.Command("rsvg-convert", {
-  args: ["-b", "white", "-o", pngPath, svgPath],
-  stdout: "null",
-  stderr: "piped",
-}).output().catch(() => null);
+// Optional: a missing program makes Command throw at once, not reject (Deno.errors.NotFound).
+const rsvg = await (async () => {
+  try {
+    return await new Deno.Command("rsvg-convert", {
+      args: ["-b", "white", "-o", pngPath, svgPath],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+  } catch {
+    return null;
+  }
+})();
 if (rsvg?.success) png = ` and ${pngPath}`;
 else log(`(no PNG: rsvg-convert ${rsvg ? "failed" : "is not installed (librsvg2-bin)"})`);
 log(`\nwrote ${jsonPath}, ${svgPath}${png} (${result.duration_s} s)`);
