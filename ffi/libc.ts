@@ -220,6 +220,21 @@ export function openDirectory(path: string): number {
   return check(`open(${path})`, libc().open(cString(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
 }
 
+// O_NOFOLLOW differs on arm64 too; O_RDWR, O_NONBLOCK and O_NOCTTY are the same on both.
+const O_NOFOLLOW = Deno.build.arch === "aarch64" ? 0o100000 : 0o400000;
+const O_RDWR = 2;
+const O_NONBLOCK = 0o4000;
+const O_NOCTTY = 0o400;
+
+/**
+ * open(2) that never follows a symbolic link at the end of `path` (ELOOP) and never waits (a
+ * FIFO) nor takes a terminal: the raw fd, to look at before use. Close it with `closeFd`.
+ */
+export function openNoFollow(path: string, write: boolean): number {
+  const flags = (write ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+  return check(`open(${path})`, libc().open(cString(path), flags, 0));
+}
+
 export function closeFd(fd: number): void {
   check(`close(${fd})`, libc().close(fd));
 }

@@ -4,6 +4,7 @@
  * does not parse or lacks its fields is logged and skipped: a monitor bug must not take the
  * agent (and with it the report of what went wrong) down.
  */
+import { readStat } from "../checkpoint/proc_tree.ts";
 import type { Logger } from "../log.ts";
 import { EventLog } from "../util/event_log.ts";
 
@@ -110,6 +111,8 @@ const MAX_LINE = 256 * 1024;
 
 /** The first line of every monitor connection, then the token (preload/core/agent.c). */
 export const AUTH = "A8-AUTH";
+/** How long a new connection has to show it. */
+const AUTH_WAIT_MS = 2000;
 
 export class EventServer {
   readonly path: string;
@@ -124,7 +127,7 @@ export class EventServer {
   readonly #accepting: Promise<void>;
   readonly #pids = new Set<number>();
   /** Processes of the program whose connection is open: their pid and stream. */
-  readonly #live = new Map<number, string>();
+  readonly #live = new Map<number, { stream: string; conn: Deno.Conn }>();
   #ended = false;
   /** Connections of frozen checkpoint copies, by pid: the agent writes their commands. */
   readonly #copies = new Map<number, Deno.Conn>();
@@ -173,7 +176,7 @@ export class EventServer {
 
   /** Processes of the program whose monitor is connected, and their streams. */
   live(): { pid: number; stream: string }[] {
-    return [...this.#live].map(([pid, stream]) => ({ pid, stream }));
+    return [...this.#live].map(([pid, l]) => ({ pid, stream: l.stream }));
   }
 
   /** Every checkpoint copy and keeper that ever said who it is: a8's, not the program's. */
@@ -237,8 +240,12 @@ export class EventServer {
       let conn: Deno.Conn;
       try {
         conn = await this.#listener.accept();
-      } catch {
-        return;
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        // Out of fds, say: wait and go on, a monitor may be waiting in the backlog.
+        this.#log.warn("cannot accept on the agent socket", { error: (e as Error).message });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
       }
       this.#conns.add(conn);
       const r = this.#read(conn).finally(() => {
@@ -256,6 +263,13 @@ export class EventServer {
     const who: { e?: MonitorEvent } = {};
     const chunk = new Uint8Array(16 * 1024);
     let authed = false;
+    // A connection that does not show the token at once is not a monitor's: it may not hold
+    // one of the agent's fds for long (the socket is open to every local user).
+    const unauthed = setTimeout(() => {
+      if (authed) return;
+      this.#log.warn("a connection to the agent socket showed no token in time: closed");
+      closeQuietly(conn);
+    }, AUTH_WAIT_MS);
     reading: for (;;) {
       const n = await conn.read(chunk).catch(() => null);
       if (n === null) break;
@@ -277,12 +291,13 @@ export class EventServer {
         break;
       }
     }
+    clearTimeout(unauthed);
     if (authed && buf.trim()) this.#line(buf, conn, who);
     closeQuietly(conn);
     if (who.e && this.#copies.get(who.e.pid) === conn) this.#copies.delete(who.e.pid);
     if (who.e) {
       const { stream, pid, vpid } = who.e;
-      if (this.#live.get(pid) === stream) this.#live.delete(pid);
+      if (this.#live.get(pid)?.conn === conn) this.#live.delete(pid);
       this.#events.push({ ev: "gone", stream, pid, vpid });
     }
   }
@@ -298,9 +313,16 @@ export class EventServer {
       return;
     }
     const e = r.event;
-    if (e.ev === "hello" || e.ev === "resumed") {
+    if ((e.ev === "hello" || e.ev === "resumed") && !descendsFromAgent(e.pid)) {
+      // Whoever holds the token names a pid: the agent signals it later, so it must be one of
+      // the run's (a process the program left as root, or a forgery by a process of it).
+      this.#log.warn("a monitor named a pid that is not of this run: not one to signal", {
+        pid: e.pid,
+        stream: e.stream,
+      });
+    } else if (e.ev === "hello" || e.ev === "resumed") {
       this.#pids.add(e.pid);
-      this.#live.set(e.pid, e.stream);
+      this.#live.set(e.pid, { stream: e.stream, conn });
       if (this.#ended) this.#killLeftover(e.pid);
     }
     if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
@@ -320,6 +342,18 @@ export class EventServer {
     else if (e.level === "info") this.#log.info(e.msg, fields);
     else this.#log.debug(e.msg, fields);
   }
+}
+
+/** Whether the agent is an ancestor of `pid` (ppid links; orphans of the run come to it). */
+function descendsFromAgent(pid: number): boolean {
+  let p = pid;
+  for (let hops = 0; hops < 256 && p > 1; hops++) {
+    if (p === Deno.pid) return true;
+    const st = readStat(p);
+    if (!st) return false;
+    p = st.ppid;
+  }
+  return false;
 }
 
 function closeQuietly(c: Deno.Conn): void {

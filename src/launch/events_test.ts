@@ -41,20 +41,49 @@ const hello = (stream: string, pid: number) =>
     policy: "lockstep",
   }) + "\n";
 
+/** Processes of this test's own (the agent's descendants, as a program's are), for `fn`. */
+async function withChildren(n: number, fn: (pids: number[]) => Promise<void>): Promise<void> {
+  const kids = Array.from(
+    { length: n },
+    () => new Deno.Command("sleep", { args: ["30"], stdout: "null", stderr: "null" }).spawn(),
+  );
+  try {
+    await fn(kids.map((k) => k.pid));
+  } finally {
+    for (const k of kids) {
+      k.kill("SIGKILL");
+      await k.status;
+    }
+  }
+}
+
 Deno.test("events from several monitors arrive, split lines are joined, pids are kept", async () => {
+  await withChildren(2, (pids) => severalMonitors(pids[0], pids[1]));
+});
+
+Deno.test("a pid that is not of the run is not kept (the agent would signal it)", async () => {
+  await withServer(async (s, _dir, lines) => {
+    await fakeMonitor(s.path, hello("0", 1));
+    await s.waitFor((e) => e.ev === "hello" && e.pid === 1, 2000);
+    assert.deepEqual([...s.pids], []);
+    assert.ok(lines.some((l) => l.includes("not of this run")), lines.join("\n"));
+  });
+});
+
+async function severalMonitors(a: number, b: number): Promise<void> {
   await withServer(async (s) => {
     const ready = JSON.stringify({ ev: "ready", stream: "0", pid: 100, vpid: 1, port: 4321 });
     await Promise.all([
-      fakeMonitor(s.path, hello("0", 100) + ready + "\n"),
-      fakeMonitor(s.path, hello("0.1", 101), 3),
+      fakeMonitor(s.path, hello("0", a) + ready + "\n"),
+      fakeMonitor(s.path, hello("0.1", b), 3),
     ]);
     const r = await s.waitFor((e) => e.ev === "ready", 2000);
     assert.ok(r && r.ev === "ready");
     assert.equal(r.port, 4321);
     await s.waitFor((e) => e.ev === "hello" && e.stream === "0.1", 2000);
-    assert.deepEqual([...s.pids].sort(), [100, 101]);
+    assert.deepEqual([...s.pids].sort(), [a, b].sort());
   });
-});
+}
 
 Deno.test("malformed lines are logged and skipped; later lines still count", async () => {
   await withServer(async (s, _dir, lines) => {
@@ -117,10 +146,25 @@ Deno.test("parseEventLine checks each event's fields", () => {
 
 Deno.test("a connection without the run's token is closed and its events are not taken", async () => {
   await withServer(async (s, _dir, lines) => {
-    await fakeMonitor(s.path, hello("0", 4242), 7, "not-the-token");
-    await fakeMonitor(s.path, hello("0", 4343));
-    await s.waitFor((e) => e.ev === "hello" && e.pid === 4343, 2000);
-    assert.deepEqual([...s.pids], [4343], "only the monitor with the token counts");
+    await fakeMonitor(s.path, hello("0", Deno.pid), 7, "not-the-token");
+    assert.deepEqual([...s.pids], []);
+    await fakeMonitor(s.path, hello("0.1", Deno.pid));
+    await s.waitFor((e) => e.ev === "hello" && e.stream === "0.1", 2000);
+    assert.deepEqual([...s.pids], [Deno.pid], "only the monitor with the token counts");
     assert.ok(lines.some((l) => l.includes("without the run's token")), lines.join("\n"));
+  });
+});
+
+Deno.test("a connection that shows no token is closed within seconds", async () => {
+  await withServer(async (s, _dir, lines) => {
+    const c = await Deno.connect({ transport: "unix", path: s.path });
+    try {
+      // The server closes it: the read ends (null) instead of waiting for ever.
+      const got = await c.read(new Uint8Array(8)).catch(() => null);
+      assert.equal(got, null);
+      assert.ok(lines.some((l) => l.includes("showed no token in time")), lines.join("\n"));
+    } finally {
+      c.close();
+    }
   });
 });

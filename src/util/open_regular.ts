@@ -1,22 +1,31 @@
 /**
- * Opening a file the program's processes made, in a directory every user of the program may
- * write to (src/run/run_dirs.ts), as root: never through a symbolic link or into a hard link to
- * some other file. Deno has no O_NOFOLLOW: the file is looked at first (lstat), opened, and must
- * then be that same file (device and inode), with one link.
+ * Opening a file the program's processes made, in a directory others may write to (src/run/
+ * run_dirs.ts), as root: never through a symbolic link, never a FIFO or device, nor a hard link
+ * to some other file. Deno's open has no O_NOFOLLOW: the file is opened with libc (ffi/libc.ts),
+ * looked at through that fd, and opened again by Deno through /proc/self/fd, which names the
+ * file opened, not the path, so nothing swapped in meanwhile is reached.
  */
+import { closeFd, openNoFollow } from "../../ffi/libc.ts";
 
 export class NotRegularFile extends Error {}
 
 export function openRegularSync(path: string, options: Deno.OpenOptions): Deno.FsFile {
-  const seen = Deno.lstatSync(path);
-  if (!seen.isFile) throw new NotRegularFile(`${path}: not a plain file`);
-  const f = Deno.openSync(path, { ...options, truncate: false, create: false });
-  const got = f.statSync();
-  if (got.ino !== seen.ino || got.dev !== seen.dev || got.nlink !== 1) {
-    f.close();
-    throw new NotRegularFile(`${path}: replaced while opened, or linked elsewhere`);
+  let fd: number;
+  try {
+    fd = openNoFollow(path, options.write === true);
+  } catch (e) {
+    throw new NotRegularFile(`${path}: ${(e as Error).message}`, { cause: e });
   }
-  return f;
+  try {
+    const opened = `/proc/self/fd/${fd}`;
+    const st = Deno.statSync(opened);
+    if (!st.isFile || st.nlink !== 1) {
+      throw new NotRegularFile(`${path}: not a plain file with one link`);
+    }
+    return Deno.openSync(opened, { ...options, truncate: false, create: false });
+  } finally {
+    closeFd(fd);
+  }
 }
 
 /** The whole of such a file. */
