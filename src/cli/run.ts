@@ -127,6 +127,7 @@ export async function main(args: string[]): Promise<number> {
       leaderId: config.leaderId,
       runId,
       runDir,
+      ours: (pid) => events.pids.has(pid),
       isas,
       group,
       waitMs: Math.min(config.timeouts.shutdownMs, 3000),
@@ -141,7 +142,7 @@ export async function main(args: string[]): Promise<number> {
   await events.close();
 
   if (opts.reportDir) {
-    const stats = await readRunStats(runDir).catch((e) => {
+    const stats = await readRunStats(runDir, (pid) => events.pids.has(pid)).catch((e) => {
       log.warn("cannot read the monitors' stats", { error: String(e) });
       return { streams: [], totals: emptyCounters(), skipped: [] };
     });

@@ -170,8 +170,14 @@ export function emptyCounters(): StreamCounters {
   };
 }
 
-/** Every `runDir/stats/*.bin`, sorted by stream key, and their summed counters. */
-export async function readRunStats(runDir: string): Promise<RunStats> {
+/**
+ * Every `runDir/stats/*.bin` of a process `ours` knows (default: all), sorted by stream key,
+ * and their summed counters.
+ */
+export async function readRunStats(
+  runDir: string,
+  ours: (pid: number) => boolean = () => true,
+): Promise<RunStats> {
   const dir = `${runDir}/stats`;
   const streams: StreamStats[] = [];
   const skipped: string[] = [];
@@ -179,7 +185,10 @@ export async function readRunStats(runDir: string): Promise<RunStats> {
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile || !e.name.endsWith(".bin")) continue;
       try {
-        streams.push(await readStats(`${dir}/${e.name}`));
+        const st = await readStats(`${dir}/${e.name}`);
+        // Any local user may put a file there (src/run/run_dirs.ts): a monitor said hello.
+        if (ours(st.pid)) streams.push(st);
+        else skipped.push(`${e.name}: pid ${st.pid} is not a process of this run`);
       } catch (err) {
         // A process killed while it was creating its file leaves it short: count the rest.
         if (!(err instanceof StatsError)) throw err;

@@ -104,6 +104,20 @@ Deno.test("readRunStats reads every stream, in stream order, and sums the counte
   }
 });
 
+Deno.test("readRunStats skips a file whose pid is not of the run (anyone may put one there)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "a8-stats-" });
+  try {
+    await Deno.mkdir(`${dir}/stats`);
+    await Deno.writeFile(`${dir}/stats/0.bin`, encodeStats({ stream: "0", pid: 10 }));
+    await Deno.writeFile(`${dir}/stats/0.1.bin`, encodeStats({ stream: "0.1", pid: 666 }));
+    const run = await readRunStats(dir, (pid) => pid === 10);
+    assert.deepEqual(run.streams.map((s) => s.stream), ["0"]);
+    assert.match(run.skipped.join(), /0\.1\.bin: pid 666 is not a process of this run/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("stream keys sort numerically, parents first", () => {
   assert.deepEqual(["0.10", "0.2", "0", "0.2.1"].sort(compareStreamKeys), [
     "0",

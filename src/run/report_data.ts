@@ -49,6 +49,8 @@ export interface GatherOptions {
   leaderId: number;
   runId: string;
   runDir: string;
+  /** Whether a pid is of this run's program (a monitor of it said hello). */
+  ours?: (pid: number) => boolean;
   isas: Map<number, string>;
   group: PeerGroup;
   waitMs: number;
@@ -63,7 +65,7 @@ export async function reportDivergence(
 ): Promise<string> {
   let own: StreamCalls[] = [];
   try {
-    own = recordsAround(await readRunStats(o.runDir), end.stream, end.seq);
+    own = recordsAround(await readRunStats(o.runDir, o.ours), end.stream, end.seq);
   } catch (e) {
     o.log.warn("cannot read this variant's stats", { reason: (e as Error).message });
   }
