@@ -150,9 +150,17 @@ export class EventServer {
     return new EventServer(path, listener, log.with({ source: "monitor" }));
   }
 
-  /** Real pids of every process whose monitor said hello: what `killTree` signals. */
+  /** Real pids of every process whose monitor ever said hello (their stats files are ours). */
   get pids(): ReadonlySet<number> {
     return this.#pids;
+  }
+
+  /**
+   * Real pids of the processes whose monitor is connected now: what `killTree` signals. Not
+   * one that ended: its pid may be another process's by now.
+   */
+  livePids(): number[] {
+    return [...this.#live.keys()];
   }
 
   /**
