@@ -40,7 +40,7 @@ HANDLER(a8_h_sendfile) HANDLER(a8_h_unsupported) HANDLER(a8_h_mmap) HANDLER(a8_h
 HANDLER(a8_h_getppid) HANDLER(a8_h_set_tid_address) HANDLER(a8_h_clone) HANDLER(a8_h_clone3)
 HANDLER(a8_h_execve) HANDLER(a8_h_exit) HANDLER(a8_h_wait4) HANDLER(a8_h_kill)
 HANDLER(a8_h_prctl) HANDLER(a8_h_sigaction) HANDLER(a8_h_sigprocmask) HANDLER(a8_h_sigsuspend)
-HANDLER(a8_h_sigreturn) HANDLER(a8_h_epoll_ctl) HANDLER(a8_h_rlimit)
+HANDLER(a8_h_sigreturn) HANDLER(a8_h_epoll_ctl) HANDLER(a8_h_rlimit) HANDLER(a8_h_capset)
 #undef HANDLER
 
 #endif

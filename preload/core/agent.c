@@ -141,39 +141,63 @@ void a8_sleep_ms(int ms)
 	a8_sys2(SYS_nanosleep, &ts, NULL);
 }
 
-int a8_stats_open(bool truncate)
+/* The stats file of this process, mapped; NULL if it cannot be had. */
+static struct a8_stats *map_stats_file(bool truncate, long *err)
 {
 	char path[400];
 	long fd;
 	void *p;
 
+	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
+	fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
+	if (fd < 0) {
+		*err = fd;
+		return NULL;
+	}
+	*err = a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats));
+	p = *err ? (void *)-1L : (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats),
+						   PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	a8_sys1(SYS_close, fd);
+	if ((long)p < 0 && (long)p > -4096) {
+		*err = *err ? *err : (long)p;
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Counted in memory of our own when the file cannot be had (a process that changed user, then
+ * called execve, may not open its root-owned file again): the program goes on, and only its
+ * stats are missing from the reports. The counters are never NULL.
+ */
+int a8_stats_open(bool truncate)
+{
+	long err = 0;
+
 	if (a8.stats) {
 		a8_sys2(SYS_munmap, a8.stats, sizeof(struct a8_stats));
 		a8.stats = NULL;
 	}
-	if (!a8.run_dir[0])
-		return 0;
-	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
-	fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
-	if (fd < 0)
-		return (int)fd;
-	if (a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats)) < 0) {
-		a8_sys1(SYS_close, fd);
-		return -EIO;
+	if (a8.run_dir[0])
+		a8.stats = map_stats_file(truncate, &err);
+	if (!a8.stats) {
+		long p = a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p < 0 && p > -4096)
+			a8_fatal("internal", "", 0, "no memory for the call counters");
+		a8.stats = (struct a8_stats *)p;
+		if (a8.run_dir[0])
+			a8_log(A8_LOG_WARN, 0, "no stats file for stream %s (%ld): its calls are "
+			       "not in the reports", a8.stream, err);
 	}
-	p = (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
-			    MAP_SHARED, fd, 0);
-	a8_sys1(SYS_close, fd);
-	if ((long)p < 0 && (long)p > -4096)
-		return (int)(long)p;
-	a8.stats = p;
 	memcpy(a8.stats->magic, A8_STATS_MAGIC, 8);
 	a8.stats->abi = A8_ABI_VERSION;
 	a8.stats->ring_slots = A8_RING_SLOTS;
 	a8.stats->pid = (uint32_t)a8_sys0(SYS_getpid);
 	a8.stats->vpid = (uint32_t)a8.vpid;
 	strncpy(a8.stats->stream, a8.stream, sizeof(a8.stats->stream) - 1);
-	return 0;
+	return (int)err;
 }
 
 void a8_ring_record(const struct a8_call *c, uint64_t seq, uint64_t digest,

@@ -32,7 +32,7 @@ STUB_HANDLER(a8_h_set_tid_address) STUB_HANDLER(a8_h_clone) STUB_HANDLER(a8_h_cl
 STUB_HANDLER(a8_h_execve) STUB_HANDLER(a8_h_exit) STUB_HANDLER(a8_h_wait4)
 STUB_HANDLER(a8_h_kill) STUB_HANDLER(a8_h_prctl) STUB_HANDLER(a8_h_sigaction)
 STUB_HANDLER(a8_h_sigprocmask) STUB_HANDLER(a8_h_sigsuspend) STUB_HANDLER(a8_h_sigreturn)
-STUB_HANDLER(a8_h_epoll_ctl) STUB_HANDLER(a8_h_rlimit)
+STUB_HANDLER(a8_h_epoll_ctl) STUB_HANDLER(a8_h_rlimit) STUB_HANDLER(a8_h_capset)
 #undef STUB_HANDLER
 
 /* The replay log (ckpt/replay.c): the data plane feeds it; nothing to log in unit tests. */

@@ -323,11 +323,14 @@ export class EventServer {
     const e = r.event;
     if ((e.ev === "hello" || e.ev === "resumed") && !descendsFromAgent(e.pid)) {
       // Whoever holds the token names a pid: the agent signals it later, so it must be one of
-      // the run's (a process the program left as root, or a forgery by a process of it).
-      this.#log.warn("a monitor named a pid that is not of this run: not one to signal", {
-        pid: e.pid,
-        stream: e.stream,
-      });
+      // the run's (a process the program left as root, or a forgery by a process of it). One
+      // that ended already is simply not kept.
+      if (readStat(e.pid)) {
+        this.#log.warn("a monitor named a pid that is not of this run: not one to signal", {
+          pid: e.pid,
+          stream: e.stream,
+        });
+      }
     } else if (e.ev === "hello" || e.ev === "resumed") {
       this.#pids.add(e.pid);
       this.#live.set(e.pid, { stream: e.stream, conn });

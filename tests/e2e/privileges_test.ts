@@ -1,0 +1,49 @@
+/**
+ * A program that gives up root before it starts the real work, as container entrypoints do
+ * (`setpriv`, `su-exec`): it reads and sets its capabilities, changes user, and calls execve.
+ * Each broke under a8: libcap-ng's probe of the capability version (the kernel writes the
+ * version back into the header, which the follower never got), capset naming the process by the
+ * pid the program sees (the leader's pid: on a follower another process, EPERM), and the new
+ * image's monitor, which could no longer open its root-owned stats file and then crashed
+ * (SIGSEGV) on its first call.
+ */
+import {
+  a8Missing,
+  assert,
+  describe,
+  ms,
+  readSummary,
+  runA8,
+  text,
+  withRunDir,
+} from "./harness.ts";
+
+Deno.test("setpriv to nobody, then execve: runs as natively on every variant", async () => {
+  const missing = await a8Missing();
+  if (missing) throw new Error(`cannot run a8: ${missing}`);
+  if (Deno.uid() !== 0) throw new Error("this test changes user: it needs root");
+  const setpriv = "/usr/bin/setpriv"; // util-linux, always on Debian
+  await Deno.stat(setpriv);
+  await withRunDir("a8-e2e-privileges-", async (dir) => {
+    const run = await runA8({
+      variants: 2,
+      program: [
+        setpriv,
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "/bin/sh",
+        "-c",
+        "id -u; echo dropped",
+      ],
+      dir,
+      timeoutMs: ms(30000),
+    });
+    const all = describe(run.variants);
+    for (const v of run.variants) {
+      assert.equal(v.code, 0, `variant ${v.id} exited ${v.code}\n${all}`);
+      assert.equal((await readSummary(v)).outcome, "ok", all);
+    }
+    assert.equal(text(run.leader.stdout), "65534\ndropped\n", all);
+  });
+});
