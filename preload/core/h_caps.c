@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * capset: every variant sets its own capabilities. The header names the process, and libcap-ng
- * names it by pid, as the program knows it: in a8's numbering, the leader's pids (a8_h_getpid).
- * On a follower that pid is another process, which the kernel refuses (EPERM), and setpriv's
- * drop of privileges diverged. The process's own pid is passed as 0, "this process".
+ * capset: every variant sets its own capabilities. The header names the process by pid, as the
+ * program knows it, in a8's numbering (the leader's pids, a8_h_getpid): on a follower that is
+ * another process, which the kernel refuses (EPERM), and setpriv's drop of privileges diverged.
+ * The process's own pid is passed as 0, "this process", the same on every variant: the header
+ * is compared as the call sees it (a pid argument is made local after the comparison instead,
+ * stream.c local_pids, but this one lies inside a struct).
  */
 #include <stdbool.h>
 #include <stdint.h>
