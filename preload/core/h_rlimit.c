@@ -33,6 +33,20 @@ static struct shape shape_of(const struct a8_call *c)
 	return (struct shape){ 0, 1, -1 };			/* setrlimit */
 }
 
+/*
+ * The hard limit to set instead of `asked`: `floor`, but never above the limit there is now
+ * (raising it takes CAP_SYS_RESOURCE, which a program that could lower it may lack: lighttpd's
+ * server.max-fds then failed under a8 where it works natively), nor below what was asked.
+ */
+static rlim_t keep_max(rlim_t asked, rlim_t floor)
+{
+	struct rlimit now;
+
+	if (a8_sys4(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &now) == 0 && now.rlim_max < floor)
+		floor = now.rlim_max;
+	return floor > asked ? floor : asked;
+}
+
 void a8_h_rlimit(struct a8_call *c)
 {
 	struct shape sh = shape_of(c);
@@ -48,7 +62,7 @@ void a8_h_rlimit(struct a8_call *c)
 	}
 	if (new && new->rlim_max < floor) {
 		sub = *new;
-		sub.rlim_max = floor;
+		sub.rlim_max = keep_max(new->rlim_max, floor);
 		if (sub.rlim_cur > new->rlim_max)
 			sub.rlim_cur = new->rlim_max;
 		c->a[sh.new] = (long)&sub;
