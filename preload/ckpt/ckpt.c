@@ -251,12 +251,6 @@ static void ask_for_cut(void)
 }
 
 /*
- * A quiescent point: the program is about to block waiting for events (epoll, poll, select,
- * sigsuspend), so no call of its own is half done. Prefer those; take one anywhere only when
- * none came for four intervals. After a rollback, the first quiescent point past the replay
- * is one: a new fault soon after would otherwise replay the whole stretch again.
- */
-/*
  * After a rollback's replay, at the first quiet point: the moment a checkpoint is likeliest to
  * be taken before the next divergence, and the next rollback then replays a short stretch. A
  * fork costs ~2 ms: always. A CRIU dump costs 50-90 ms, far more than replaying a few hundred
@@ -267,6 +261,12 @@ static bool rollback_pays(uint64_t calls)
 	return a8_ckpt.engine != A8_CKPT_CRIU || calls >= a8_ckpt.every_calls / 4;
 }
 
+/*
+ * A quiescent point: the program is about to block waiting for events (epoll, poll, select,
+ * sigsuspend), so no call of its own is half done. Prefer those; take one anywhere only when
+ * none came for four intervals. After a rollback, the first quiescent point past the replay
+ * is one: a new fault soon after would otherwise replay the whole stretch again.
+ */
 static bool interval_over(const struct a8_call *c)
 {
 	bool quiet = a8_quiescent(c);

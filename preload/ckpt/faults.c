@@ -61,17 +61,23 @@ static void map_stop_word(void)
 		stop_word = (uint8_t *)p;
 }
 
+/* This process's page (a8_ckpt_shared_map), starting from `state`. */
+static void map_fault_page(uint64_t state)
+{
+	faults = a8_ckpt_shared_map("faults", 4096);
+	if (!faults)
+		a8_fatal("internal", "", 0, "no memory for fault injection");
+	faults->state = state;
+	faults->drawn_upto = 0;
+}
+
 void a8_faults_init(void)
 {
 	/* Checkpoints heed the agent's word too (a8_run_ending), faults or not. */
 	if (a8_ckpt.engine != A8_CKPT_NONE && !stop_word)
 		map_stop_word();
-	if (a8_ckpt.fault_p > 0 && !faults) {
-		faults = a8_ckpt_shared_map("faults", 4096);
-		if (!faults)
-			a8_fatal("internal", "", 0, "no memory for fault injection");
-		faults->state = first_state();
-	}
+	if (a8_ckpt.fault_p > 0 && !faults)
+		map_fault_page(first_state());
 }
 
 /* A forked child counts positions of a stream of its own: a page of its own, same numbers. */
@@ -82,11 +88,7 @@ void a8_faults_in_child(void)
 	if (!faults)
 		return;
 	state = faults->state ^ (uint64_t)a8_sys0(SYS_getpid);
-	faults = a8_ckpt_shared_map("faults", 4096);
-	if (!faults)
-		a8_fatal("internal", "", 0, "no memory for fault injection");
-	faults->state = state;
-	faults->drawn_upto = 0;
+	map_fault_page(state);
 }
 
 /*

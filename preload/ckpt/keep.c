@@ -59,12 +59,6 @@ static void via_files_set(int fd, bool on)
 		via_files[fd / 8] &= (uint8_t)~(1u << (fd % 8));
 }
 
-/* A message on a channel whose other end may be gone: no SIGPIPE for the program. */
-long a8_chan_put(int chan, const void *p, size_t n)
-{
-	return a8_sys6(SYS_sendto, chan, p, n, MSG_NOSIGNAL, NULL, 0);
-}
-
 /* The copy is not needed any more: it ends (it would only wait otherwise). */
 void a8_keep_channel_retire(void)
 {
@@ -72,7 +66,7 @@ void a8_keep_channel_retire(void)
 
 	if (chan_live < 0)
 		return;
-	a8_chan_put(chan_live, &bye, sizeof(bye));
+	a8_send(chan_live, &bye, sizeof(bye));
 	a8_sys1(SYS_close, chan_live);
 	chan_live = -1;
 	if (files_live >= 0)
@@ -335,7 +329,7 @@ static enum served serve_one(int *chan)
 			a8_sys1(SYS_close, held);
 		copy_lets_go(m.fd, m.seq);
 		if (m.kind == CHAN_CLOSE)
-			a8_chan_put(*chan, &ack, 1);
+			a8_send(*chan, &ack, 1);
 		return SERVED;
 	}
 	if (m.kind != CHAN_KEEP || held < 0) {
@@ -435,7 +429,7 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 	if (via_files_has(fd)) {
 		via_files_set(fd, false);
 		m.kind = CHAN_CLOSE_QUIET;
-		if (files_live >= 0 && a8_chan_put(files_live, &m, sizeof(m)) == sizeof(m))
+		if (files_live >= 0 && a8_send(files_live, &m, sizeof(m)) == sizeof(m))
 			return;
 	}
 	/* A regular file has no other end waiting for the close: the copy need not answer. */
@@ -445,7 +439,7 @@ void a8_keep_before_close(int fd, uint64_t made_at)
 		return;
 	if (quiet)
 		m.kind = CHAN_CLOSE_QUIET;
-	if (a8_chan_put(chan_live, &m, sizeof(m)) != sizeof(m))
+	if (a8_send(chan_live, &m, sizeof(m)) != sizeof(m))
 		return;
 	if (quiet)
 		return;

@@ -25,7 +25,6 @@ struct chan_msg {
 	int32_t kind;
 };
 
-long a8_chan_put(int chan, const void *p, size_t n);
 /* A KEEP message: the fd held, known to the program as number fd, made at seq. */
 long a8_chan_send_fd(int chan, uint64_t seq, int fd, int held, int flags);
 /* One message from chan; with a KEEP message, *held is the fd that came with it (else -1). */

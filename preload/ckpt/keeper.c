@@ -100,14 +100,14 @@ static void keeper_take(int conn, uint32_t epoch)
 	}
 	if ((uint32_t)m.fd != epoch) {
 		end.fd = -ESTALE;
-		a8_chan_put(conn, &end, sizeof(end));
+		a8_send(conn, &end, sizeof(end));
 		a8_sys1(SYS_close, conn);
 		return;
 	}
 	a8_keep_drop_from(m.seq);
 	n = a8_keep_send_kept(conn);
 	end.fd = (int32_t)n;
-	if (n < 0 || a8_chan_put(conn, &end, sizeof(end)) != sizeof(end)) {
+	if (n < 0 || a8_send(conn, &end, sizeof(end)) != sizeof(end)) {
 		a8_sys1(SYS_close, conn);
 		return;
 	}
@@ -185,7 +185,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
 		a8_sys1(SYS_exit_group, 0);
 	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
-	if (a8_chan_put(chan, &ready, 1) != 1)
+	if (a8_send(chan, &ready, 1) != 1)
 		a8_sys1(SYS_exit_group, 0);
 	for (;;) {
 		struct pollfd p[3] = { { .fd = a8.agent_fd, .events = POLLIN },
@@ -313,7 +313,7 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 		return (int)fd;
 	r = a8_sys3(SYS_connect, fd, &sun, sizeof(sun));
 	if (!r)
-		r = a8_chan_put(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -EIO;
+		r = a8_send(fd, &m, sizeof(m)) == sizeof(m) ? 0 : -EIO;
 	while (!r) {
 		r = wait_in((int)fd, a8.timeout_ms > 0 ? a8.timeout_ms : 5000);
 		if (r != 1) {

@@ -31,7 +31,7 @@ static int show_token(int fd)
 
 	if (n <= 0 || n >= (int)sizeof(line))
 		return -EINVAL;
-	return a8_sys6(SYS_sendto, fd, line, n, MSG_NOSIGNAL, NULL, 0) == n ? 0 : -EIO;
+	return a8_send(fd, line, (unsigned long)n) == n ? 0 : -EIO;
 }
 
 /* A new connection of this process to the agent; the old one (if any) is let go. */
@@ -88,8 +88,7 @@ void a8_agent_event(const char *ev, const char *fmt, ...)
 		n = (int)sizeof(line) - 3;
 	line[n++] = '}';
 	line[n++] = '\n';
-	/* An agent gone: no SIGPIPE, which the monitor would take for the program's. */
-	a8_sys6(SYS_sendto, a8.agent_fd, line, n, MSG_NOSIGNAL, NULL, 0);
+	a8_send(a8.agent_fd, line, (unsigned long)n);
 }
 
 void a8_json_escape(char *out, size_t cap, const char *s)
@@ -146,7 +145,7 @@ static struct a8_stats *map_stats_file(bool truncate, long *err)
 {
 	char path[400];
 	long fd;
-	void *p;
+	void *p = NULL;
 
 	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
 	fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
@@ -155,14 +154,14 @@ static struct a8_stats *map_stats_file(bool truncate, long *err)
 		return NULL;
 	}
 	*err = a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats));
-	p = *err ? (void *)-1L : (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats),
-						   PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	a8_sys1(SYS_close, fd);
-	if ((long)p < 0 && (long)p > -4096) {
-		*err = *err ? *err : (long)p;
-		return NULL;
+	if (!*err) {
+		p = (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
+				    MAP_SHARED, fd, 0);
+		if ((long)p < 0 && (long)p > -4096)
+			*err = (long)p;
 	}
-	return p;
+	a8_sys1(SYS_close, fd);
+	return *err ? NULL : p;
 }
 
 /*

@@ -100,14 +100,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
 	return r < 0 ? (int)r : 0;
 }
 
-/*
- * A peer whose process is gone (a rollback killed it) must not cost ours a SIGPIPE: the monitor
- * would take it for the program's own, which then dies of it on every variant.
- */
+/* A peer whose process a rollback killed costs no SIGPIPE (a8_send). */
 static int write_all(int fd, const uint8_t *p, size_t n)
 {
 	while (n) {
-		long w = a8_sys6(SYS_sendto, fd, p, n, MSG_NOSIGNAL, NULL, 0);
+		long w = a8_send(fd, p, n);
 
 		if (w == -EINTR)
 			continue;

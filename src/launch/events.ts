@@ -5,6 +5,7 @@
  * agent (and with it the report of what went wrong) down.
  */
 import { readStat } from "../checkpoint/proc_tree.ts";
+import { randomHex } from "../peer/auth.ts";
 import type { Logger } from "../log.ts";
 import { EventLog } from "../util/event_log.ts";
 
@@ -117,8 +118,7 @@ const AUTH_WAIT_MS = 2000;
 export class EventServer {
   readonly path: string;
   /** The run's secret a monitor shows first (A8_AGENT_TOKEN). */
-  readonly token = [...crypto.getRandomValues(new Uint8Array(16))]
-    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  readonly token = randomHex(16);
   readonly #listener: Deno.Listener;
   readonly #log: Logger;
   readonly #events = new EventLog<MonitorEvent>();
@@ -156,17 +156,9 @@ export class EventServer {
   }
 
   /**
-   * Real pids of the processes whose monitor is connected now: what `killTree` signals. Not
-   * one that ended: its pid may be another process's by now.
-   */
-  livePids(): number[] {
-    return [...this.#live.keys()];
-  }
-
-  /**
    * The run is over: every process of the program still connected is killed, and so is one that
    * says hello from now on (forked as the run ended: a server's daemon child forking its
-   * workers), so that none outlives the run unmonitored. `close` kills those left too.
+   * workers), so that none outlives the run unmonitored.
    */
   endRun(): void {
     this.#ended = true;
@@ -182,7 +174,10 @@ export class EventServer {
     }
   }
 
-  /** Processes of the program whose monitor is connected, and their streams. */
+  /**
+   * Processes of the program whose monitor is connected now, and their streams: what
+   * `killTree` signals (not one that ended: its pid may be another process's by now).
+   */
   live(): { pid: number; stream: string }[] {
     return [...this.#live].map(([pid, l]) => ({ pid, stream: l.stream }));
   }
@@ -235,7 +230,6 @@ export class EventServer {
     } catch {
       // already closed
     }
-    if (this.#ended) { for (const pid of this.#live.keys()) this.#killLeftover(pid); }
     for (const c of this.#conns) closeQuietly(c);
     await this.#accepting;
     await Promise.all(this.#readers);
@@ -321,21 +315,7 @@ export class EventServer {
       return;
     }
     const e = r.event;
-    if ((e.ev === "hello" || e.ev === "resumed") && !descendsFromAgent(e.pid)) {
-      // Whoever holds the token names a pid: the agent signals it later, so it must be one of
-      // the run's (a process the program left as root, or a forgery by a process of it). One
-      // that ended already is simply not kept.
-      if (readStat(e.pid)) {
-        this.#log.warn("a monitor named a pid that is not of this run: not one to signal", {
-          pid: e.pid,
-          stream: e.stream,
-        });
-      }
-    } else if (e.ev === "hello" || e.ev === "resumed") {
-      this.#pids.add(e.pid);
-      this.#live.set(e.pid, { stream: e.stream, conn });
-      if (this.#ended) this.#killLeftover(e.pid);
-    }
+    if (e.ev === "hello" || e.ev === "resumed") this.#track(e, conn);
     if (["hello", "resumed", "checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) who.e = e;
     if (["checkpoint", "criu-awake", "criu-keeper"].includes(e.ev)) {
       this.#copies.set(e.pid, conn);
@@ -343,6 +323,26 @@ export class EventServer {
     }
     if (e.ev === "log") this.#relay(e);
     this.#events.push(e);
+  }
+
+  /**
+   * A process of the program, live on `conn`. Whoever holds the token names a pid, which the
+   * agent signals later: it must be one of the run's (not one the program left as root, nor a
+   * forgery by a process of it). One that ended already is simply not kept.
+   */
+  #track(e: MonitorEvent, conn: Deno.Conn): void {
+    if (!descendsFromAgent(e.pid)) {
+      if (readStat(e.pid)) {
+        this.#log.warn("a monitor named a pid that is not of this run: not one to signal", {
+          pid: e.pid,
+          stream: e.stream,
+        });
+      }
+      return;
+    }
+    this.#pids.add(e.pid);
+    this.#live.set(e.pid, { stream: e.stream, conn });
+    if (this.#ended) this.#killLeftover(e.pid);
   }
 
   /** Monitor log lines go out through the agent's logger, tagged with their stream. */

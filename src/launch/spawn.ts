@@ -96,7 +96,7 @@ export interface SpawnOptions {
   monitor?: MonitorSettings;
   /** Overrides the monitor library path (tests). */
   library?: string;
-  /** Pids whose monitor is connected (events.ts `livePids`): `killTree` signals them too. */
+  /** Pids whose monitor is connected (events.ts `live`): `killTree` signals them too. */
   pids?: () => Iterable<number>;
   /** Inherited by default; tests capture. */
   stdout?: "inherit" | "piped" | "null";

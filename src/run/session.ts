@@ -291,7 +291,7 @@ function spawn(s: Session, extra: Partial<MonitorSettings> = {}): ProgramHandle 
     program: s.program[0],
     args: s.program.slice(1),
     monitor: { ...settings(s), ...extra },
-    pids: () => s.events.livePids(),
+    pids: () => s.events.live().map((l) => l.pid),
   });
 }
 

@@ -36,6 +36,16 @@ static inline long a8_sys_args(long nr, const long a[6])
 	return a8_raw_syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
+/*
+ * A write to a socket whose peer may be gone (a killed process, an agent that ended): no
+ * SIGPIPE, which the monitor would take for the program's own, and the program die of.
+ */
+#define A8_MSG_NOSIGNAL 0x4000	/* MSG_NOSIGNAL, the same on every Linux ISA */
+static inline long a8_send(int fd, const void *p, unsigned long n)
+{
+	return a8_raw_syscall6(SYS_sendto, fd, (long)p, (long)n, A8_MSG_NOSIGNAL, 0, 0);
+}
+
 /* Kernel-ABI sigaction (not glibc's): 8-byte mask, restorer field. */
 struct a8_ksigaction {
 	void *handler;
