@@ -140,36 +140,64 @@ void a8_sleep_ms(int ms)
 	a8_sys2(SYS_nanosleep, &ts, NULL);
 }
 
-/* The stats file of this process, mapped; NULL if it cannot be had. */
-static struct a8_stats *map_stats_file(bool truncate, long *err)
+/* The stats file open as fd, mapped; NULL if it cannot be. */
+static struct a8_stats *map_stats_fd(long fd, long *err)
 {
-	char path[400];
-	long fd;
-	void *p = NULL;
+	void *p;
 
-	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
-	fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
-	if (fd < 0) {
-		*err = fd;
+	*err = a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats));
+	if (*err)
+		return NULL;
+	p = (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
+			    MAP_SHARED, fd, 0);
+	if ((long)p < 0 && (long)p > -4096) {
+		*err = (long)p;
 		return NULL;
 	}
-	*err = a8_sys2(SYS_ftruncate, fd, sizeof(struct a8_stats));
-	if (!*err) {
-		p = (void *)a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
-				    MAP_SHARED, fd, 0);
-		if ((long)p < 0 && (long)p > -4096)
-			*err = (long)p;
-	}
-	a8_sys1(SYS_close, fd);
-	return *err ? NULL : p;
+	return p;
 }
 
 /*
- * Counted in memory of our own when the file cannot be had (a process that changed user, then
- * called execve, may not open its root-owned file again): the program goes on, and only its
+ * The file stays open, out of the program's fd range, for the next image after an execve: a
+ * process that changed user since its file was made may not open it again (exec.c).
+ */
+static void keep_stats_fd(long fd)
+{
+	if (a8.stats_fd >= 0) {
+		a8_sys1(SYS_close, a8.stats_fd);
+		a8_fd_set(a8.stats_fd, FK_NONE);
+	}
+	a8.stats_fd = fd < 0 ? -1 : a8_fd_hide((int)fd);
+}
+
+static struct a8_stats *open_stats_file(bool truncate, int carried, long *err)
+{
+	char path[400];
+	long fd = carried;
+	struct a8_stats *p;
+
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
+		fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
+	}
+	if (fd < 0) {
+		*err = fd;
+		keep_stats_fd(-1);
+		return NULL;
+	}
+	p = map_stats_fd(fd, err);
+	if (p)
+		keep_stats_fd(fd);
+	else
+		a8_sys1(SYS_close, fd);
+	return p;
+}
+
+/*
+ * Counted in memory of our own when the file cannot be had: the program goes on, and only its
  * stats are missing from the reports. The counters are never NULL.
  */
-int a8_stats_open(bool truncate)
+int a8_stats_open(bool truncate, int carried)
 {
 	long err = 0;
 
@@ -178,7 +206,7 @@ int a8_stats_open(bool truncate)
 		a8.stats = NULL;
 	}
 	if (a8.run_dir[0])
-		a8.stats = map_stats_file(truncate, &err);
+		a8.stats = open_stats_file(truncate, carried, &err);
 	if (!a8.stats) {
 		long p = a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

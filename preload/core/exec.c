@@ -60,8 +60,9 @@ static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 {
 	int n = snprintf(buf, cap,
 			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-			 "base=%ld;peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid,
-			 a8.nchildren, (unsigned long long)digest, rxfd, a8_fd_reserved_base());
+			 "statsfd=%d;base=%ld;peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid,
+			 a8.vppid, a8.nchildren, (unsigned long long)digest, rxfd, a8.stats_fd,
+			 a8_fd_reserved_base());
 	int i;
 
 	for (i = 0; i < a8.npeers && n < (int)cap; i++)
@@ -97,6 +98,17 @@ static int carry_rx(void)
 	return (int)fd;
 }
 
+/* The monitor's fds the next image takes over: open across execve (flags 0) or not. */
+static void carry_fds(long flags)
+{
+	int i;
+
+	for (i = 0; i < a8.npeers; i++)
+		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, flags);
+	if (a8.stats_fd >= 0)
+		a8_sys3(SYS_fcntl, a8.stats_fd, F_SETFD, flags);
+}
+
 static char **build_env(char *const *envp, char *state)
 {
 	static char *env[ENV_MAX];
@@ -118,7 +130,7 @@ void a8_h_execve(struct a8_call *c)
 	const char *path = (const char *)c->a[0];
 	const char *why;
 	struct a8_step s;
-	int i, rxfd = -1;
+	int rxfd = -1;
 	unsigned long prog_mask, all = ~0UL;
 	long r;
 
@@ -139,8 +151,7 @@ void a8_h_execve(struct a8_call *c)
 		rxfd = carry_rx();
 	}
 	a8_tx_flush();
-	for (i = 0; i < a8.npeers; i++)
-		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, 0);
+	carry_fds(0);
 	if (state_string(state, sizeof(state), s.digest, rxfd))
 		a8_fatal("internal", "execve", c->nr, "monitor state too large to hand over");
 	a8_interpose_disarm_for_exec();
@@ -151,8 +162,7 @@ void a8_h_execve(struct a8_call *c)
 	/* Still here: execve failed and the old image goes on. */
 	a8_sys4(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, 8);
 	a8_interpose_rearm_child();
-	for (i = 0; i < a8.npeers; i++)
-		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, FD_CLOEXEC);
+	carry_fds(FD_CLOEXEC);
 	if (rxfd >= 0)
 		a8_sys1(SYS_close, rxfd);
 	c->ret = r;

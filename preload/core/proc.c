@@ -115,7 +115,7 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	a8.seq = 0;
 	a8.vppid = a8.vpid;
 	a8.vpid = vpid;
-	a8_stats_open(true);
+	a8_stats_open(true, -1);
 	/*
 	 * No agent to take our hello: the run is over (it ended as we were forked; the agent
 	 * kills what it knows of). We must not run on unmonitored.
