@@ -7,7 +7,7 @@
  * keeper), that holds, of the program's fds, only the dump's TCP sockets (CRIU restores its
  * connections closed), and serves the same channel as a frozen copy (keep.c). Every leader
  * process of a tree has one (keeper_fork says how it gets out of the tree). A restored leader
- * connects to it by the path keep-<pid> in the run directory, says where its replay stops and
+ * connects to it by the path keep-<pid>-<epoch> in the run directory, says where its replay stops and
  * takes the fds made before that, and the dump's sockets; the keeper goes on serving it (a
  * retry restores the same dump and needs them again) until the next checkpoint retires it.
  */
@@ -32,21 +32,26 @@
 /* The dump's connections a keeper holds at most (more are restored closed, as before). */
 #define KEEPER_CONNS 1024
 
-static int keeper_addr(struct sockaddr_un *sun, long pid)
+/*
+ * Named by epoch too: a keeper of another user (a process that left root since) could neither
+ * unlink nor bind over the socket of an older keeper of the same pid in the sticky run dir.
+ */
+static int keeper_addr(struct sockaddr_un *sun, long pid, uint32_t epoch)
 {
 	int n;
 
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/keep-%ld", a8.run_dir, pid);
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/keep-%ld-%u", a8.run_dir, pid,
+		     epoch);
 	return n > 0 && n < (int)sizeof(sun->sun_path) ? 0 : -ENAMETOOLONG;
 }
 
-static int keeper_listen(long pid)
+static int keeper_listen(long pid, uint32_t epoch)
 {
 	struct sockaddr_un sun;
 	long fd;
-	int err = keeper_addr(&sun, pid);
+	int err = keeper_addr(&sun, pid, epoch);
 
 	if (err)
 		return err;
@@ -181,7 +186,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))
 		a8_sys1(SYS_exit_group, 0);
 	a8.agent_fd = -1;
-	lfd = keeper_listen(leader);
+	lfd = keeper_listen(leader, epoch);
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
 		a8_sys1(SYS_exit_group, 0);
 	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
@@ -305,7 +310,7 @@ int a8_keep_fetch(uint32_t epoch, uint64_t stop)
 	long fd, r;
 
 	a8_keep_drop_from(0);
-	err = keeper_addr(&sun, a8_sys0(SYS_getpid));
+	err = keeper_addr(&sun, a8_sys0(SYS_getpid), epoch);
 	if (err)
 		return err;
 	fd = a8_fd_socket(AF_UNIX, SOCK_SEQPACKET);
