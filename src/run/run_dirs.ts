@@ -6,11 +6,15 @@
  * - the agent's, `/tmp/a8-<run id>-<variant id>`, mode 0711: root's (CRIU's images, the agent
  *   socket), passable by anyone, writable by nobody else. The socket in it is mode 0666: only a
  *   connection that shows the run's token first counts (src/launch/events.ts).
- * - the program's, `program/` inside it (A8_RUN_DIR), mode 1733 like /tmp: every user of the
- *   program may make files there, none may remove or replace another's (sticky), and nobody may
- *   list it. The monitors open their files there without following links, and only as their own
+ * - the program's, `program-<random>/` inside it (A8_RUN_DIR), mode 1733 like /tmp: every user
+ *   of the program may make files there, none may remove or replace another's (sticky), and
+ *   nobody may list it. Its name is random and the agent's directory cannot be listed either, so
+ *   another local user cannot find it to plant a file under a name a monitor will use (which
+ *   would deny that process its stats or checkpoints). The monitors open their files there without following links, and only as their own
  *   or root's plain files (preload/core/runfile.c); the agent does likewise (util/open_regular.ts).
  */
+
+import { randomHex } from "../peer/auth.ts";
 
 export interface RunDirs {
   /** The agent's own files; removing it removes the run's files. */
@@ -22,6 +26,7 @@ export interface RunDirs {
 }
 
 const STICKY_OPEN = 0o1733;
+const PROGRAM_PREFIX = "program-";
 
 /**
  * Makes both, and `prepare`s the program's (the agent's files in it) before anyone else may
@@ -34,7 +39,7 @@ export async function makeRunDirs(
 ): Promise<RunDirs> {
   const agent = `/tmp/a8-${runId}-${variantId}`;
   await Deno.mkdir(agent, { mode: 0o700 });
-  const program = programDirOf(agent);
+  const program = `${agent}/${PROGRAM_PREFIX}${randomHex(8)}`;
   await Deno.mkdir(`${program}/stats`, { recursive: true, mode: 0o700 });
   await prepare(program);
   // Modes beyond the umask's say, set once made, while the agent's is still root's only.
@@ -51,7 +56,10 @@ export async function openToProgram(socket: string): Promise<void> {
   await Deno.chmod(socket, 0o666);
 }
 
-/** The program's directory inside an agent's run directory. */
-export function programDirOf(agentDir: string): string {
-  return `${agentDir}/program`;
+/** The program's directory inside an agent's run directory (root may list it), or null. */
+export async function findProgramDir(agentDir: string): Promise<string | null> {
+  for await (const e of Deno.readDir(agentDir)) {
+    if (e.isDirectory && e.name.startsWith(PROGRAM_PREFIX)) return `${agentDir}/${e.name}`;
+  }
+  return null;
 }
