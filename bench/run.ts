@@ -38,7 +38,7 @@ import {
   type WrkResult,
 } from "../tests/e2e/http_servers.ts";
 import { readRunStats } from "../src/launch/stats.ts";
-import { programDirOf } from "../src/run/run_dirs.ts";
+import { findProgramDir } from "../src/run/run_dirs.ts";
 import type { Policy } from "../src/config/types.ts";
 import { renderSvg } from "./svg.ts";
 
@@ -368,8 +368,9 @@ async function findRunDir(id: number, pids: Set<number>): Promise<string | null>
     if (!e.isDirectory || !/^a8-[0-9a-f]+-\d+$/.test(e.name) || !e.name.endsWith(`-${id}`)) {
       continue;
     }
-    const dir = programDirOf(`/tmp/${e.name}`);
     try {
+      const dir = await findProgramDir(`/tmp/${e.name}`);
+      if (!dir) continue;
       const st = await readRunStats(dir);
       if (st.streams.some((s) => pids.has(s.pid))) return dir;
     } catch { /* not ours or half-written */ }
@@ -645,6 +646,7 @@ async function benchServers(tmp: string): Promise<Json> {
         throughput_ratio: round(ratio(a8.requests_per_s, native.requests_per_s), 3),
         cpu_per_req_ratio: round(ratio(a8.cpu_us_per_req, native.cpu_us_per_req), 2),
         all_cpu_per_req_ratio: round(ratio(a8.all_cpu_us_per_req ?? NaN, native.cpu_us_per_req), 2),
+        cpu_ceiling_ratio: round(cpuCeiling(a8, native), 3),
       };
     }
   } finally {
@@ -652,6 +654,16 @@ async function benchServers(tmp: string): Promise<Json> {
     netnsUp = false;
   }
   return out;
+}
+
+/**
+ * The most a8 could serve on this machine, as a ratio to native, if CPU were its only limit:
+ * every core busy with the variants and agents alone (the client's share taken as nothing), at
+ * the CPU a request cost them in this run. No wait, checkpoint or fault can raise a8 above it.
+ */
+function cpuCeiling(a8: ModeResult, native: ModeResult): number {
+  const cores = navigator.hardwareConcurrency;
+  return ratio(cores * 1e6 / (a8.all_cpu_us_per_req ?? NaN), native.requests_per_s);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -716,7 +728,7 @@ function printTable(r: Json): void {
           fmt(s.a8.leader_calls_per_req, 1)
         } calls/req; machine busy ${fmt(s.native.machine_busy * 100, 0)}% native, ${
           fmt(s.a8.machine_busy * 100, 0)
-        }% a8`,
+        }% a8; CPU ceiling ${fmt(s.cpu_ceiling_ratio, 3)}x native`,
     );
   }
 }
