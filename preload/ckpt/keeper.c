@@ -7,7 +7,7 @@
  * keeper), that holds, of the program's fds, only the dump's TCP sockets (CRIU restores its
  * connections closed), and serves the same channel as a frozen copy (keep.c). Every leader
  * process of a tree has one (keeper_fork says how it gets out of the tree). A restored leader
- * connects to it by the path keep-<pid>-<epoch> in the run directory, says where its replay stops and
+ * connects to it by its keyed path in A8_KEEP_DIR (keeper_addr), says where its replay stops and
  * takes the fds made before that, and the dump's sockets; the keeper goes on serving it (a
  * retry restores the same dump and needs them again) until the next checkpoint retires it.
  */
@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 
 #include "a8/raw.h"
+#include "canon/siphash.h"
 #include "ckpt.h"
 #include "core/epoll.h"
 #include "core/fdtab.h"
@@ -33,18 +34,37 @@
 #define KEEPER_CONNS 1024
 
 /*
- * Named by epoch too: a keeper of another user (a process that left root since) could neither
- * unlink nor bind over the socket of an older keeper of the same pid in the sticky run dir.
+ * The path of the keeper of process pid's checkpoint epoch. Keyed: every user sees the keepers'
+ * paths in /proc/net/unix, and one who could tell the next could bind it first, or leave a file
+ * there that a keeper of another user could not remove (the directory is sticky), and so deny
+ * the process its checkpoints. Per epoch: an older keeper of the same pid may have been root's.
  */
 static int keeper_addr(struct sockaddr_un *sun, long pid, uint32_t epoch)
 {
+	struct {
+		int64_t pid;
+		uint32_t epoch;
+		char tag[4];
+	} what = { pid, epoch, "keep" };
+	const char *dir = a8.keep_dir[0] ? a8.keep_dir : a8.run_dir;
 	int n;
 
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/keep-%ld-%u", a8.run_dir, pid,
-		     epoch);
+	n = snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/k-%016llx", dir,
+		     (unsigned long long)a8_siphash(a8.key, &what, sizeof(what)));
 	return n > 0 && n < (int)sizeof(sun->sun_path) ? 0 : -ENAMETOOLONG;
+}
+
+/* The keeper's own socket, removed when it ends: one is made per checkpoint. */
+static char listen_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+static __attribute__((noreturn)) void keeper_end(void)
+{
+	if (listen_path[0])
+		a8_sys1(SYS_unlink, listen_path);
+	a8_sys1(SYS_exit_group, 0);
+	__builtin_unreachable();
 }
 
 static int keeper_listen(long pid, uint32_t epoch)
@@ -61,6 +81,8 @@ static int keeper_listen(long pid, uint32_t epoch)
 	if (fd < 0)
 		return (int)fd;
 	err = (int)a8_sys3(SYS_bind, fd, &sun, sizeof(sun));
+	if (!err)
+		memcpy(listen_path, sun.sun_path, sizeof(listen_path));
 	if (!err)
 		err = (int)a8_sys2(SYS_listen, fd, 4);
 	if (err) {
@@ -186,12 +208,13 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))
 		a8_sys1(SYS_exit_group, 0);
 	a8.agent_fd = -1;
+	a8.stats_fd = -1;	/* closed with the rest: its number may come back as another fd */
 	lfd = keeper_listen(leader, epoch);
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
-		a8_sys1(SYS_exit_group, 0);
+		keeper_end();
 	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
 	if (a8_send(chan, &ready, 1) != 1)
-		a8_sys1(SYS_exit_group, 0);
+		keeper_end();
 	for (;;) {
 		struct pollfd p[3] = { { .fd = a8.agent_fd, .events = POLLIN },
 				       { .fd = lfd, .events = POLLIN },
@@ -202,7 +225,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 			continue;
 		/* The agent closes our connection when it does not need us any more. */
 		if (r < 0 || p[0].revents)
-			a8_sys1(SYS_exit_group, 0);
+			keeper_end();
 		if (p[1].revents) {
 			long conn = a8_fd_hide((int)a8_sys4(SYS_accept4, lfd, NULL, NULL,
 							   SOCK_CLOEXEC));
@@ -212,7 +235,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 			continue;
 		}
 		if (p[2].revents && !a8_keep_channel_serve())
-			a8_sys1(SYS_exit_group, 0);
+			keeper_end();
 	}
 }
 

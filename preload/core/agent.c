@@ -186,11 +186,13 @@ static struct a8_stats *open_stats_file(bool truncate, int carried, long *err)
 		return NULL;
 	}
 	p = map_stats_fd(fd, err);
-	if (p)
+	if (p) {
 		keep_stats_fd(fd);
-	else
-		a8_sys1(SYS_close, fd);
-	return p;
+		return p;
+	}
+	a8_sys1(SYS_close, fd);
+	keep_stats_fd(-1);	/* a fork child's is its parent's: not for a later image */
+	return NULL;
 }
 
 /*

@@ -58,7 +58,7 @@ static const char *const agent_vars[] = {
 	"A8_AGENT_TOKEN=",
 	"A8_RUN_DIR=", "A8_DATA_ADDR=", "A8_LEADER_DATA=", "A8_POLICY=", "A8_INTERPOSER=",
 	"A8_BATCH=", "A8_TIMEOUT_MS=", "A8_LOG=", "A8_LOCAL_PATHS=", "A8_STATE=", "LD_PRELOAD=",
-	"A8_SPIN=", "A8_CKPT=", "A8_CKPT_CALLS=", "A8_CKPT_MS=", "A8_FAULT_P=", "A8_FAULT_SEED=",
+	"A8_SPIN=", "A8_KEEP_DIR=", "A8_CKPT=", "A8_CKPT_CALLS=", "A8_CKPT_MS=", "A8_FAULT_P=", "A8_FAULT_SEED=",
 };
 
 bool a8_env_is_ours(const char *entry)
@@ -119,6 +119,7 @@ static int parse_settings(void)
 	strncpy(a8.agent_sock, env("A8_AGENT_SOCK"), sizeof(a8.agent_sock) - 1);
 	strncpy(a8.agent_token, env("A8_AGENT_TOKEN"), sizeof(a8.agent_token) - 1);
 	strncpy(a8.run_dir, env("A8_RUN_DIR"), sizeof(a8.run_dir) - 1);
+	strncpy(a8.keep_dir, env("A8_KEEP_DIR"), sizeof(a8.keep_dir) - 1);
 	strncpy(a8.local_paths, env("A8_LOCAL_PATHS"), sizeof(a8.local_paths) - 1);
 	a8.policy = A8_POLICY_OUTPUTS;
 	for (i = 0; i < A8_NPOLICIES; i++)

@@ -104,6 +104,7 @@ export async function main(args: string[]): Promise<number> {
       runId,
       monitorKey: await monitorKey(config.key, runId),
       runDir,
+      keepDir: dirs.keepers,
       agentDir: dirs.agent,
       interposer,
       program: [program.path ?? opts.program[0], ...opts.program.slice(1)],

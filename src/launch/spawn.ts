@@ -21,6 +21,8 @@ export interface MonitorSettings {
   /** What a monitor shows the agent socket first (events.ts). */
   agentToken: string;
   runDir: string;
+  /** The criu engine keepers' sockets. */
+  keepDir: string;
   /** Leader: address its data listeners bind to. */
   dataAddr?: string;
   /** Follower: ADDR:PORT of the leader's root data listener. */
@@ -54,6 +56,7 @@ export function monitorEnv(m: MonitorSettings, library = monitorLibrary()): Reco
     A8_AGENT_SOCK: m.agentSock,
     A8_AGENT_TOKEN: m.agentToken,
     A8_RUN_DIR: m.runDir,
+    A8_KEEP_DIR: m.keepDir,
     A8_POLICY: m.policy,
     A8_INTERPOSER: m.interposer,
     A8_BATCH: String(m.batchBytes),

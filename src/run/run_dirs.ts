@@ -10,7 +10,11 @@
  *   of the program may make files there, none may remove or replace another's (sticky), and
  *   nobody may list it. Its name is random and the agent's directory cannot be listed either, so
  *   another local user cannot find it to plant a file under a name a monitor will use (which
- *   would deny that process its stats or checkpoints). The monitors open their files there without following links, and only as their own
+ *   would deny that process its stats or checkpoints).
+ * - the keepers', `keepers/` inside it (A8_KEEP_DIR), mode 1733: the criu engine's keepers bind
+ *   their sockets there. A bound socket's path shows in /proc/net/unix to every user, so they
+ *   are kept out of the program's directory, whose name would show with them, and each one's
+ *   name is keyed (preload/ckpt/keeper.c), so that nobody can take the next one's first. The monitors open their files there without following links, and only as their own
  *   or root's plain files (preload/core/runfile.c); the agent does likewise (util/open_regular.ts).
  */
 
@@ -19,8 +23,10 @@ import { randomHex } from "../peer/auth.ts";
 export interface RunDirs {
   /** The agent's own files; removing it removes the run's files. */
   agent: string;
-  /** The monitors' files (A8_RUN_DIR): stats, replay logs, keepers' sockets. */
+  /** The monitors' files (A8_RUN_DIR): stats, replay logs. */
   program: string;
+  /** The criu engine keepers' sockets (A8_KEEP_DIR). */
+  keepers: string;
   /** The agent socket's path. */
   socket: string;
 }
@@ -40,12 +46,14 @@ export async function makeRunDirs(
   const agent = `/tmp/a8-${runId}-${variantId}`;
   await Deno.mkdir(agent, { mode: 0o700 });
   const program = `${agent}/${PROGRAM_PREFIX}${randomHex(8)}`;
+  const keepers = `${agent}/keepers`;
   await Deno.mkdir(`${program}/stats`, { recursive: true, mode: 0o700 });
+  await Deno.mkdir(keepers, { mode: 0o700 });
   await prepare(program);
   // Modes beyond the umask's say, set once made, while the agent's is still root's only.
-  for (const d of [program, `${program}/stats`]) await Deno.chmod(d, STICKY_OPEN);
+  for (const d of [program, `${program}/stats`, keepers]) await Deno.chmod(d, STICKY_OPEN);
   await Deno.chmod(agent, 0o711);
-  return { agent, program, socket: `${agent}/agent.sock` };
+  return { agent, program, keepers, socket: `${agent}/agent.sock` };
 }
 
 /**

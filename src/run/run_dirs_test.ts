@@ -14,6 +14,8 @@ Deno.test("makeRunDirs: the agent's is root's and passable, the program's sticky
     assert.match(dirs.program, new RegExp(`^${dirs.agent}/program-[0-9a-f]{16}$`));
     assert.equal(await mode(dirs.program), 0o1733);
     assert.equal(await mode(`${dirs.program}/stats`), 0o1733);
+    assert.equal(dirs.keepers, `${dirs.agent}/keepers`);
+    assert.equal(await mode(dirs.keepers), 0o1733);
     assert.equal(dirs.socket, `${dirs.agent}/agent.sock`);
     const l = Deno.listen({ transport: "unix", path: dirs.socket });
     await openToProgram(dirs.socket);

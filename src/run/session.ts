@@ -42,6 +42,8 @@ export interface Session {
   monitorKey: string;
   /** The monitors' run directory (A8_RUN_DIR; run_dirs.ts). */
   runDir: string;
+  /** Where the criu engine's keepers bind their sockets (A8_KEEP_DIR; run_dirs.ts). */
+  keepDir: string;
   /** The agent's own: CRIU's images. */
   agentDir: string;
   interposer: Interposer;
@@ -269,6 +271,7 @@ function settings(s: Session): MonitorSettings {
     agentSock: s.events.path,
     agentToken: s.events.token,
     runDir: s.runDir,
+    keepDir: s.keepDir,
     dataAddr: s.self.address,
     policy: c.policy,
     interposer: s.interposer,

@@ -228,9 +228,15 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
       intervalMs: 60,
       timeoutMs: ms(10000),
     });
+    const bound = await boundSocketPaths();
     for (const v of run.variants) v.proc.signal("SIGTERM");
     const r = await waitA8(run, ms(20000));
     const why = `${JSON.stringify({ ...counts, latenciesMs: undefined })}\n${describe(r.variants)}`;
+    // Every user can read the keepers' socket paths: they must not give away the monitors'
+    // directory, nor a name that could be taken before the next keeper binds it.
+    const keepers = bound.filter((p) => /^\/tmp\/a8-[^/]+\/keepers\/k-[0-9a-f]{16}$/.test(p));
+    assert.ok(keepers.length > 0, `no keeper socket among ${bound.join(" ")}\n${why}`);
+    assert.deepEqual(bound.filter((p) => p.includes("/program-")), [], why);
     assert.equal(counts.wrong, 0, why);
     assert.equal(counts.ok, 160, why);
     const s = await readSummary(r.leader);
@@ -242,6 +248,12 @@ Deno.test("survival (criu): kept-alive connections live through rollbacks", asyn
     assert.ok(counts.connects - workers <= rollbacks / 3, `${rollbacks} rollbacks\n${why}`);
   });
 });
+
+/** The paths of the unix sockets bound under /tmp/a8-*, as /proc/net/unix shows every user. */
+async function boundSocketPaths(): Promise<string[]> {
+  const lines = (await Deno.readTextFile("/proc/net/unix")).split("\n").slice(1);
+  return lines.map((l) => l.trim().split(/\s+/)[7] ?? "").filter((p) => p.startsWith("/tmp/a8-"));
+}
 
 /**
  * A child prints into a pipe its parent reads, and waits for the parent's answers on another

@@ -70,6 +70,7 @@ struct a8_state {
 	size_t batch_bytes;
 	int timeout_ms;
 	char run_dir[256];
+	char keep_dir[128];		/* the criu engine keepers' sockets (A8_KEEP_DIR) */
 	char agent_sock[108];
 	char agent_token[40];	/* shown first on every agent connection (A8_AGENT_TOKEN) */
 	char local_paths[1024];		/* ':'-separated prefixes */
