@@ -17,7 +17,7 @@
 #include "canon/kinds.h"
 #include "arch.h"
 #include "fdtab.h"
-#include "runfile.h"
+#include "keptfile.h"
 #include "util.h"
 
 /*
@@ -157,49 +157,30 @@ static struct a8_stats *map_stats_fd(long fd, long *err)
 	return p;
 }
 
-/*
- * The file stays open, out of the program's fd range, for the next image after an execve: a
- * process that changed user since its file was made may not open it again (exec.c).
- */
-static void keep_stats_fd(long fd)
-{
-	if (a8.stats_fd >= 0) {
-		a8_sys1(SYS_close, a8.stats_fd);
-		a8_fd_set(a8.stats_fd, FK_NONE);
-	}
-	a8.stats_fd = fd < 0 ? -1 : a8_fd_hide((int)fd);
-}
-
-static struct a8_stats *open_stats_file(bool truncate, int carried, long *err)
+/* Kept open for a later image (keptfile.h): after a change of user it could not open it. */
+static struct a8_stats *open_stats_file(bool truncate, long *err)
 {
 	char path[400];
-	long fd = carried;
+	long fd;
 	struct a8_stats *p;
 
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
-		fd = a8_run_file_open(path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
-	}
+	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
+	fd = a8_kept_open("stats", path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
 	if (fd < 0) {
 		*err = fd;
-		keep_stats_fd(-1);
 		return NULL;
 	}
 	p = map_stats_fd(fd, err);
-	if (p) {
-		keep_stats_fd(fd);
-		return p;
-	}
-	a8_sys1(SYS_close, fd);
-	keep_stats_fd(-1);	/* a fork child's is its parent's: not for a later image */
-	return NULL;
+	if (!p)
+		a8_kept_release("stats");
+	return p;
 }
 
 /*
  * Counted in memory of our own when the file cannot be had: the program goes on, and only its
  * stats are missing from the reports. The counters are never NULL.
  */
-int a8_stats_open(bool truncate, int carried)
+int a8_stats_open(bool truncate)
 {
 	long err = 0;
 
@@ -208,7 +189,7 @@ int a8_stats_open(bool truncate, int carried)
 		a8.stats = NULL;
 	}
 	if (a8.run_dir[0])
-		a8.stats = open_stats_file(truncate, carried, &err);
+		a8.stats = open_stats_file(truncate, &err);
 	if (!a8.stats) {
 		long p = a8_sys6(SYS_mmap, 0, sizeof(struct a8_stats), PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -17,6 +17,7 @@
 #include "canon/table.h"
 #include "exchange/link.h"
 #include "fdtab.h"
+#include "keptfile.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
@@ -59,11 +60,16 @@ static const char *exec_refusal(const char *path)
 static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 {
 	int n = snprintf(buf, cap,
-			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-			 "statsfd=%d;base=%ld;peers=", a8.stream, (unsigned long long)a8.seq, a8.vpid,
-			 a8.vppid, a8.nchildren, (unsigned long long)digest, rxfd, a8.stats_fd,
-			 a8_fd_reserved_base());
-	int i;
+			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;",
+			 a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid, a8.nchildren,
+			 (unsigned long long)digest, rxfd);
+	int i, m;
+
+	if (n >= (int)cap || (m = a8_kept_state(buf + n, (int)cap - n)) < 0)
+		return -1;
+	n += m;
+	if (n < (int)cap)
+		n += snprintf(buf + n, cap - n, ";base=%ld;peers=", a8_fd_reserved_base());
 
 	for (i = 0; i < a8.npeers && n < (int)cap; i++)
 		n += snprintf(buf + n, cap - n, "%d:%u,", a8.peers[i].fd, a8.peers[i].id);
@@ -105,8 +111,7 @@ static void carry_fds(long flags)
 
 	for (i = 0; i < a8.npeers; i++)
 		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, flags);
-	if (a8.stats_fd >= 0)
-		a8_sys3(SYS_fcntl, a8.stats_fd, F_SETFD, flags);
+	a8_kept_cloexec(flags == FD_CLOEXEC);
 }
 
 static char **build_env(char *const *envp, char *state)

@@ -19,12 +19,13 @@
 #include "canon/table.h"
 #include "exchange/link.h"
 #include "fdtab.h"
+#include "keptfile.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
 #include "util.h"
 
-struct a8_state a8 = { .agent_fd = -1, .placeholder_fd = -1, .stats_fd = -1 };
+struct a8_state a8 = { .agent_fd = -1, .placeholder_fd = -1 };
 char **a8_saved_env;
 static char *saved_env_store[32];
 extern char **environ;
@@ -186,7 +187,7 @@ static int join_root(void)
 	a8_sys2(SYS_setpgid, 0, 0);
 	a8.vpid = a8_sys0(SYS_getpid);
 	a8.vppid = a8_sys0(SYS_getppid);
-	a8_stats_open(true, -1);
+	a8_stats_open(true);
 	a8_agent_connect();
 	if (a8.role == A8_ROLE_FOLLOWER)
 		return a8_link_connect_leader(a8.leader_addr, a8.leader_port, a8.timeout_ms);
@@ -212,6 +213,7 @@ __attribute__((constructor(101))) static void a8_constructor(void)
 		a8_log(A8_LOG_ERROR, 0, "incomplete A8_* settings: start programs with a8 run");
 		a8_sys1(SYS_exit_group, A8_EXIT_FATAL);
 	}
+	a8_kept_adopt(state);	/* before a8_ckpt_init maps its files */
 	a8_ckpt_init();
 	take_env();
 	a8_table_init();
@@ -298,12 +300,13 @@ bool a8_resume_from_exec(const char *s)
 	char peers[256] = "", fds[60000] = "";
 	unsigned long long seq, digest;
 	long base;
-	int rxfd, statsfd, n = 0;
+	int rxfd, n = 0;
 	const char *p;
 
+	/* files=: a8_kept_adopt took them already */
 	if (sscanf(s, "stream=%31[^;];seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-		   "statsfd=%d;base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
-		   &a8.vppid, &a8.nchildren, &digest, &rxfd, &statsfd, &base, peers, fds) < 9)
+		   "files=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
+		   &a8.vppid, &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)
 		return false;
 	/* The fd range all variants agreed on stays agreed across the image change. */
 	a8_fd_agree_base(base);
@@ -325,7 +328,7 @@ bool a8_resume_from_exec(const char *s)
 	}
 	a8.npeers = n;
 	a8_fd_deserialize(fds);
-	a8_stats_open(false, statsfd);	/* hides it again (a8_fd_hide) */
+	a8_stats_open(false);
 	a8_agent_connect();
 	/*
 	 * Copies of the previous image cannot stand for this one (fork: the root's), nor can a

@@ -19,6 +19,7 @@
 #include "ckpt/ckpt.h"
 #include "exchange/link.h"
 #include "fdtab.h"
+#include "keptfile.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
@@ -106,6 +107,7 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	int err;
 
 	a8_interpose_rearm_child();
+	a8_kept_forget(true);	/* the parent's files: this process makes its own */
 	a8_ckpt_in_child();
 	a8_link_close();
 	nchild = 0;
@@ -115,7 +117,7 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	a8.seq = 0;
 	a8.vppid = a8.vpid;
 	a8.vpid = vpid;
-	a8_stats_open(true, -1);
+	a8_stats_open(true);
 	/*
 	 * No agent to take our hello: the run is over (it ended as we were forked; the agent
 	 * kills what it knows of). We must not run on unmonitored.

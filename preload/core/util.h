@@ -17,8 +17,8 @@ int a8_agent_connect(void);
 int a8_agent_open(void);
 __attribute__((format(printf, 2, 3)))
 void a8_agent_event(const char *ev, const char *fmt, ...);
-/* The stats file of this process's stream; carried: its fd from before an execve, or -1. */
-int a8_stats_open(bool truncate, int carried);
+/* The stats file of this process's stream. */
+int a8_stats_open(bool truncate);
 void a8_ring_record(const struct a8_call *c, uint64_t seq, uint64_t digest,
 		    const uint8_t *blob, uint32_t blob_len, uint32_t flags);
 

@@ -76,7 +76,6 @@ struct a8_state {
 	char local_paths[1024];		/* ':'-separated prefixes */
 	char preload[256];		/* LD_PRELOAD value, re-added on execve */
 	struct a8_stats *stats;
-	int stats_fd;			/* its file, kept for the next image (-1: none) */
 	bool armed;
 };
 
