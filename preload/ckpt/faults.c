@@ -14,7 +14,7 @@
 #include "a8/raw.h"
 
 #include "ckpt.h"
-#include "core/runfile.h"
+#include "core/keptfile.h"
 #include "core/util.h"
 
 /*
@@ -52,13 +52,17 @@ static void map_stop_word(void)
 
 	if (snprintf(path, sizeof(path), "%s/faults-off", a8.run_dir) >= (int)sizeof(path))
 		return;
-	fd = a8_run_file_open(path, O_RDWR);
+	/* Kept like the process's own files (keptfile.h), and by its children: it is root's. */
+	fd = a8_kept_open("stop", path, O_RDWR);
 	if (fd < 0)
 		return;
 	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	a8_sys1(SYS_close, fd);
-	if (p >= 0 || p < -4095)
-		stop_word = (uint8_t *)p;
+	if (p < 0 && p > -4096) {
+		a8_kept_release("stop");
+		return;
+	}
+	a8_kept_inherit("stop");
+	stop_word = (uint8_t *)p;
 }
 
 /* This process's page (a8_ckpt_shared_map), starting from `state`. */

@@ -17,6 +17,7 @@ struct kept {
 	char name[NAME_MAX_LEN];
 	int fd;			/* -1: free */
 	bool adopted;		/* handed over by the previous image, not yet opened here */
+	bool inherit;		/* a fork child keeps it (a8_kept_inherit) */
 };
 
 static struct kept kept[KEPT_MAX] = { [0 ... KEPT_MAX - 1] = { .fd = -1 } };
@@ -39,6 +40,7 @@ static void drop(struct kept *k, bool close_it)
 	}
 	k->fd = -1;
 	k->adopted = false;
+	k->inherit = false;
 }
 
 /* Takes fd (hidden) as name's, in place of an older one. */
@@ -93,13 +95,21 @@ void a8_kept_release(const char *name)
 		drop(k, true);
 }
 
-void a8_kept_forget(bool close_them)
+void a8_kept_inherit(const char *name)
+{
+	struct kept *k = find(name);
+
+	if (k)
+		k->inherit = true;
+}
+
+void a8_kept_forget(bool in_child)
 {
 	int i;
 
 	for (i = 0; i < KEPT_MAX; i++)
-		if (kept[i].fd >= 0)
-			drop(&kept[i], close_them);
+		if (kept[i].fd >= 0 && !(in_child && kept[i].inherit))
+			drop(&kept[i], in_child);
 }
 
 int a8_kept_state(char *buf, int cap)

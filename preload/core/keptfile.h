@@ -20,8 +20,13 @@
 long a8_kept_open(const char *name, const char *path, int flags);
 /* Closes and forgets `name` (its mapping failed). */
 void a8_kept_release(const char *name);
-/* A fork child's files are its parent's; a keeper closed them already (close_them false). */
-void a8_kept_forget(bool close_them);
+/* A fork child keeps `name` too: it is the run's, not the process's (the agent's stop word). */
+void a8_kept_inherit(const char *name);
+/*
+ * A fork child (in_child): closes its parent's files but those inherited. A keeper, which
+ * closed every fd already: forgets them all.
+ */
+void a8_kept_forget(bool in_child);
 /* "files=..." for A8_STATE; "files=-" when none. -1 if it does not fit. */
 int a8_kept_state(char *buf, int cap);
 /* The new image takes the files the state string hands over (before any a8_kept_open). */

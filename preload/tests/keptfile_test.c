@@ -3,7 +3,7 @@
  * Files a process keeps for its next image (core/keptfile.c). A process that changed user
  * and then called execve could not open its root-owned files by name again: the new image
  * takes the fds the old one handed over instead, truncated when asked, and opens nothing. A
- * fork child lets go of its parent's.
+ * fork child lets go of its parent's, but not of the run's (the agent's stop word).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -87,9 +87,24 @@ int main(void)
 	a8_kept_release("replay");
 	CHECK(!is_open(again));
 
-	/* A fork child: its parent's files are closed, and the state names none. */
-	a8_kept_forget(true);
-	CHECK(!is_open(sfd));
+	/* A fork child: its parent's files are closed, but the run's (inherited) kept. */
+	{
+		char stop[128];
+		long wfd;
+
+		snprintf(stop, sizeof(stop), "%s/faults-off", dir);
+		wfd = a8_kept_open("stop", stop, O_RDWR | O_CREAT);
+		CHECK(wfd >= 0);
+		a8_kept_inherit("stop");
+		a8_kept_forget(true);
+		CHECK(!is_open(sfd));
+		CHECK(is_open(wfd));
+		a8_kept_state(state, sizeof(state));
+		CHECK(strstr(state, "stop:") != NULL && strstr(state, "stats:") == NULL);
+		a8_kept_release("stop");
+		CHECK(!is_open(wfd));
+		unlink(stop);
+	}
 	a8_kept_state(state, sizeof(state));
 	CHECK_EQ(strcmp(state, "files=-"), 0);
 	a8_kept_adopt(";files=-;base=1");	/* takes nothing */
