@@ -142,7 +142,8 @@ void a8_redo_stdio_init(void)
  * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
  * this variant's own before the rollback: its reader has the bytes already, so the call is
  * not run again (it returns what it returned then). A file with an offset is written again
- * at the offset the checkpoint restored: the same bytes at the same place.
+ * at the offset the checkpoint restored: the same bytes at the same place; not the variant's
+ * stdio under CRIU, whose offset the restore does not put back.
  */
 bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec)
 {
@@ -157,6 +158,12 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 		return false;
 	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
 		return false;
+	/*
+	 * The variant's own stdio stays outside CRIU's image, offset and all: a file there has
+	 * the bytes already, and a write again would add them after.
+	 */
+	if (a8_ckpt.engine == A8_CKPT_CRIU && a8_redo_own_stdio((int)c->a[0]))
+		return true;
 	fl = a8_sys2(SYS_fcntl, c->a[0], F_GETFL);
 	if (fl < 0)
 		return false;

@@ -154,6 +154,8 @@ export interface SpawnOptions {
    */
   netns?: string;
   stdin?: "null" | "piped";
+  /** Its stdout goes to this file (opened by a shell, truncated), not to a pipe of ours. */
+  stdoutFile?: string;
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -185,7 +187,10 @@ export class Proc {
   #timedOut = false;
 
   constructor(readonly label: string, readonly argv: string[], opts: SpawnOptions = {}) {
-    const inner = opts.netns ? ["nsenter", `--net=/run/netns/${opts.netns}`, ...argv] : argv;
+    const netns = opts.netns ? ["nsenter", `--net=/run/netns/${opts.netns}`, ...argv] : argv;
+    const inner = opts.stdoutFile
+      ? ["sh", "-c", 'f=$1; shift; exec "$@" > "$f"', "sh", opts.stdoutFile, ...netns]
+      : netns;
     // `setsid` execs in place (the child is not a group leader): pid == process group id.
     this.#child = new Deno.Command("setsid", {
       args: inner,
@@ -328,6 +333,8 @@ export interface A8Options {
   interposer?: "auto" | "sud" | "seccomp";
   /** Extra config tables for the generated config (see ConfigOptions). */
   extraTables?: string;
+  /** Each variant's stdout to this file instead of a pipe (then `stdout` is empty). */
+  stdoutFile?: (id: number) => string;
 }
 
 export interface VariantRun {
@@ -405,6 +412,7 @@ export async function startA8(o: A8Options): Promise<A8Started> {
     const proc = new Proc(`variant ${id}`, argv, {
       env: env ? { ...Deno.env.toObject(), ...env } : undefined,
       netns: o.netns?.(id),
+      stdoutFile: o.stdoutFile?.(id),
     });
     variants.push({ id, leader: id === leaderId, reportDir, proc });
   }
