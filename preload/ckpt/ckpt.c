@@ -16,7 +16,7 @@
 #include "canon/table.h"
 #include "ckpt.h"
 #include "core/fdtab.h"
-#include "core/keptfile.h"
+#include "core/handover.h"
 #include "core/signals.h"
 #include "core/util.h"
 #include "exchange/link.h"
@@ -169,11 +169,11 @@ void *a8_ckpt_shared_map(const char *what, size_t size)
 		if (snprintf(path, sizeof(path), "%s/%s-%ld", a8.run_dir, what,
 			     a8_sys0(SYS_getpid)) >= (int)sizeof(path))
 			return NULL;
-		fd = a8_kept_open(what, path, O_RDWR | O_CREAT | O_TRUNC);
+		fd = a8_handover_open(what, path, O_RDWR | O_CREAT | O_TRUNC);
 		if (fd < 0)
 			return NULL;
 		if (a8_sys2(SYS_ftruncate, fd, size) < 0) {
-			a8_kept_release(what);
+			a8_handover_release(what);
 			return NULL;
 		}
 	}
@@ -181,7 +181,7 @@ void *a8_ckpt_shared_map(const char *what, size_t size)
 		    MAP_SHARED | MAP_NORESERVE | (fd < 0 ? MAP_ANONYMOUS : 0), fd, 0);
 	if (p < 0 && p > -4096) {
 		if (fd >= 0)
-			a8_kept_release(what);
+			a8_handover_release(what);
 		return NULL;
 	}
 	return (void *)p;

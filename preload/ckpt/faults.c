@@ -14,7 +14,7 @@
 #include "a8/raw.h"
 
 #include "ckpt.h"
-#include "core/keptfile.h"
+#include "core/handover.h"
 #include "core/util.h"
 
 /*
@@ -52,16 +52,16 @@ static void map_stop_word(void)
 
 	if (snprintf(path, sizeof(path), "%s/faults-off", a8.run_dir) >= (int)sizeof(path))
 		return;
-	/* Kept like the process's own files (keptfile.h), and by its children: it is root's. */
-	fd = a8_kept_open("stop", path, O_RDWR);
+	/* Kept like the process's own files (handover.h), and by its children: it is root's. */
+	fd = a8_handover_open("stop", path, O_RDWR);
 	if (fd < 0)
 		return;
 	p = a8_sys6(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p < 0 && p > -4096) {
-		a8_kept_release("stop");
+		a8_handover_release("stop");
 		return;
 	}
-	a8_kept_inherit("stop");
+	a8_handover_inherit("stop");
 	stop_word = (uint8_t *)p;
 }
 

@@ -27,7 +27,7 @@
 #include "ckpt.h"
 #include "core/epoll.h"
 #include "core/fdtab.h"
-#include "core/keptfile.h"
+#include "core/handover.h"
 #include "core/util.h"
 #include "keep_chan.h"
 
@@ -209,7 +209,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))
 		a8_sys1(SYS_exit_group, 0);
 	a8.agent_fd = -1;
-	a8_kept_forget(false);	/* closed with the rest: their numbers may come back as others */
+	a8_handover_forget(false);	/* closed with the rest: their numbers may come back as others */
 	lfd = keeper_listen(leader, epoch);
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
 		keeper_end();

@@ -17,7 +17,7 @@
 #include "canon/kinds.h"
 #include "arch.h"
 #include "fdtab.h"
-#include "keptfile.h"
+#include "handover.h"
 #include "util.h"
 
 /*
@@ -157,7 +157,7 @@ static struct a8_stats *map_stats_fd(long fd, long *err)
 	return p;
 }
 
-/* Kept open for a later image (keptfile.h): after a change of user it could not open it. */
+/* Kept open for a later image (handover.h): after a change of user it could not open it. */
 static struct a8_stats *open_stats_file(bool truncate, long *err)
 {
 	char path[400];
@@ -165,14 +165,14 @@ static struct a8_stats *open_stats_file(bool truncate, long *err)
 	struct a8_stats *p;
 
 	snprintf(path, sizeof(path), "%s/stats/%s.bin", a8.run_dir, a8.stream);
-	fd = a8_kept_open("stats", path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
+	fd = a8_handover_open("stats", path, O_RDWR | O_CREAT | (truncate ? O_TRUNC : 0));
 	if (fd < 0) {
 		*err = fd;
 		return NULL;
 	}
 	p = map_stats_fd(fd, err);
 	if (!p)
-		a8_kept_release("stats");
+		a8_handover_release("stats");
 	return p;
 }
 

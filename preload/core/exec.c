@@ -17,7 +17,7 @@
 #include "canon/table.h"
 #include "exchange/link.h"
 #include "fdtab.h"
-#include "keptfile.h"
+#include "handover.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
@@ -65,7 +65,7 @@ static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 			 (unsigned long long)digest, rxfd);
 	int i, m;
 
-	if (n >= (int)cap || (m = a8_kept_state(buf + n, (int)cap - n)) < 0)
+	if (n >= (int)cap || (m = a8_handover_state(buf + n, (int)cap - n)) < 0)
 		return -1;
 	n += m;
 	if (n < (int)cap)
@@ -111,7 +111,7 @@ static void carry_fds(long flags)
 
 	for (i = 0; i < a8.npeers; i++)
 		a8_sys3(SYS_fcntl, a8.peers[i].fd, F_SETFD, flags);
-	a8_kept_cloexec(flags == FD_CLOEXEC);
+	a8_handover_cloexec(flags == FD_CLOEXEC);
 }
 
 static char **build_env(char *const *envp, char *state)

@@ -19,7 +19,7 @@
 #include "canon/table.h"
 #include "exchange/link.h"
 #include "fdtab.h"
-#include "keptfile.h"
+#include "handover.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
@@ -213,7 +213,7 @@ __attribute__((constructor(101))) static void a8_constructor(void)
 		a8_log(A8_LOG_ERROR, 0, "incomplete A8_* settings: start programs with a8 run");
 		a8_sys1(SYS_exit_group, A8_EXIT_FATAL);
 	}
-	a8_kept_adopt(state);	/* before a8_ckpt_init maps its files */
+	a8_handover_adopt(state);	/* before a8_ckpt_init maps its files */
 	a8_ckpt_init();
 	take_env();
 	a8_table_init();
@@ -303,7 +303,7 @@ bool a8_resume_from_exec(const char *s)
 	int rxfd, n = 0;
 	const char *p;
 
-	/* files=: a8_kept_adopt took them already */
+	/* files=: a8_handover_adopt took them already */
 	if (sscanf(s, "stream=%31[^;];seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
 		   "files=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
 		   &a8.vppid, &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)

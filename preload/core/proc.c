@@ -19,7 +19,7 @@
 #include "ckpt/ckpt.h"
 #include "exchange/link.h"
 #include "fdtab.h"
-#include "keptfile.h"
+#include "handover.h"
 #include "interpose/interpose.h"
 #include "proc.h"
 #include "signals.h"
@@ -107,7 +107,7 @@ static void become_child(struct a8_call *c, long vpid, uint16_t port, int lfd, l
 	int err;
 
 	a8_interpose_rearm_child();
-	a8_kept_forget(true);	/* the parent's files: this process makes its own */
+	a8_handover_forget(true);	/* the parent's files: this process makes its own */
 	a8_ckpt_in_child();
 	a8_link_close();
 	nchild = 0;

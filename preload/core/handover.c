@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Files a process keeps open for its next image (keptfile.h). */
+/* Files a process keeps open and hands over to its next image (handover.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "a8/raw.h"
 #include "fdtab.h"
-#include "keptfile.h"
+#include "handover.h"
 #include "runfile.h"
 
 #define KEPT_MAX 8
@@ -17,7 +17,7 @@ struct kept {
 	char name[NAME_MAX_LEN];
 	int fd;			/* -1: free */
 	bool adopted;		/* handed over by the previous image, not yet opened here */
-	bool inherit;		/* a fork child keeps it (a8_kept_inherit) */
+	bool inherit;		/* a fork child keeps it (a8_handover_inherit) */
 };
 
 static struct kept kept[KEPT_MAX] = { [0 ... KEPT_MAX - 1] = { .fd = -1 } };
@@ -65,7 +65,7 @@ static long keep(const char *name, long fd, bool adopted)
 	return fd;
 }
 
-long a8_kept_open(const char *name, const char *path, int flags)
+long a8_handover_open(const char *name, const char *path, int flags)
 {
 	struct kept *k = find(name);
 	long fd;
@@ -87,7 +87,7 @@ long a8_kept_open(const char *name, const char *path, int flags)
 	return keep(name, fd, false);
 }
 
-void a8_kept_release(const char *name)
+void a8_handover_release(const char *name)
 {
 	struct kept *k = find(name);
 
@@ -95,7 +95,7 @@ void a8_kept_release(const char *name)
 		drop(k, true);
 }
 
-void a8_kept_inherit(const char *name)
+void a8_handover_inherit(const char *name)
 {
 	struct kept *k = find(name);
 
@@ -103,7 +103,7 @@ void a8_kept_inherit(const char *name)
 		k->inherit = true;
 }
 
-void a8_kept_forget(bool in_child)
+void a8_handover_forget(bool in_child)
 {
 	int i;
 
@@ -112,7 +112,7 @@ void a8_kept_forget(bool in_child)
 			drop(&kept[i], in_child);
 }
 
-int a8_kept_state(char *buf, int cap)
+int a8_handover_state(char *buf, int cap)
 {
 	int n = snprintf(buf, cap, "files=");
 	int i, any = 0;
@@ -128,7 +128,7 @@ int a8_kept_state(char *buf, int cap)
 	return n < cap ? n : -1;
 }
 
-void a8_kept_adopt(const char *state)
+void a8_handover_adopt(const char *state)
 {
 	const char *p = state ? strstr(state, ";files=") : NULL;
 	char name[NAME_MAX_LEN];
@@ -148,7 +148,7 @@ void a8_kept_adopt(const char *state)
 	}
 }
 
-void a8_kept_cloexec(bool cloexec)
+void a8_handover_cloexec(bool cloexec)
 {
 	int i;
 
