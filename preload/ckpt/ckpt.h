@@ -251,6 +251,12 @@ bool a8_ckpt_made_since(int fd);
 bool a8_redo_begin(const struct a8_call *c, uint64_t seq);
 void a8_redo_note(uint64_t seq, uint64_t digest, long ret, bool marked);
 void a8_redo_stdio_init(void);
+/*
+ * Across execve (A8_STATE "stdio=dev:ino,..."): the next image cannot tell the variant's
+ * stdio from its fds 0-2, which the program may have pointed elsewhere before the call.
+ */
+int a8_redo_stdio_state(char *buf, int cap);
+void a8_redo_stdio_adopt(const char *state);
 void a8_redo_before_dump(void);
 void a8_redo_dumped(uint64_t seq);
 void a8_redo_collect(void);

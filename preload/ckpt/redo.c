@@ -19,6 +19,7 @@
  */
 #include <fcntl.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -138,6 +139,22 @@ void a8_redo_stdio_init(void)
 	}
 }
 
+static bool tree_child(void)
+{
+	return a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0");
+}
+
+/*
+ * A write to the variant's own stdout or stderr (or stdin's terminal): the file outside the
+ * tree that the restore hands over as it is. Not a pipe of the tree's own on fd 1 (a shell
+ * pipeline): CRIU puts that back with its contents, and the reader needs the bytes again.
+ */
+static bool noted(const struct a8_call *c)
+{
+	return tree_child() && (c->ci->cid == A8_CID_write || c->ci->cid == A8_CID_writev) &&
+	       c->a[0] >= 0 && c->a[0] <= 2 && a8_redo_own_stdio((int)c->a[0]);
+}
+
 /*
  * A position replayed after a rollback wrote to a pipe, a terminal or an appending file of
  * this variant's own before the rollback: its reader has the bytes already, so the call is
@@ -158,6 +175,9 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 		return false;
 	if (!((c->ci->flags | c->xflags) & F_OUTPUT) || c->ci->args[0].kind != AK_FD)
 		return false;
+	/* Another process of a tree notes its stdio outputs: the notes say (a8_redo_skip). */
+	if (noted(c))
+		return false;
 	/*
 	 * The variant's own stdio stays outside CRIU's image, offset and all: a file there has
 	 * the bytes already, and a write again would add them after.
@@ -170,20 +190,43 @@ bool a8_replay_output_done(const struct a8_call *c, const struct a8_rec_hdr *rec
 	return (fl & O_APPEND) || a8_sys3(SYS_lseek, c->a[0], 0, SEEK_CUR) < 0;
 }
 
-static bool tree_child(void)
+int a8_redo_stdio_state(char *buf, int cap)
 {
-	return a8_ckpt.engine == A8_CKPT_CRIU && strcmp(a8.stream, "0");
+	int n = snprintf(buf, cap, "stdio="), fd;
+
+	for (fd = 0; fd < 3 && n < cap; fd++) {
+		if (stdio_id[fd].known)
+			n += snprintf(buf + n, cap - n, "%s%llx:%llx", fd ? "," : "",
+				      (unsigned long long)stdio_id[fd].dev,
+				      (unsigned long long)stdio_id[fd].ino);
+		else
+			n += snprintf(buf + n, cap - n, "%s-", fd ? "," : "");
+	}
+	return n < cap ? n : -1;
 }
 
-/*
- * A write to the variant's own stdout or stderr (or stdin's terminal): the file outside the
- * tree that the restore hands over as it is. Not a pipe of the tree's own on fd 1 (a shell
- * pipeline): CRIU puts that back with its contents, and the reader needs the bytes again.
- */
-static bool noted(const struct a8_call *c)
+void a8_redo_stdio_adopt(const char *state)
 {
-	return tree_child() && (c->ci->cid == A8_CID_write || c->ci->cid == A8_CID_writev) &&
-	       c->a[0] >= 0 && c->a[0] <= 2 && a8_redo_own_stdio((int)c->a[0]);
+	const char *p = state ? strstr(state, ";stdio=") : NULL;
+	unsigned long long dev, ino;
+	int fd, used;
+
+	if (!p)
+		return;
+	p += 7;
+	for (fd = 0; fd < 3; fd++) {
+		stdio_id[fd].known = sscanf(p, "%llx:%llx%n", &dev, &ino, &used) == 2;
+		if (stdio_id[fd].known) {
+			stdio_id[fd].dev = dev;
+			stdio_id[fd].ino = ino;
+			p += used;
+		} else if (*p == '-') {
+			p++;
+		}
+		if (*p != ',')
+			break;
+		p++;
+	}
 }
 
 bool a8_redo_own_stdio(int fd)

@@ -15,6 +15,7 @@
 
 #include "a8/raw.h"
 #include "canon/table.h"
+#include "ckpt/ckpt.h"
 #include "exchange/link.h"
 #include "fdtab.h"
 #include "handover.h"
@@ -66,6 +67,11 @@ static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 	int i, m;
 
 	if (n >= (int)cap || (m = a8_handover_state(buf + n, (int)cap - n)) < 0)
+		return -1;
+	n += m;
+	if (n < (int)cap)
+		n += snprintf(buf + n, cap - n, ";");
+	if (n >= (int)cap || (m = a8_redo_stdio_state(buf + n, (int)cap - n)) < 0)
 		return -1;
 	n += m;
 	if (n < (int)cap)

@@ -303,11 +303,12 @@ bool a8_resume_from_exec(const char *s)
 	int rxfd, n = 0;
 	const char *p;
 
-	/* files=: a8_handover_adopt took them already */
+	/* files=: a8_handover_adopt took them already; stdio= comes next */
 	if (sscanf(s, "stream=%31[^;];seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-		   "files=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
+		   "files=%*[^;];stdio=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
 		   &a8.vppid, &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)
 		return false;
+	a8_redo_stdio_adopt(s);
 	/* The fd range all variants agreed on stays agreed across the image change. */
 	a8_fd_agree_base(base);
 	a8.seq = seq;

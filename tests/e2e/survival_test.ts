@@ -311,20 +311,29 @@ Deno.test("survival (criu): a child's dup2 of its pipe, replayed", async () => {
  * The variant's stdout a file (`a8 run ... > out`): it stays outside CRIU's image, so a rollback
  * does not put its offset back. A replay wrote the root's lines since the dump again, after
  * the ones already there: in ~1 run of 8 of child_pipe (3 %) its last lines came twice. Now the
- * replay takes the recorded result of such a write (preload/ckpt/redo.c).
+ * replay takes the recorded result of such a write (preload/ckpt/redo.c). After an execve too
+ * (`sh -c 'exec ...'`): the next image learns which files are the variant's stdio.
  */
-Deno.test("survival (criu): the variant's stdout a file, no line printed twice", async () => {
+Deno.test("survival (criu): the variant's stdout a file, no line printed twice", async (t) => {
   await buildScenarios();
-  await withRunDir("a8-e2e-survival-stdout-file-", async (dir) => {
-    const { s, why } = await likeNativeUnderCriu(dir, {
-      native: [scenario("lines")],
-      program: [scenario("lines")],
-      every: { calls: 40, ms: 50 },
-      seed: 3,
-      timeoutMs: 30000,
-      faultP: 0.03,
-      stdoutFiles: true,
+  const programs: [string, string[]][] = [
+    ["the program itself", [scenario("lines")]],
+    ["after an execve", ["/bin/sh", "-c", `exec ${scenario("lines")}`]],
+  ];
+  for (const [name, program] of programs) {
+    await t.step(name, async () => {
+      await withRunDir("a8-e2e-survival-stdout-file-", async (dir) => {
+        const { s, why } = await likeNativeUnderCriu(dir, {
+          native: [scenario("lines")],
+          program,
+          every: { calls: 40, ms: 50 },
+          seed: 3,
+          timeoutMs: 30000,
+          faultP: 0.03,
+          stdoutFiles: true,
+        });
+        assert.ok((s.rollbacks as number) >= 3, `too few rollbacks to tell\n${why}`);
+      });
     });
-    assert.ok((s.rollbacks as number) >= 3, `too few rollbacks to tell\n${why}`);
-  });
+  }
 });
