@@ -213,9 +213,14 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	lfd = keeper_listen(leader, epoch);
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
 		keeper_end();
-	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
+	/*
+	 * Ready before the agent hears of us: once it has, it may kill the tree (a rollback waits
+	 * for the round's keepers), and a keeper that then failed to tell its dead process would
+	 * end, leaving the checkpoint it was counted for without one.
+	 */
 	if (a8_send(chan, &ready, 1) != 1)
 		keeper_end();
+	a8_agent_event("criu-keeper", "\"epoch\":%u", epoch);
 	for (;;) {
 		struct pollfd p[3] = { { .fd = a8.agent_fd, .events = POLLIN },
 				       { .fd = lfd, .events = POLLIN },
