@@ -198,6 +198,8 @@ void a8_live_settle(void);
 
 /* In a resumed leader: true while positions are replayed from the log. */
 bool a8_replaying(void);
+/* This process ends now: what a replay in course owes its followers is settled first. */
+void a8_replay_ending(void);
 /* The recorded record for position seq; 0, or -ENOENT when replay is over. */
 int a8_replay_next(uint64_t seq, const struct a8_rec_hdr **h);
 /* keep.c. Replay: the real fd a recorded call made at seq with number fd (now the caller's),

@@ -209,7 +209,7 @@ static __attribute__((noreturn)) void keeper_main(long leader, uint32_t epoch)
 	if (close_all_but(keep, 1 + keeper_hold_conns(keep + 1, KEEPER_CONNS)))
 		a8_sys1(SYS_exit_group, 0);
 	a8.agent_fd = -1;
-	a8_handover_forget(false);	/* closed with the rest: their numbers may come back as others */
+	a8_handover_forget(false);	/* closed with the rest: the numbers may come back */
 	lfd = keeper_listen(leader, epoch);
 	if (lfd < 0 || a8_agent_open() < 0 || a8.agent_fd < 0)
 		keeper_end();

@@ -379,6 +379,18 @@ bool a8_replaying(void)
 	return replay_on;
 }
 
+/*
+ * The process ends (exit, or a signal's default action) during its replay: it checks the
+ * followers' digests of the replayed outputs now, as replay_stop would have. Its socket closed
+ * with them unread would reset the followers' ends, and they would wait for a rollback that
+ * never comes.
+ */
+void a8_replay_ending(void)
+{
+	if (replay_on)
+		a8_digests_settle();
+}
+
 /* The record at the replay's cursor, moving past fd notes and spent batches; NULL: none. */
 static const struct a8_rec_hdr *at_cursor(void)
 {

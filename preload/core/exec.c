@@ -8,6 +8,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,37 +59,46 @@ static const char *exec_refusal(const char *path)
 	return why;
 }
 
+/* Appends to buf at n (-1: something before did not fit): the new length, or -1. */
+__attribute__((format(printf, 4, 5)))
+static int add_text(char *buf, size_t cap, int n, const char *fmt, ...)
+{
+	va_list ap;
+	int m;
+
+	if (n < 0 || n >= (int)cap)
+		return -1;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, cap - n, fmt, ap);
+	va_end(ap);
+	return m < 0 || n + m >= (int)cap ? -1 : n + m;
+}
+
+/* The same with what a module writes of its own state (its length, or -1 if it did not fit). */
+static int add_part(char *buf, size_t cap, int n, int (*part)(char *buf, int cap))
+{
+	int m = n >= 0 && n < (int)cap ? part(buf + n, (int)cap - n) : -1;
+
+	return m < 0 || n + m >= (int)cap ? -1 : n + m;
+}
+
 static int state_string(char *buf, size_t cap, uint64_t digest, int rxfd)
 {
-	int n = snprintf(buf, cap,
-			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;",
-			 a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid, a8.nchildren,
-			 (unsigned long long)digest, rxfd);
-	int i, m;
+	int n = add_text(buf, cap, 0,
+			 "A8_STATE=stream=%s;seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;"
+			 "rxfd=%d;", a8.stream, (unsigned long long)a8.seq, a8.vpid, a8.vppid,
+			 a8.nchildren, (unsigned long long)digest, rxfd);
+	int i;
 
-	if (n >= (int)cap || (m = a8_handover_state(buf + n, (int)cap - n)) < 0)
-		return -1;
-	n += m;
-	if (n < (int)cap)
-		n += snprintf(buf + n, cap - n, ";");
-	if (n >= (int)cap || (m = a8_redo_stdio_state(buf + n, (int)cap - n)) < 0)
-		return -1;
-	n += m;
-	if (n < (int)cap)
-		n += snprintf(buf + n, cap - n, ";base=%ld;peers=", a8_fd_reserved_base());
-
-	for (i = 0; i < a8.npeers && n < (int)cap; i++)
-		n += snprintf(buf + n, cap - n, "%d:%u,", a8.peers[i].fd, a8.peers[i].id);
-	if (n < (int)cap)
-		n += snprintf(buf + n, cap - n, ";fds=");
-	if (n < (int)cap) {
-		int m = a8_fd_serialize(buf + n, (int)cap - n);
-
-		if (m < 0)
-			return -1;
-		n += m;
-	}
-	return n < (int)cap ? 0 : -1;
+	n = add_part(buf, cap, n, a8_handover_state);
+	n = add_text(buf, cap, n, ";");
+	n = add_part(buf, cap, n, a8_redo_stdio_state);
+	n = add_text(buf, cap, n, ";base=%ld;peers=", a8_fd_reserved_base());
+	for (i = 0; i < a8.npeers; i++)
+		n = add_text(buf, cap, n, "%d:%u,", a8.peers[i].fd, a8.peers[i].id);
+	n = add_text(buf, cap, n, ";fds=");
+	n = add_part(buf, cap, n, a8_fd_serialize);
+	return n < 0 ? -1 : 0;
 }
 
 /* Follower: bytes of the leader's stream already read, for the next image. */

@@ -59,7 +59,8 @@ static const char *const agent_vars[] = {
 	"A8_AGENT_TOKEN=",
 	"A8_RUN_DIR=", "A8_DATA_ADDR=", "A8_LEADER_DATA=", "A8_POLICY=", "A8_INTERPOSER=",
 	"A8_BATCH=", "A8_TIMEOUT_MS=", "A8_LOG=", "A8_LOCAL_PATHS=", "A8_STATE=", "LD_PRELOAD=",
-	"A8_SPIN=", "A8_KEEP_DIR=", "A8_CKPT=", "A8_CKPT_CALLS=", "A8_CKPT_MS=", "A8_FAULT_P=", "A8_FAULT_SEED=",
+	"A8_SPIN=", "A8_KEEP_DIR=", "A8_CKPT=", "A8_CKPT_CALLS=", "A8_CKPT_MS=", "A8_FAULT_P=",
+	"A8_FAULT_SEED=",
 };
 
 bool a8_env_is_ours(const char *entry)
@@ -305,8 +306,8 @@ bool a8_resume_from_exec(const char *s)
 
 	/* files=: a8_handover_adopt took them already; stdio= comes next */
 	if (sscanf(s, "stream=%31[^;];seq=%llu;vpid=%ld;vppid=%ld;nch=%u;digest=%llu;rxfd=%d;"
-		   "files=%*[^;];stdio=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq, &a8.vpid,
-		   &a8.vppid, &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)
+		   "files=%*[^;];stdio=%*[^;];base=%ld;peers=%255[^;];fds=%59999s", a8.stream, &seq,
+		   &a8.vpid, &a8.vppid, &a8.nchildren, &digest, &rxfd, &base, peers, fds) < 8)
 		return false;
 	a8_redo_stdio_adopt(s);
 	/* The fd range all variants agreed on stays agreed across the image change. */

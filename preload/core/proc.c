@@ -252,14 +252,7 @@ void a8_h_exit(struct a8_call *c)
 	}
 	if (c->restart)
 		return;
-	/*
-	 * A leader whose replay reached its end checks the followers' digests of the replayed
-	 * outputs now: it would after the replay (replay_stop), which this process does not live
-	 * to see, and its socket closed with them unread resets the followers' ends, which then
-	 * wait for a rollback that never comes.
-	 */
-	if (a8_replaying())
-		a8_digests_settle();
+	a8_replay_ending();
 	a8_tx_flush();
 	a8_agent_event("exit", "\"status\":%ld,\"calls\":%llu", c->a[0] & 0xff,
 		       (unsigned long long)a8.stats->calls_seen);

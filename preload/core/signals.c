@@ -196,9 +196,7 @@ void a8_sig_deliver(struct a8_call *c, const struct a8_sigrec *s)
 	deliver_now[s->signo] = 1;
 	if (prog[s->signo].handler == SIG_DFL) {
 		a8_tx_flush();	/* the followers must learn of it before this process dies */
-		/* A replaying leader checks the digests it deferred first (see proc.c a8_h_exit). */
-		if (a8_replaying())
-			a8_digests_settle();
+		a8_replay_ending();
 	}
 	a8_sys4(SYS_rt_tgsigqueueinfo, pid, tid, s->signo, &si);
 	A8_UC_SIGMASK(c->uc) &= ~BIT(s->signo);

@@ -1,7 +1,8 @@
 /**
- * Where a run's files go on this host. Two directories, because the program may not stay root:
- * nginx's workers and lighttpd with `server.username` drop to another user, and their monitors
- * must still make files (replay logs, keepers' sockets) and reach the agent's socket.
+ * Where a run's files go on this host. Three directories, because the program may not stay
+ * root: nginx's workers and lighttpd with `server.username` drop to another user, and their
+ * monitors must still make files (stats, replay logs, keepers' sockets) and reach the agent's
+ * socket.
  *
  * - the agent's, `/tmp/a8-<run id>-<variant id>`, mode 0711: root's (CRIU's images, the agent
  *   socket), passable by anyone, writable by nobody else. The socket in it is mode 0666: only a
@@ -10,12 +11,13 @@
  *   of the program may make files there, none may remove or replace another's (sticky), and
  *   nobody may list it. Its name is random and the agent's directory cannot be listed either, so
  *   another local user cannot find it to plant a file under a name a monitor will use (which
- *   would deny that process its stats or checkpoints).
+ *   would deny that process its stats or checkpoints). The monitors open their files there
+ *   without following links, and only as their own or root's plain files
+ *   (preload/core/runfile.c); the agent does likewise (util/open_regular.ts).
  * - the keepers', `keepers/` inside it (A8_KEEP_DIR), mode 1733: the criu engine's keepers bind
  *   their sockets there. A bound socket's path shows in /proc/net/unix to every user, so they
  *   are kept out of the program's directory, whose name would show with them, and each one's
- *   name is keyed (preload/ckpt/keeper.c), so that nobody can take the next one's first. The monitors open their files there without following links, and only as their own
- *   or root's plain files (preload/core/runfile.c); the agent does likewise (util/open_regular.ts).
+ *   name is keyed (preload/ckpt/keeper.c), so that nobody can take the next one's first.
  */
 
 import { randomHex } from "../peer/auth.ts";
@@ -35,7 +37,7 @@ const STICKY_OPEN = 0o1733;
 const PROGRAM_PREFIX = "program-";
 
 /**
- * Makes both, and `prepare`s the program's (the agent's files in it) before anyone else may
+ * Makes all three, and `prepare`s the program's (the agent's files in it) before anyone else may
  * enter; throws if the agent's exists already (a run id is never reused).
  */
 export async function makeRunDirs(
