@@ -17,9 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -380,10 +378,8 @@ bool a8_replaying(void)
 }
 
 /*
- * The process ends (exit, or a signal's default action) during its replay: it checks the
- * followers' digests of the replayed outputs now, as replay_stop would have. Its socket closed
- * with them unread would reset the followers' ends, and they would wait for a rollback that
- * never comes.
+ * Ending (exit, a signal's default action) during the replay: replay_stop's check of the
+ * followers' digests now. A socket closed with them unread would reset the followers' ends.
  */
 void a8_replay_ending(void)
 {
